@@ -1,0 +1,21 @@
+"""The connector contract every built-in and third-party connector implements."""
+
+from txsync.connector.base import Connector, Cursor, Page, RawRecord, Stream
+from txsync.connector.context import ConnectorContext, NotedGap, RequestStats
+from txsync.connector.info import API_VERSION, ConnectorInfo, CoverageGap, CredentialField, StreamInfo
+
+__all__ = [
+    "API_VERSION",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorInfo",
+    "CoverageGap",
+    "CredentialField",
+    "Cursor",
+    "NotedGap",
+    "Page",
+    "RawRecord",
+    "RequestStats",
+    "Stream",
+    "StreamInfo",
+]

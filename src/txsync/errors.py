@@ -1,0 +1,127 @@
+"""The one error taxonomy of txsync.
+
+Every failure a host application can meet is a :class:`TxsyncError`. Connector failures are split by
+what the engine (and the user) must do about them:
+
+* :class:`AuthError` / :class:`PermissionDeniedError` - the user must act (new key, other rights);
+  the connection is disabled with the reason and never retried automatically.
+* :class:`RateLimitedError` / :class:`TransientError` - retried with backoff by the HTTP layer; if
+  retries run out the sync stops and reports it.
+* :class:`BannedError` - the exchange banned the IP: stop at once, report when the ban ends.
+* :class:`BadRequestError` / :class:`BadResponseError` - a bug or an API change: reported, not retried.
+
+Messages never contain secrets: they are built from status codes, endpoint paths and the exchange's
+error code and message, never from request headers or signed query strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class TxsyncError(Exception):
+    """Base class of every error raised by txsync."""
+
+    #: Whether retrying the same request may succeed.
+    retryable: bool = False
+    #: Whether the connection must be disabled until the user acts.
+    disables_connection: bool = False
+
+
+class ModelError(TxsyncError, ValueError):
+    """A value given to a txsync model is invalid (float amount, naive datetime, no legs...)."""
+
+
+class ConfigurationError(TxsyncError):
+    """The library or a connection is configured in a way that cannot work."""
+
+
+class PluginError(TxsyncError):
+    """A connector plugin could not be loaded or is incompatible."""
+
+
+class StoreError(TxsyncError):
+    """The store failed or holds data it cannot read."""
+
+
+class UnknownConnectionError(StoreError, KeyError):
+    """No connection or account with that id exists in the store."""
+
+
+class ConnectionStateError(TxsyncError):
+    """The connection's state forbids the operation (paused, or disabled with a reason)."""
+
+
+class ConnectorError(TxsyncError):
+    """A connector's remote side failed. ``endpoint`` names the path, never the signed URL."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status: int | None = None,
+        code: str | int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+
+    def __str__(self) -> str:
+        parts = [super().__str__()]
+        if self.endpoint:
+            parts.append(f"endpoint={self.endpoint}")
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        if self.code is not None:
+            parts.append(f"code={self.code}")
+        return " ".join(parts) if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+
+class AuthError(ConnectorError):
+    """The credential was rejected (wrong key, bad signature, revoked, IP not whitelisted)."""
+
+    disables_connection = True
+
+
+class PermissionDeniedError(ConnectorError):
+    """The credential lacks a right it needs, or holds a right txsync refuses (withdraw, trade)."""
+
+    disables_connection = True
+
+
+class RateLimitedError(ConnectorError):
+    """The remote side asked us to slow down (HTTP 429 or an equivalent error code)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class BannedError(ConnectorError):
+    """The remote side banned this client (Binance HTTP 418). Never retried within a sync."""
+
+    def __init__(self, message: str, *, until: datetime | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.until = until
+
+
+class TransientError(ConnectorError):
+    """A failure that may go away by itself: 5xx, timeouts, dropped connections."""
+
+    retryable = True
+
+
+class BadRequestError(ConnectorError):
+    """The remote side rejected the request as malformed (a 4xx that is not auth or rate limit)."""
+
+
+class BadResponseError(ConnectorError):
+    """The remote side answered something we cannot read: malformed or truncated JSON, wrong shape."""
+
+
+class PaginationLoopError(BadResponseError):
+    """A paginator was handed the same cursor twice: the remote side is not advancing."""

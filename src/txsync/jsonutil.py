@@ -1,0 +1,89 @@
+"""Exact JSON: numbers are read as ``Decimal`` / ``int`` and written back digit for digit.
+
+Exchanges send amounts as JSON numbers (Paymium) or strings (Binance). Reading a number through
+``float`` loses digits, so every payload txsync stores or normalizes goes through :func:`loads`, which
+keeps non-integral numbers as :class:`~decimal.Decimal`, and :func:`dumps`, which writes them back with
+the same digits (``1.10`` stays ``1.10``). Key order is preserved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from txsync.errors import BadResponseError
+
+__all__ = ["JsonValue", "dumps", "loads"]
+
+#: A JSON value as txsync holds it: non-integral numbers are ``Decimal``.
+JsonValue = Any
+
+_encode_str = json.encoder.encode_basestring_ascii
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def loads(text: str | bytes) -> JsonValue:
+    """Parse JSON exactly; raises :class:`BadResponseError` on malformed or truncated input."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        # The message carries position info only, never the document (it may hold account data).
+        raise BadResponseError(f"malformed JSON: {type(exc).__name__} at {_position(exc)}") from None
+
+
+def _position(exc: Exception) -> str:
+    pos = getattr(exc, "pos", None)
+    return f"char {pos}" if pos is not None else "unknown position"
+
+
+def dumps(value: JsonValue) -> str:
+    """Serialize compactly; ``Decimal`` is written with its own digits, floats are refused."""
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts)
+
+
+def _encode(value: JsonValue, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(_encode_str(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("cannot encode a non-finite Decimal as JSON")
+        out.append(str(value))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be str, not {type(key).__name__}")
+            if not first:
+                out.append(",")
+            first = False
+            out.append(_encode_str(key))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    elif isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    elif isinstance(value, float):
+        raise TypeError("floats are not allowed in txsync JSON: use Decimal")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
