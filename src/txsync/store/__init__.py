@@ -1,0 +1,22 @@
+"""Ledger storage: the ``Store`` protocol and the embedded SQLite default."""
+
+from txsync.store.base import Store
+from txsync.store.records import (
+    AccountRecord,
+    ConnectionRecord,
+    ConnectionState,
+    LedgerTransaction,
+    Override,
+)
+from txsync.store.sqlite import SqliteStore, default_store_path
+
+__all__ = [
+    "AccountRecord",
+    "ConnectionRecord",
+    "ConnectionState",
+    "LedgerTransaction",
+    "Override",
+    "SqliteStore",
+    "Store",
+    "default_store_path",
+]

@@ -1,0 +1,134 @@
+"""The ``Store`` protocol: what the engine and host applications need from a ledger backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from txsync.merge import MergeCounts, PageBatch
+from txsync.models import RawTransaction, TransactionKind
+from txsync.schedule import SchedulePolicy
+from txsync.store.records import (
+    AccountRecord,
+    ConnectionRecord,
+    ConnectionState,
+    LedgerTransaction,
+    Override,
+)
+
+__all__ = ["Store"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A ledger backend. :class:`~txsync.store.SqliteStore` is the embedded default.
+
+    Implementations must make :meth:`commit_page` atomic: a page's raws, merged transactions and
+    cursor are stored together or not at all. User changes (tombstones, overrides) live apart from
+    synced data and are applied by the read methods.
+    """
+
+    def add_account(
+        self, owner_id: str, connector_id: str, *, label: str = "", account_id: str | None = None,
+        now: datetime | None = None,
+    ) -> AccountRecord:
+        """Create an account."""
+        ...
+
+    def get_account(self, account_id: str) -> AccountRecord:
+        """Read an account."""
+        ...
+
+    def add_connection(
+        self, account_id: str, connector_id: str | None = None, *, label: str = "",
+        options: Mapping[str, Any] | None = None, connection_id: str | None = None,
+        now: datetime | None = None,
+    ) -> ConnectionRecord:
+        """Create a connection reading an account."""
+        ...
+
+    def get_connection(self, connection_id: str) -> ConnectionRecord:
+        """Read a connection."""
+        ...
+
+    def list_connections(self, account_id: str | None = None) -> list[ConnectionRecord]:
+        """List connections."""
+        ...
+
+    def set_connection_state(
+        self, connection_id: str, state: ConnectionState, reason: str | None = None
+    ) -> ConnectionRecord:
+        """Change a connection's state."""
+        ...
+
+    def mark_sync(
+        self, connection_id: str, *, attempted_at: datetime, finished_at: datetime | None = None,
+        success: bool = False,
+    ) -> None:
+        """Record a sync attempt."""
+        ...
+
+    def touch_owner(self, owner_id: str, at: datetime | None = None) -> None:
+        """Record owner activity."""
+        ...
+
+    def connections_due(self, now: datetime, policy: SchedulePolicy | None = None) -> list[ConnectionRecord]:
+        """Connections due for a scheduled sync."""
+        ...
+
+    def get_cursor(self, connection_id: str, stream: str) -> Any:
+        """A stream's stored cursor."""
+        ...
+
+    def commit_page(
+        self, batch: PageBatch, *, tolerance: timedelta = ..., now: datetime | None = None
+    ) -> MergeCounts:
+        """Atomically store a page and its cursor."""
+        ...
+
+    def save_sync_run(
+        self, connection_id: str, started_at: datetime, finished_at: datetime, ok: bool, report_json: str
+    ) -> None:
+        """Keep a sync report."""
+        ...
+
+    def latest_timestamp(self, account_id: str) -> datetime | None:
+        """Newest transaction time of an account."""
+        ...
+
+    def delete_transaction(self, transaction_id: str, reason: str | None = None) -> None:
+        """Tombstone a transaction."""
+        ...
+
+    def restore_transaction(self, transaction_id: str) -> None:
+        """Remove a tombstone."""
+        ...
+
+    def set_override(self, transaction_id: str, **fields: Any) -> Override:
+        """Set label / note / fiat value."""
+        ...
+
+    def transactions(
+        self, *, account_id: str | None = None, connection_id: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+        kinds: Sequence[TransactionKind | str] | None = None, include_deleted: bool = False,
+        batch_size: int = 2000,
+    ) -> Iterator[LedgerTransaction]:
+        """Query transactions."""
+        ...
+
+    def get_transaction(self, transaction_id: str) -> LedgerTransaction:
+        """One transaction."""
+        ...
+
+    def balances(
+        self, account_id: str, *, by_wallet: bool = False, include_pending: bool = False
+    ) -> Mapping[Any, Decimal]:
+        """Balances computed from legs."""
+        ...
+
+    def provenance(self, transaction_id: str) -> list[RawTransaction]:
+        """Raw records behind a transaction."""
+        ...

@@ -1,0 +1,1 @@
+"""Alembic migrations of the txsync store (run automatically when a store opens)."""
