@@ -6,7 +6,7 @@ Three levels (DESIGN.md, "Sync semantics"):
    in place (or leaves it alone when the payload is byte-identical).
 2. **Several raws, one event** - a normalized transaction's id is derived from (account, origin, key),
    so every stream or connection describing the same event lands on the same stored transaction. Each
-   description is kept as a *part* (keyed by origin and key) and the parts of one origin add up: an EVM
+   description is kept as a *part* (keyed by origin, stream and key) and the parts of one origin add up: an EVM
    hash seen in the normal, internal and token lists becomes one transaction with every leg.
 3. **File vs API** - a file row and an API record of one event have different keys. They are matched
    on (account, net asset deltas, time within a tolerance) as multisets: each stored transaction can be
@@ -73,19 +73,23 @@ def encode_payload(payload: Any) -> str:
         return jsonutil.dumps(payload)
 
 
-def part_key(tx: NormalizedTransaction) -> str:
-    """The key a description of an event is stored under inside its transaction."""
-    return f"{tx.origin.value}:{tx.key}"
+def part_key(tx: NormalizedTransaction, stream: str) -> str:
+    """The key a description of an event is stored under inside its transaction.
+
+    Descriptions from different streams add up (parts); the same stream read through another
+    connection of the account (a replaced key) replaces its own part instead of doubling it.
+    """
+    return f"{tx.origin}:{stream}:{tx.key}"
 
 
 def encode_part(tx: NormalizedTransaction) -> dict[str, Any]:
     """The stored form of one description of an event."""
     part: dict[str, Any] = {
-        "origin": tx.origin.value,
-        "kind": tx.kind.value,
+        "origin": str(tx.origin),
+        "kind": str(tx.kind),
         "ts": to_us(tx.timestamp),
-        "status": tx.status.value,
-        "legs": [[leg.asset, str(leg.amount), leg.role.value, leg.wallet] for leg in tx.legs],
+        "status": str(tx.status),
+        "legs": [[leg.asset, str(leg.amount), str(leg.role), leg.wallet] for leg in tx.legs],
         "sources": [[s.connection_id, s.stream, s.source_id] for s in tx.sources],
     }
     if tx.external_ids:
@@ -288,7 +292,7 @@ def merge_page(
 
     for tx in txs:
         part = encode_part(tx)
-        pkey = part_key(tx)
+        pkey = part_key(tx, batch.stream)
         target: str | None = None
         for src in tx.sources:
             linked = links.get((src.connection_id, src.stream, src.source_id))

@@ -1,7 +1,7 @@
 """The connector contract every built-in and third-party connector implements."""
 
 from txsync.connector.base import Connector, Cursor, Page, RawRecord, Stream
-from txsync.connector.context import ConnectorContext, NotedGap, RequestStats
+from txsync.connector.context import ConnectorContext, LimiterRegistry, NotedGap, RequestStats
 from txsync.connector.info import API_VERSION, ConnectorInfo, CoverageGap, CredentialField, StreamInfo
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "CoverageGap",
     "CredentialField",
     "Cursor",
+    "LimiterRegistry",
     "NotedGap",
     "Page",
     "RawRecord",

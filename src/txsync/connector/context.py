@@ -11,7 +11,7 @@ import httpx
 
 from txsync.models import Credential
 
-__all__ = ["ConnectorContext", "NotedGap", "RequestStats"]
+__all__ = ["ConnectorContext", "LimiterRegistry", "NotedGap", "RequestStats"]
 
 
 def _utcnow() -> datetime:
@@ -33,6 +33,25 @@ class RequestStats:
         return RequestStats(self.requests, self.weight, self.retries, self.rate_limited, dict(self.by_status))
 
 
+class LimiterRegistry:
+    """Rate limiters shared by key ("binance:ip:203.0.113.7", "etherscan:key:<hash>").
+
+    The engine keeps one registry across syncs so connections behind the same IP or API key share
+    one budget. A host running several processes can pass a registry whose factories build limiters
+    backed by shared state (Redis...).
+    """
+
+    def __init__(self) -> None:
+        self._limiters: dict[str, Any] = {}
+
+    def get(self, key: str, factory: Callable[[], Any]) -> Any:
+        """The limiter for ``key``, created by ``factory`` on first use."""
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = factory()
+        return limiter
+
+
 @dataclass(frozen=True)
 class NotedGap:
     """A declared coverage gap that applies to this account, noted during a sync."""
@@ -46,7 +65,7 @@ class NotedGap:
 class ConnectorContext:
     """Everything a connector instance may use. Built by the engine (or a test) per sync.
 
-    ``transport`` replaces the network (VCR cassettes, ``httpx.MockTransport``); ``limiter_for`` lets a
+    ``transport`` replaces the network (VCR cassettes, ``httpx.MockTransport``); ``limiters`` lets a
     host share rate-limit state between connections of the same IP or key; ``options`` is the
     connection's non-secret configuration (base URL, history origin, chain id...).
     """
@@ -58,7 +77,7 @@ class ConnectorContext:
     transport: httpx.AsyncBaseTransport | None = None
     stats: RequestStats = field(default_factory=RequestStats)
     clock: Callable[[], datetime] = _utcnow
-    limiter_for: Callable[[str], Any] | None = None
+    limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
     gaps: list[NotedGap] = field(default_factory=list)
 
     def note_gap(self, gap_id: str, detail: str = "", *, stream: str | None = None) -> None:

@@ -297,9 +297,9 @@ class SqliteStore:
     ) -> MergeCounts:
         """Store one page's raws, merged transactions and advanced cursor in ONE transaction."""
         now_us = to_us(now or _now())
-        cursor_text = jsonutil.dumps(batch.cursor)
         with self._write() as conn:
             counts = merge_page(_Backend(conn), batch, tolerance=tolerance, now_us=now_us)
+            cursor_text = jsonutil.dumps(batch.cursor)  # a failure here rolls the page back too
             conn.execute(
                 sqlite_insert(t.cursors)
                 .values(connection_id=batch.connection_id, stream=batch.stream, cursor=cursor_text,

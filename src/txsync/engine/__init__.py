@@ -1,0 +1,17 @@
+"""The sync engine: checkpointed, resumable syncs with dedup-merge, states, scheduling, reports."""
+
+from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
+from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
+from txsync.engine.sync import ConnectorResolver, Engine, ReadOnlyPolicy
+
+__all__ = [
+    "ConnectorResolver",
+    "CredentialProvider",
+    "Engine",
+    "GapReport",
+    "InMemoryCredentials",
+    "ReadOnlyPolicy",
+    "StreamReport",
+    "SyncMode",
+    "SyncReport",
+]

@@ -1,0 +1,379 @@
+"""The sync engine: runs a connection's streams and checkpoints every page.
+
+Each page's raws, merged transactions and advanced cursor are committed in ONE store transaction, so
+a sync killed anywhere resumes from the last committed page with nothing lost and nothing doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+
+from txsync.connector import (
+    Connector,
+    ConnectorContext,
+    LimiterRegistry,
+    RequestStats,
+    Stream,
+)
+from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
+from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
+from txsync.errors import (
+    AuthError,
+    BannedError,
+    ConnectionStateError,
+    ModelError,
+    PermissionDeniedError,
+    RateLimitedError,
+    StoreError,
+    TxsyncError,
+)
+from txsync.merge import PageBatch
+from txsync.models import ConnectorKind, Credential, Origin, Permissions, RawTransaction
+from txsync.schedule import SchedulePolicy
+from txsync.store.base import Store
+from txsync.store.records import ConnectionRecord, ConnectionState
+
+__all__ = ["ConnectorResolver", "Engine", "ReadOnlyPolicy"]
+
+log = logging.getLogger("txsync.engine")
+
+
+class ConnectorResolver(Protocol):
+    """Finds a connector class by id (the plugin registry)."""
+
+    def get(self, connector_id: str) -> type[Connector]:
+        """The connector class registered as ``connector_id``."""
+        ...
+
+
+class ReadOnlyPolicy:
+    """Which key rights the engine accepts. Keys that can move funds out are always refused."""
+
+    def __init__(self, *, allow_trading: bool = False) -> None:
+        self.allow_trading = allow_trading
+
+    def check(self, permissions: Permissions, connector_id: str) -> list[str]:
+        """Raise :class:`PermissionDeniedError` for a refused key; return warnings otherwise."""
+        if not permissions.can_read:
+            raise PermissionDeniedError(f"the {connector_id} key cannot read the account history")
+        if permissions.can_withdraw:
+            raise PermissionDeniedError(
+                f"the {connector_id} key can withdraw funds: create a read-only key and replace it"
+            )
+        if permissions.can_transfer:
+            raise PermissionDeniedError(
+                f"the {connector_id} key can transfer funds: create a read-only key and replace it"
+            )
+        if permissions.can_trade and not self.allow_trading:
+            raise PermissionDeniedError(
+                f"the {connector_id} key can trade: create a read-only key (or allow trading keys explicitly)"
+            )
+        warnings = []
+        if permissions.reported and permissions.ip_restricted is False:
+            warnings.append(f"the {connector_id} key has no IP restriction: restrict it to your server's IP")
+        if not permissions.reported:
+            warnings.append(f"{connector_id} does not report key permissions: make sure the key is read-only")
+        return warnings
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Syncs connections into a store.
+
+    ``credentials`` supplies each connection's credential just in time (the vault in production);
+    ``transport_for`` replaces the network for a connection (cassettes, mock transports);
+    ``match_tolerance`` is how far apart in time a file row and an API record of one event may be.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        registry: ConnectorResolver | None = None,
+        credentials: CredentialProvider | None = None,
+        transport_for: Callable[[ConnectionRecord], httpx.AsyncBaseTransport | None] | None = None,
+        limiters: LimiterRegistry | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        schedule: SchedulePolicy | None = None,
+        permissions: ReadOnlyPolicy | None = None,
+        match_tolerance: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self.store = store
+        self._registry = registry
+        self.credentials: CredentialProvider = credentials or InMemoryCredentials()
+        self.transport_for = transport_for
+        self.limiters = limiters or LimiterRegistry()
+        self.clock = clock
+        self.schedule = schedule or SchedulePolicy()
+        self.permissions = permissions or ReadOnlyPolicy()
+        self.match_tolerance = match_tolerance
+
+    @property
+    def registry(self) -> ConnectorResolver:
+        """The connector resolver (the default plugin registry unless one was given)."""
+        if self._registry is None:
+            from txsync.registry import default_registry
+
+            self._registry = default_registry()
+        return self._registry
+
+    # -- connections --------------------------------------------------------------------------------
+
+    def connect(
+        self,
+        owner_id: str,
+        credential: Credential,
+        *,
+        account_id: str | None = None,
+        label: str = "",
+        options: dict[str, Any] | None = None,
+    ) -> ConnectionRecord:
+        """Create a connection (and its account unless ``account_id`` names an existing one)."""
+        connector_id = credential.connector_id
+        self.registry.get(connector_id)  # unknown or broken connector: fail before storing anything
+        if account_id is None:
+            account_id = self.store.add_account(owner_id, connector_id, label=label, now=self.clock()).id
+        connection = self.store.add_connection(
+            account_id, connector_id, label=label, options=options, now=self.clock()
+        )
+        self.credentials.put(connection, credential)
+        return connection
+
+    def replace_credential(self, connection_id: str, credential: Credential) -> ConnectionRecord:
+        """Give a connection a new key. Its account, transactions and the user's edits stay; a
+        connection disabled for an auth or permission failure becomes active again."""
+        connection = self.store.get_connection(connection_id)
+        self.credentials.put(connection, credential)
+        if connection.state == ConnectionState.DISABLED:
+            connection = self.store.set_connection_state(connection_id, ConnectionState.ACTIVE)
+        return connection
+
+    def pause(self, connection_id: str) -> ConnectionRecord:
+        """Stop all syncing of a connection until :meth:`resume`."""
+        return self.store.set_connection_state(connection_id, ConnectionState.PAUSED, "paused by the user")
+
+    def resume(self, connection_id: str) -> ConnectionRecord:
+        """Make a paused (or disabled) connection active again."""
+        return self.store.set_connection_state(connection_id, ConnectionState.ACTIVE)
+
+    # -- syncing ------------------------------------------------------------------------------------
+
+    def sync_blocking(self, connection_id: str, mode: SyncMode = SyncMode.INCREMENTAL) -> SyncReport:
+        """:meth:`sync` for code that is not async."""
+        return asyncio.run(self.sync(connection_id, mode))
+
+    async def sync_due(self, now: datetime | None = None) -> list[SyncReport]:
+        """Sync every connection the scheduling policy says is due, one after the other."""
+        reports = []
+        for connection in self.store.connections_due(now or self.clock(), self.schedule):
+            try:
+                reports.append(await self.sync(connection.id))
+            except ConnectionStateError:
+                continue
+        return reports
+
+    async def sync(
+        self,
+        connection_id: str,
+        mode: SyncMode = SyncMode.INCREMENTAL,
+        *,
+        streams: Sequence[str] | None = None,
+    ) -> SyncReport:
+        """Sync one connection and return the report.
+
+        Connector failures do not raise: they are in the report (and an auth or permission failure
+        disables the connection). Raises :class:`ConnectionStateError` for a paused or disabled
+        connection and :class:`~txsync.errors.PluginError` for an unknown connector.
+        """
+        mode = SyncMode(mode)
+        connection = self.store.get_connection(connection_id)
+        if connection.state == ConnectionState.PAUSED:
+            raise ConnectionStateError(f"connection {connection_id} is paused: resume it to sync")
+        if connection.state == ConnectionState.DISABLED:
+            raise ConnectionStateError(
+                f"connection {connection_id} is disabled ({connection.state_reason}): "
+                "replace its credential or resume it"
+            )
+        connector_cls = self.registry.get(connection.connector_id)
+        started = self.clock()
+        self.store.mark_sync(connection_id, attempted_at=started)
+        report = SyncReport(
+            connection_id=connection_id, account_id=connection.account_id,
+            connector_id=connection.connector_id, mode=mode, started_at=started,
+        )
+        credential: Credential | None = self.credentials.open(connection)
+        assert credential is not None
+        secrets = credential.secret_values()
+        context = ConnectorContext(
+            connection_id=connection_id,
+            account_id=connection.account_id,
+            credential=credential,
+            options=dict(connection.options),
+            transport=self.transport_for(connection) if self.transport_for else None,
+            stats=RequestStats(),
+            clock=self.clock,
+            limiters=self.limiters,
+        )
+        try:
+            await self._run(connector_cls, context, connection, mode, streams, report, secrets)
+        finally:
+            # Drop the plaintext credential as soon as the sync is over.
+            context.credential = None  # type: ignore[assignment]
+            credential = None
+        info = connector_cls.info
+        for noted in context.gaps:
+            try:
+                gap = info.gap(noted.gap_id)
+            except KeyError:
+                report.warnings.append(f"connector noted an undeclared coverage gap {noted.gap_id!r}")
+                continue
+            report.coverage_gaps.append(
+                GapReport(gap_id=gap.id, title=gap.title, remedy=gap.remedy, detail=noted.detail,
+                          stream=noted.stream)
+            )
+        report.finished_at = self.clock()
+        current = self.store.get_connection(connection_id)
+        report.state, report.state_reason = current.state, current.state_reason
+        self.store.mark_sync(
+            connection_id, attempted_at=started, finished_at=report.finished_at, success=report.ok
+        )
+        self.store.save_sync_run(
+            connection_id, started, report.finished_at, report.ok, report.model_dump_json()
+        )
+        return report
+
+    async def _run(
+        self,
+        connector_cls: type[Connector],
+        context: ConnectorContext,
+        connection: ConnectionRecord,
+        mode: SyncMode,
+        only: Sequence[str] | None,
+        report: SyncReport,
+        secrets: Sequence[str],
+    ) -> None:
+        origin = Origin.FILE if connector_cls.info.kind == ConnectorKind.FILE else Origin.API
+        try:
+            async with connector_cls(context) as connector:
+                permissions = await connector.verify()
+                report.permissions = permissions
+                report.warnings.extend(self.permissions.check(permissions, connector_cls.info.id))
+                for stream in connector.streams():
+                    if only is not None and stream.name not in only:
+                        continue
+                    await self._sync_stream(stream, context, connection, mode, origin, report, secrets)
+        except (AuthError, PermissionDeniedError) as exc:
+            reason = _redact(str(exc), secrets)
+            report.errors.append(f"{type(exc).__name__}: {reason}")
+            self.store.set_connection_state(connection.id, ConnectionState.DISABLED, reason)
+            log.warning("connection %s disabled: %s", connection.id, reason)
+        except BannedError as exc:
+            report.banned_until = exc.until
+            report.errors.append(f"BannedError: {_redact(str(exc), secrets)}")
+        except RateLimitedError as exc:
+            report.errors.append(f"RateLimitedError: {_redact(str(exc), secrets)}; sync again later")
+        except TxsyncError as exc:  # verify() failing transiently, a bad response...
+            report.errors.append(f"{type(exc).__name__}: {_redact(str(exc), secrets)}")
+
+    async def _sync_stream(
+        self,
+        stream: Stream,
+        context: ConnectorContext,
+        connection: ConnectionRecord,
+        mode: SyncMode,
+        origin: Origin,
+        report: SyncReport,
+        secrets: Sequence[str],
+    ) -> None:
+        sr = StreamReport(stream=stream.name)
+        report.streams.append(sr)
+        before = context.stats.snapshot()
+        began = time.perf_counter()
+        try:
+            cursor = self._start_cursor(stream, connection, mode)
+            async for page in stream.pages(cursor):
+                fetched = self.clock()
+                raws = [
+                    RawTransaction.model_construct(
+                        connection_id=connection.id, account_id=connection.account_id, stream=stream.name,
+                        source_id=str(rec.source_id), payload=rec.payload, fetched_at=fetched,
+                    )
+                    for rec in page.records
+                ]
+                normalized = list(stream.normalize(raws))
+                _check_normalized(normalized, connection.account_id, origin, stream.name)
+                counts = self.store.commit_page(
+                    PageBatch(
+                        connection_id=connection.id, account_id=connection.account_id,
+                        stream=stream.name, raws=raws, transactions=normalized, cursor=page.cursor,
+                        fetched_at=fetched,
+                    ),
+                    tolerance=self.match_tolerance,
+                    now=fetched,
+                )
+                sr.pages += 1
+                sr.raws += len(raws)
+                sr.raws_new += counts.raws_new
+                sr.raws_updated += counts.raws_updated
+                sr.new += counts.new
+                sr.updated += counts.updated
+                sr.unchanged += counts.unchanged
+                sr.matched += counts.matched
+                sr.unknown += counts.unknown
+            sr.completed = True
+        except (AuthError, PermissionDeniedError, BannedError, RateLimitedError):
+            raise  # stop the whole sync
+        except StoreError:
+            raise
+        except TxsyncError as exc:
+            sr.errors.append(f"{type(exc).__name__}: {_redact(str(exc), secrets)}")
+        except Exception as exc:  # a connector bug must not take the host down, nor hide
+            message = _redact(f"{type(exc).__name__}: {exc}", secrets)
+            sr.errors.append(f"connector error: {message}")
+            log.error("stream %s of connection %s failed: %s", stream.name, connection.id, message)
+        finally:
+            after = context.stats
+            sr.requests = after.requests - before.requests
+            sr.weight = after.weight - before.weight
+            sr.retries = after.retries - before.retries
+            sr.rate_limited = after.rate_limited - before.rate_limited
+            sr.duration_seconds = round(time.perf_counter() - began, 6)
+
+    def _start_cursor(self, stream: Stream, connection: ConnectionRecord, mode: SyncMode) -> Any:
+        if mode == SyncMode.FULL:
+            return None
+        stored = self.store.get_cursor(connection.id, stream.name)
+        if mode == SyncMode.SINCE_LATEST:
+            latest = self.store.latest_timestamp(connection.account_id)
+            if latest is not None:
+                from_time = stream.cursor_from_time(latest)
+                if from_time is not None:
+                    return from_time
+        return stored
+
+
+def _check_normalized(normalized: Sequence[Any], account_id: str, origin: Origin, stream: str) -> None:
+    for tx in normalized:
+        if tx.account_id != account_id:
+            raise ModelError(f"stream {stream} normalized a transaction into another account")
+        if tx.origin != origin:
+            raise ModelError(f"stream {stream} produced origin {tx.origin}, expected {origin}")
+        if not tx.sources:
+            raise ModelError(f"stream {stream} produced transaction {tx.key!r} without sources")
+
+
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
