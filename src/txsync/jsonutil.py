@@ -62,7 +62,7 @@ def _encode(value: JsonValue, out: list[str]) -> None:
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("cannot encode a non-finite Decimal as JSON")
-        out.append(str(value))
+        out.append(format(value, "f"))
     elif isinstance(value, Mapping):
         out.append("{")
         first = True
