@@ -78,6 +78,9 @@ class ConnectorContext:
     stats: RequestStats = field(default_factory=RequestStats)
     clock: Callable[[], datetime] = _utcnow
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry)
+    #: The host's retry policy (a ``txsync.http.RetryPolicy``) for the connector's HTTP clients;
+    #: ``None`` = the HTTP layer's default.
+    retry: Any = None
     gaps: list[NotedGap] = field(default_factory=list)
 
     def note_gap(self, gap_id: str, detail: str = "", *, stream: str | None = None) -> None:

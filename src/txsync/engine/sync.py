@@ -92,7 +92,8 @@ class Engine:
 
     ``credentials`` supplies each connection's credential just in time (the vault in production);
     ``transport_for`` replaces the network for a connection (cassettes, mock transports);
-    ``match_tolerance`` is how far apart in time a file row and an API record of one event may be.
+    ``match_tolerance`` is how far apart in time a file row and an API record of one event may be;
+    ``retry`` (a :class:`txsync.http.RetryPolicy`) is handed to connectors for their HTTP clients.
     """
 
     def __init__(
@@ -107,6 +108,7 @@ class Engine:
         schedule: SchedulePolicy | None = None,
         permissions: ReadOnlyPolicy | None = None,
         match_tolerance: timedelta = timedelta(seconds=2),
+        retry: Any = None,
     ) -> None:
         self.store = store
         self._registry = registry
@@ -117,6 +119,7 @@ class Engine:
         self.schedule = schedule or SchedulePolicy()
         self.permissions = permissions or ReadOnlyPolicy()
         self.match_tolerance = match_tolerance
+        self.retry = retry
 
     @property
     def registry(self) -> ConnectorResolver:
@@ -223,6 +226,7 @@ class Engine:
             stats=RequestStats(),
             clock=self.clock,
             limiters=self.limiters,
+            retry=self.retry,
         )
         try:
             await self._run(connector_cls, context, connection, mode, streams, report, secrets)
