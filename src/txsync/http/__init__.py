@@ -1,0 +1,49 @@
+"""The HTTP layer every connector talks through.
+
+* :class:`HttpClient` - an ``httpx.AsyncClient`` wrapper: ``request_json`` / ``get_json`` return exact
+  JSON (non-integral numbers as ``Decimal``) or raise one of :mod:`txsync.errors`.
+* Rate limits: the :class:`RateLimiter` protocol (pluggable, e.g. shared through Redis) and the
+  in-process :class:`WeightedRateLimiter` over :class:`Bucket`\\ s fed by the exchange's usage headers.
+* Retries: :class:`RetryPolicy`, on stamina, honouring ``Retry-After``.
+* Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`.
+* Errors: :data:`ErrorMapper` (a connector's own error codes), :func:`error_for_status`,
+  :class:`MalformedBodyError`.
+* Secrets in logs: :func:`redact`, :class:`RedactingFilter`, :func:`install_log_redaction`.
+"""
+
+from txsync.http.auth import HmacQueryAuth, SigningAuth, epoch_ms
+from txsync.http.client import DEFAULT_TIMEOUT, HttpClient
+from txsync.http.errormap import (
+    ErrorMapper,
+    MalformedBodyError,
+    error_for_status,
+    exchange_code,
+    exchange_message,
+    parse_retry_after,
+)
+from txsync.http.ratelimit import Bucket, RateLimiter, WeightedRateLimiter
+from txsync.http.redact import LOGGER_NAME, MASK, RedactingFilter, install_log_redaction, redact
+from txsync.http.retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "LOGGER_NAME",
+    "MASK",
+    "Bucket",
+    "ErrorMapper",
+    "HmacQueryAuth",
+    "HttpClient",
+    "MalformedBodyError",
+    "RateLimiter",
+    "RedactingFilter",
+    "RetryPolicy",
+    "SigningAuth",
+    "WeightedRateLimiter",
+    "epoch_ms",
+    "error_for_status",
+    "exchange_code",
+    "exchange_message",
+    "install_log_redaction",
+    "parse_retry_after",
+    "redact",
+]
