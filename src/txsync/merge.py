@@ -6,8 +6,8 @@ Three levels (DESIGN.md, "Sync semantics"):
    in place (or leaves it alone when the payload is byte-identical).
 2. **Several raws, one event** - a normalized transaction's id is derived from (account, origin, key),
    so every stream or connection describing the same event lands on the same stored transaction. Each
-   description is kept as a *part* (keyed by origin, stream and key) and the parts of one origin add up: an EVM
-   hash seen in the normal, internal and token lists becomes one transaction with every leg.
+   description is kept as a *part* (keyed by origin, stream and key); the parts of one origin add
+   up: an EVM hash seen in the normal, internal and token lists becomes one transaction with every leg.
 3. **File vs API** - a file row and an API record of one event have different keys. They are matched
    on (account, net asset deltas, time within a tolerance) as multisets: each stored transaction can be
    claimed by one description of the other origin only, so two identical same-second trades in the file
@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from txsync import jsonutil
-from txsync.models import NormalizedTransaction, Origin, RawTransaction
+from txsync.models import NormalizedTransaction, Origin, RawTransaction, net_deltas
 
 __all__ = [
     "ORIGIN_PRIORITY",
@@ -100,6 +100,7 @@ def encode_part(tx: NormalizedTransaction) -> dict[str, Any]:
         part["flags"] = sorted(tx.flags)
     if tx.meta:
         part["meta"] = dict(tx.meta)
+    part["sig"] = signature(net_deltas(tx.legs))
     return part
 
 
@@ -137,13 +138,18 @@ def effective(parts: Mapping[str, Mapping[str, Any]]) -> Effective:
     chosen = next(o for o in (*ORIGIN_PRIORITY, *origins) if o in origins)
     mine = [p for p in parts.values() if p["origin"] == chosen]
     primary = mine[0]
-    legs = [leg for p in mine for leg in p["legs"]]
+    if len(mine) == 1:
+        legs = primary["legs"]
+        sig = primary.get("sig") or signature(_net_of(legs))
+    else:
+        legs = [leg for p in mine for leg in p["legs"]]
+        sig = signature(_net_of(legs))
     return Effective(
         kind=primary["kind"],
         ts=primary["ts"],
         status=primary["status"],
         origins=",".join(origins),
-        signature=signature(_net_of(legs)),
+        signature=sig,
         legs=legs,
     )
 
@@ -273,6 +279,8 @@ def merge_page(
 
     # Which stored transaction does each description belong to?
     txs = batch.transactions
+    if len({tx.origin for tx in txs}) > 1:
+        raise ValueError("all transactions of a page must have the same origin")
     other_refs = []
     for tx in txs:
         for src in tx.sources:
@@ -283,14 +291,15 @@ def merge_page(
         if row["transaction_id"] is not None:
             links[(batch.connection_id, batch.stream, sid)] = row["transaction_id"]
 
-    wanted = {tx.id for tx in txs} | set(links.values())
+    ids = [tx.id for tx in txs]
+    wanted = set(ids) | set(links.values())
     working: dict[str, StoredTransaction] = backend.load_transactions(sorted(wanted)) if wanted else {}
     created: set[str] = set()
     origins_present: dict[str, set[str]] = {}
     claimed: set[str] = set()  # stored transactions matched across origins in this page
     touched: dict[str, None] = {}  # targets in page order
 
-    for tx in txs:
+    for tx, tx_id in zip(txs, ids, strict=True):
         part = encode_part(tx)
         pkey = part_key(tx, batch.stream)
         target: str | None = None
@@ -299,22 +308,20 @@ def merge_page(
             if linked is not None and linked in working:
                 target = linked
                 break
-        if target is None and tx.id in working:
-            target = tx.id
+        if target is None and tx_id in working:
+            target = tx_id
         if target is None:
-            target = _match_other_origin(
-                backend, tx, part, tolerance, working, claimed, origins_present, created
-            )
+            target = _match_other_origin(backend, tx, part, tolerance, working, claimed, origins_present)
             if target is not None:
                 counts.matched += 1
         if "unknown_type" in tx.flags:
             counts.unknown += 1
 
         if target is None:
-            stx = StoredTransaction(tx.id, tx.account_id, {pkey: part}, "", now_us)
-            working[tx.id] = stx
-            created.add(tx.id)
-            target = tx.id
+            stx = StoredTransaction(tx_id, tx.account_id, {pkey: part}, "", now_us)
+            working[tx_id] = stx
+            created.add(tx_id)
+            target = tx_id
         else:
             stx = working[target]
             if stx.parts.get(pkey) != part:
@@ -357,37 +364,33 @@ def _match_other_origin(
     working: dict[str, StoredTransaction],
     claimed: set[str],
     origins_present: dict[str, set[str]],
-    created: set[str],
 ) -> str | None:
     """Level 3: find a stored transaction of another origin describing the same event.
 
     Candidates have the same account and net deltas, a time within ``tolerance`` and no description
     of ``tx``'s origin yet; each is claimed once (multiset matching). The nearest in time wins, ties
-    broken by id so the result does not depend on order.
+    broken by id so the result does not depend on order. (A page has one origin, so only stored
+    transactions can be candidates.)
     """
-    origin = tx.origin.value
+    origin = str(tx.origin)
     present = origins_present.get(tx.account_id)
     if present is None:
         present = origins_present[tx.account_id] = backend.account_origins(tx.account_id)
-    sig = signature(_net_of(part["legs"]))
+    if not present - {origin}:
+        return None  # the account holds nothing of another origin: no lookup needed
+    sig = part["sig"]
     tol = int(tolerance.total_seconds() * 1_000_000)
     ts = part["ts"]
-    candidates: dict[str, StoredTransaction] = {}
-    if present - {origin}:
-        for cand in backend.match_candidates(tx.account_id, sig, ts - tol, ts + tol):
-            candidates[cand.id] = working.get(cand.id, cand)
-    for tid in created:  # transactions of other origins created earlier in this page
-        stx = working[tid]
-        if stx.account_id == tx.account_id:
-            candidates[tid] = stx
     best: tuple[int, str] | None = None
-    for cid, stx in candidates.items():
-        if cid in claimed or origin in _origins(stx):
+    candidates: dict[str, StoredTransaction] = {}
+    for cand in backend.match_candidates(tx.account_id, sig, ts - tol, ts + tol):
+        stx = candidates[cand.id] = working.get(cand.id, cand)
+        if cand.id in claimed or origin in _origins(stx):
             continue
         eff = effective(stx.parts)
         if eff.signature != sig or abs(eff.ts - ts) > tol:
             continue
-        rank = (abs(eff.ts - ts), cid)
+        rank = (abs(eff.ts - ts), cand.id)
         if best is None or rank < best:
             best = rank
     if best is None:

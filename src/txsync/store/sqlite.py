@@ -25,7 +25,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     create_engine,
     delete,
     event,
@@ -653,32 +652,34 @@ class _Backend:
         ]
 
     def write(self, writes: MergeWrites) -> None:
+        # The hot path: plain executemany with named parameters (no per-row statement processing).
         conn = self.conn
         if writes.raws:
-            stmt = sqlite_insert(t.raw_transactions)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["connection_id", "stream", "source_id"],
-                    set_={
-                        "payload": stmt.excluded.payload,
-                        "transaction_id": stmt.excluded.transaction_id,
-                        "fetched_at": stmt.excluded.fetched_at,
-                        "account_id": stmt.excluded.account_id,
-                    },
-                ),
-                writes.raws,
-            )
+            conn.exec_driver_sql(_UPSERT_RAW, writes.raws)  # type: ignore[arg-type]
         if writes.new_transactions:
-            conn.execute(insert(t.transactions), writes.new_transactions)
+            conn.exec_driver_sql(_INSERT_TX, writes.new_transactions)  # type: ignore[arg-type]
         if writes.changed_transactions:
-            tx = t.transactions
-            keep = ("kind", "ts", "status", "origins", "signature", "body", "updated_at")
-            conn.execute(
-                update(tx).where(tx.c.id == bindparam("b_id")),
-                [{"b_id": row["id"], **{k: row[k] for k in keep}} for row in writes.changed_transactions],
-            )
+            conn.exec_driver_sql(_UPDATE_TX, writes.changed_transactions)  # type: ignore[arg-type]
         if writes.origins:
             conn.execute(
                 insert(t.account_origins).prefix_with("OR IGNORE"),
                 [{"account_id": a, "origin": o} for a, o in sorted(writes.origins)],
             )
+
+
+_UPSERT_RAW = (
+    "INSERT INTO raw_transactions (connection_id, stream, source_id, account_id, transaction_id, payload, "
+    "fetched_at) VALUES (:connection_id, :stream, :source_id, :account_id, :transaction_id, :payload, "
+    ":fetched_at) ON CONFLICT (connection_id, stream, source_id) DO UPDATE SET "
+    "account_id = excluded.account_id, transaction_id = excluded.transaction_id, "
+    "payload = excluded.payload, fetched_at = excluded.fetched_at"
+)
+_INSERT_TX = (
+    "INSERT INTO transactions (id, account_id, kind, ts, status, origins, signature, body, created_at, "
+    "updated_at) VALUES (:id, :account_id, :kind, :ts, :status, :origins, :signature, :body, :created_at, "
+    ":updated_at)"
+)
+_UPDATE_TX = (
+    "UPDATE transactions SET kind = :kind, ts = :ts, status = :status, origins = :origins, "
+    "signature = :signature, body = :body, updated_at = :updated_at WHERE id = :id"
+)
