@@ -77,11 +77,22 @@ class SyntheticTrades(Stream):
             records = []
             for i in range(next_id, end):
                 base, quote = PAIRS[i % len(PAIRS)]
-                records.append(RawRecord(str(i), {
-                    "id": i, "orderId": i // 2, "symbol": base + quote, "isBuyer": i % 3 != 0,
-                    "qty": f"0.{i % 997 + 1:04d}", "quoteQty": f"{i % 5000 + 10}.{i % 100:02d}",
-                    "commission": "0.00010000", "commissionAsset": base, "time": START_MS + i * 1000,
-                }))
+                records.append(
+                    RawRecord(
+                        str(i),
+                        {
+                            "id": i,
+                            "orderId": i // 2,
+                            "symbol": base + quote,
+                            "isBuyer": i % 3 != 0,
+                            "qty": f"0.{i % 997 + 1:04d}",
+                            "quoteQty": f"{i % 5000 + 10}.{i % 100:02d}",
+                            "commission": "0.00010000",
+                            "commissionAsset": base,
+                            "time": START_MS + i * 1000,
+                        },
+                    )
+                )
             next_id = end
             yield Page(records, next_id)
             if next_id % (self.page_size * 100) == 0:
@@ -93,14 +104,18 @@ class SyntheticTrades(Stream):
             base, quote = row["symbol"][:3], row["symbol"][3:]
             sign = 1 if row["isBuyer"] else -1
             yield NormalizedTransaction(
-                account_id=raw.account_id, key=f"trade:{row['symbol']}:{row['id']}", kind=TransactionKind.TRADE,
+                account_id=raw.account_id,
+                key=f"trade:{row['symbol']}:{row['id']}",
+                kind=TransactionKind.TRADE,
                 timestamp=from_ms(row["time"]),
                 legs=(
                     Leg(asset=base, amount=sign * Decimal(row["qty"])),
                     Leg(asset=quote, amount=-sign * Decimal(row["quoteQty"])),
                     Leg(asset=row["commissionAsset"], amount=-Decimal(row["commission"]), role=LegRole.FEE),
                 ),
-                sources=(SourceRef(connection_id=raw.connection_id, stream=raw.stream, source_id=raw.source_id),),
+                sources=(
+                    SourceRef(connection_id=raw.connection_id, stream=raw.stream, source_id=raw.source_id),
+                ),
                 external_ids={"trade_id": str(row["id"]), "order_id": str(row["orderId"])},
             )
 
@@ -109,7 +124,9 @@ class SyntheticExchange(Connector):
     """A connector whose only stream is :class:`SyntheticTrades`."""
 
     info = ConnectorInfo(
-        id="synthetic", display_name="Synthetic", kind=ConnectorKind.EXCHANGE,
+        id="synthetic",
+        display_name="Synthetic",
+        kind=ConnectorKind.EXCHANGE,
         streams=(StreamInfo(name="trades"),),
     )
     total = 0
@@ -117,7 +134,9 @@ class SyntheticExchange(Connector):
     samples: list[tuple[int, float]] = []
 
     async def verify(self) -> Permissions:
-        return Permissions(reported=True, can_read=True, can_trade=False, can_withdraw=False, ip_restricted=True)
+        return Permissions(
+            reported=True, can_read=True, can_trade=False, can_withdraw=False, ip_restricted=True
+        )
 
     async def balances(self) -> Sequence[Balance]:
         return []
@@ -127,7 +146,9 @@ class SyntheticExchange(Connector):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--db", type=Path, default=None, help="SQLite file (default: a temporary one)")
@@ -152,14 +173,18 @@ def main() -> None:
         size_mb = sum(p.stat().st_size for p in Path(db).parent.glob(Path(db).name + "*")) / 2**20
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"machine: {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}, "
-          f"{platform.system()} {platform.release()}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}, "
+        f"{platform.system()} {platform.release()}"
+    )
     print(f"transactions: {args.transactions:,} in pages of {args.page}")
     print(f"wall: {wall:.1f} s -> {args.transactions / wall:,.0f} tx/s")
     print(f"cpu:  {cpu:.1f} s -> {args.transactions / cpu:,.0f} tx/s per core")
     print(f"rss at start: {rss0:.0f} MiB; peak: {peak_mb:.0f} MiB; database: {size_mb:.0f} MiB")
-    print("rss along the way (transactions -> MiB): "
-          + ", ".join(f"{n:,}->{mb:.0f}" for n, mb in SyntheticExchange.samples))
+    print(
+        "rss along the way (transactions -> MiB): "
+        + ", ".join(f"{n:,}->{mb:.0f}" for n, mb in SyntheticExchange.samples)
+    )
     print(f"started {datetime.now(UTC):%Y-%m-%d}")
 
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers.demo import demo_credential, demo_engine, ledger_of
 
+from helpers.demo import demo_credential, demo_engine, ledger_of
 from txsync.engine import ReadOnlyPolicy, SyncMode
 from txsync.errors import ConnectionStateError
 from txsync.store import ConnectionState, SqliteStore
@@ -27,7 +27,11 @@ async def test_full_history_balances_and_report(store: SqliteStore, sandbox: Dem
     report = await engine.sync(con.id)
     assert report.ok, report.errors
     trades, deposits = report.streams
-    assert (trades.stream, trades.raws, trades.new) == ("trades", len(sandbox.account.trades), len(sandbox.account.trades))
+    assert (trades.stream, trades.raws, trades.new) == (
+        "trades",
+        len(sandbox.account.trades),
+        len(sandbox.account.trades),
+    )
     assert deposits.new == len(sandbox.account.deposits)
     assert trades.requests == 3 and trades.weight == 15
     assert report.total("new") == store.count_transactions(con.account_id)
@@ -42,7 +46,9 @@ async def test_full_history_balances_and_report(store: SqliteStore, sandbox: Dem
     assert store.get_connection(con.id).last_success_at is not None
 
 
-async def test_second_sync_adds_nothing_and_costs_a_handful_of_requests(store: SqliteStore, sandbox: DemoSandbox) -> None:
+async def test_second_sync_adds_nothing_and_costs_a_handful_of_requests(
+    store: SqliteStore, sandbox: DemoSandbox
+) -> None:
     engine = demo_engine(store, sandbox)
     con = engine.connect("alice", demo_credential())
     await engine.sync(con.id)
@@ -71,7 +77,9 @@ async def test_new_trades_arrive_incrementally(store: SqliteStore) -> None:
     assert store.count_transactions(con.account_id) == len(account.trades) + len(account.deposits)
 
 
-async def test_since_latest_starts_at_the_newest_transaction(store: SqliteStore, sandbox: DemoSandbox) -> None:
+async def test_since_latest_starts_at_the_newest_transaction(
+    store: SqliteStore, sandbox: DemoSandbox
+) -> None:
     engine = demo_engine(store, sandbox)
     con = engine.connect("alice", demo_credential())
     await engine.sync(con.id)
@@ -140,7 +148,9 @@ async def test_ban_stops_the_sync_and_reports_until_without_disabling(store: Sql
 
 
 async def test_retries_absorb_transient_faults(store: SqliteStore) -> None:
-    sandbox = DemoSandbox(faults={2: "429", 3: "500", 4: "timeout", 6: "truncated", 9: "429-0", 10: "disconnect"})
+    sandbox = DemoSandbox(
+        faults={2: "429", 3: "500", 4: "timeout", 6: "truncated", 9: "429-0", 10: "disconnect"}
+    )
     engine = demo_engine(store, sandbox)
     con = engine.connect("alice", demo_credential())
     report = await engine.sync(con.id)
@@ -180,7 +190,9 @@ async def test_unknown_records_are_kept_and_counted(store: SqliteStore) -> None:
     assert len(flagged) == 2
 
 
-async def test_a_connector_bug_fails_its_stream_only_and_stores_nothing_of_that_page(store: SqliteStore) -> None:
+async def test_a_connector_bug_fails_its_stream_only_and_stores_nothing_of_that_page(
+    store: SqliteStore,
+) -> None:
     account = DemoAccount.generate(trades=10)
     del account.trades[4]["qty"]  # normalization will hit a KeyError
     engine = demo_engine(store, DemoSandbox(account=account))
@@ -234,7 +246,13 @@ async def test_no_secret_in_logs_reports_or_the_database(
     assert report.state == ConnectionState.DISABLED
     engine.replace_credential(con.id, demo_credential())
     await engine.sync(con.id)
-    texts = [caplog.text, report.model_dump_json(), repr(engine), repr(engine.credentials), str(store.last_sync_run(con.id))]
+    texts = [
+        caplog.text,
+        report.model_dump_json(),
+        repr(engine),
+        repr(engine.credentials),
+        str(store.last_sync_run(con.id)),
+    ]
     for text in texts:
         assert DEMO_SECRET not in text
     store.close()

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from helpers.demo import demo_credential, demo_engine, ledger_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.demo import demo_credential, demo_engine, ledger_of
 from txsync.merge import PageBatch
 from txsync.store import SqliteStore
 from txsync.testing.demo_sandbox import DemoAccount, DemoSandbox

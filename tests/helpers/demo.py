@@ -33,7 +33,11 @@ def demo_credential(key: str = DEMO_KEY, secret: str = DEMO_SECRET) -> Credentia
 def demo_engine(store: Any, sandbox: DemoSandbox, **kw: Any) -> Engine:
     kw.setdefault("retry", FAST_RETRY)
     return Engine(
-        store, registry=demo_registry(), transport_for=lambda _c: sandbox.transport(), clock=sandbox.clock, **kw
+        store,
+        registry=demo_registry(),
+        transport_for=lambda _c: sandbox.transport(),
+        clock=sandbox.clock,
+        **kw,
     )
 
 

@@ -33,7 +33,10 @@ T = datetime(2022, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 def _tx(**over: object) -> NormalizedTransaction:
     fields: dict[str, object] = {
-        "account_id": "a", "key": "k", "kind": TransactionKind.TRADE, "timestamp": T,
+        "account_id": "a",
+        "key": "k",
+        "kind": TransactionKind.TRADE,
+        "timestamp": T,
         "legs": [Leg(asset="BTC", amount="1")],
         "sources": [SourceRef(connection_id="c", stream="s", source_id="1")],
     }
@@ -41,13 +44,17 @@ def _tx(**over: object) -> NormalizedTransaction:
     return NormalizedTransaction(**fields)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("bad", [1.5, float("nan"), "NaN", "Infinity", Decimal("-Infinity"), True, None, "abc"])
+@pytest.mark.parametrize(
+    "bad", [1.5, float("nan"), "NaN", "Infinity", Decimal("-Infinity"), True, None, "abc"]
+)
 def test_amount_rejects_floats_nan_infinities_and_junk(bad: object) -> None:
     with pytest.raises(ModelError, match="amount"):
         Leg(asset="BTC", amount=bad)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("given", "exact"), [("0.00100000", "0.00100000"), (3, "3"), (Decimal("-1E-8"), "-1E-8")])
+@pytest.mark.parametrize(
+    ("given", "exact"), [("0.00100000", "0.00100000"), (3, "3"), (Decimal("-1E-8"), "-1E-8")]
+)
 def test_amount_keeps_exact_digits(given: object, exact: str) -> None:
     assert str(Leg(asset="BTC", amount=given).amount) == exact  # type: ignore[arg-type]
 
@@ -87,8 +94,14 @@ def test_models_are_frozen() -> None:
 
 
 def test_raw_transaction_and_balance() -> None:
-    raw = RawTransaction(connection_id="c", account_id="a", stream="s", source_id="1",
-                         payload={"qty": Decimal("1.10")}, fetched_at=T)
+    raw = RawTransaction(
+        connection_id="c",
+        account_id="a",
+        stream="s",
+        source_id="1",
+        payload={"qty": Decimal("1.10")},
+        fetched_at=T,
+    )
     assert raw.ref == SourceRef(connection_id="c", stream="s", source_id="1")
     assert Balance(asset="BTC", amount="0.5", locked="0.1").locked == Decimal("0.1")
     with pytest.raises(ModelError):
@@ -98,8 +111,16 @@ def test_raw_transaction_and_balance() -> None:
 def test_credential_never_reveals_a_secret(caplog: pytest.LogCaptureFixture) -> None:
     cred = Credential(connector_id="demo", public={"address": "bc1qpublic"}, secrets={"api_secret": SENTINEL})
     shown = [
-        repr(cred), str(cred), f"{cred}", f"{cred!r:>300}", "%s" % (cred,), str(cred.model_dump()),
-        cred.model_dump_json(), json.dumps(cred.model_dump(mode="json")), str(dict(cred)), str([cred]),
+        repr(cred),
+        str(cred),
+        f"{cred}",
+        f"{cred!r:>300}",
+        "%s" % (cred,),
+        str(cred.model_dump()),
+        cred.model_dump_json(),
+        json.dumps(cred.model_dump(mode="json")),
+        str(dict(cred)),
+        str([cred]),
     ]
     logging.getLogger("t").warning("cred %s %r", cred, cred)
     shown.append(caplog.text)
@@ -108,7 +129,11 @@ def test_credential_never_reveals_a_secret(caplog: pytest.LogCaptureFixture) -> 
     assert cred.secret("api_secret") == SENTINEL
     assert cred.value("address") == "bc1qpublic"
     assert cred.secret_values() == (SENTINEL,)
-    for attempt in (lambda: pickle.dumps(cred), lambda: pickle.dumps([cred]), lambda: copy.copy(cred).__reduce_ex__(2)):
+    for attempt in (
+        lambda: pickle.dumps(cred),
+        lambda: pickle.dumps([cred]),
+        lambda: copy.copy(cred).__reduce_ex__(2),
+    ):
         with pytest.raises(TypeError, match="cannot be pickled"):
             attempt()
 
@@ -134,10 +159,16 @@ def test_exact_json_round_trip_and_errors() -> None:
         jsonutil.dumps({"x": 1.5})
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text() | st.decimals(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
-    max_leaves=20,
-))
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text()
+        | st.decimals(allow_nan=False, allow_infinity=False),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=20,
+    )
+)
 def test_exact_json_round_trips_any_value(value: object) -> None:
     assert jsonutil.loads(jsonutil.dumps(value)) == value

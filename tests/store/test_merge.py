@@ -52,11 +52,21 @@ def test_changed_payload_updates_raw_and_transaction(acct: SqliteStore) -> None:
 
 def test_several_streams_describing_one_event_become_one_transaction(acct: SqliteStore) -> None:
     """Level 2: the same key from two streams (an EVM hash in normal and token lists) adds up."""
+
     def part(stream: str, asset: str, amount: str) -> tuple[RawTransaction, NormalizedTransaction]:
-        raw = RawTransaction(connection_id="api-1", account_id=A, stream=stream, source_id="0xabc",
-                             payload={"hash": "0xabc"}, fetched_at=T0)
+        raw = RawTransaction(
+            connection_id="api-1",
+            account_id=A,
+            stream=stream,
+            source_id="0xabc",
+            payload={"hash": "0xabc"},
+            fetched_at=T0,
+        )
         tx = NormalizedTransaction(
-            account_id=A, key="tx:0xabc", kind=TransactionKind.TRADE, timestamp=T0,
+            account_id=A,
+            key="tx:0xabc",
+            kind=TransactionKind.TRADE,
+            timestamp=T0,
             legs=[Leg(asset=asset, amount=Decimal(amount))],
             sources=[SourceRef(connection_id="api-1", stream=stream, source_id="0xabc")],
             external_ids={"tx_hash": "0xabc"},
@@ -67,38 +77,70 @@ def test_several_streams_describing_one_event_become_one_transaction(acct: Sqlit
     counts = acct.commit_page(batch(A, "api-1", "tokens", [part("tokens", "USDC", "3000")]))
     assert (counts.new, counts.updated) == (0, 1)
     [tx] = acct.transactions(account_id=A)
-    assert sorted((leg.asset, leg.amount) for leg in tx.legs) == [("ETH", Decimal(-1)), ("USDC", Decimal(3000))]
+    assert sorted((leg.asset, leg.amount) for leg in tx.legs) == [
+        ("ETH", Decimal(-1)),
+        ("USDC", Decimal(3000)),
+    ]
     assert {s.stream for s in tx.sources} == {"normal", "tokens"}
     assert len(acct.provenance(tx.id)) == 2
 
 
 def test_file_then_api_merge_into_one_keeping_both_provenances(acct: SqliteStore) -> None:
-    acct.commit_page(batch(A, "file-1", "rows", [
-        trade(A, "file-1", "rows", "row-7", origin=Origin.FILE, at=T0),
-    ]))
-    counts = acct.commit_page(batch(A, "api-1", "trades", [
-        trade(A, "api-1", "trades", "555", at=later(0.4)),
-    ]))
+    acct.commit_page(
+        batch(
+            A,
+            "file-1",
+            "rows",
+            [
+                trade(A, "file-1", "rows", "row-7", origin=Origin.FILE, at=T0),
+            ],
+        )
+    )
+    counts = acct.commit_page(
+        batch(
+            A,
+            "api-1",
+            "trades",
+            [
+                trade(A, "api-1", "trades", "555", at=later(0.4)),
+            ],
+        )
+    )
     assert (counts.matched, counts.new, counts.updated) == (1, 0, 1)
     [tx] = acct.transactions(account_id=A)
     assert tx.origins == ("api", "file")
     assert tx.external_ids == {"trade_id": "555"}
     assert tx.timestamp == later(0.4)  # the API's description is authoritative
     assert {(r.connection_id, r.source_id) for r in acct.provenance(tx.id)} == {
-        ("file-1", "row-7"), ("api-1", "555"),
+        ("file-1", "row-7"),
+        ("api-1", "555"),
     }
 
 
 def test_two_identical_same_second_trades_stay_two(acct: SqliteStore) -> None:
     """Multiset matching: two identical file rows and two identical API trades make two."""
-    acct.commit_page(batch(A, "file-1", "rows", [
-        trade(A, "file-1", "rows", "r1", origin=Origin.FILE),
-        trade(A, "file-1", "rows", "r2", origin=Origin.FILE),
-    ]))
-    acct.commit_page(batch(A, "api-1", "trades", [
-        trade(A, "api-1", "trades", "1", at=later(0.1)),
-        trade(A, "api-1", "trades", "2", at=later(0.2)),
-    ]))
+    acct.commit_page(
+        batch(
+            A,
+            "file-1",
+            "rows",
+            [
+                trade(A, "file-1", "rows", "r1", origin=Origin.FILE),
+                trade(A, "file-1", "rows", "r2", origin=Origin.FILE),
+            ],
+        )
+    )
+    acct.commit_page(
+        batch(
+            A,
+            "api-1",
+            "trades",
+            [
+                trade(A, "api-1", "trades", "1", at=later(0.1)),
+                trade(A, "api-1", "trades", "2", at=later(0.2)),
+            ],
+        )
+    )
     txs = list(acct.transactions(account_id=A))
     assert len(txs) == 2
     assert all(tx.origins == ("api", "file") for tx in txs)
@@ -106,21 +148,43 @@ def test_two_identical_same_second_trades_stay_two(acct: SqliteStore) -> None:
 
 def test_one_file_row_and_two_api_trades_make_two(acct: SqliteStore) -> None:
     acct.commit_page(batch(A, "file-1", "rows", [trade(A, "file-1", "rows", "r1", origin=Origin.FILE)]))
-    acct.commit_page(batch(A, "api-1", "trades", [
-        trade(A, "api-1", "trades", "1"), trade(A, "api-1", "trades", "2"),
-    ]))
+    acct.commit_page(
+        batch(
+            A,
+            "api-1",
+            "trades",
+            [
+                trade(A, "api-1", "trades", "1"),
+                trade(A, "api-1", "trades", "2"),
+            ],
+        )
+    )
     assert sorted(tx.origins for tx in acct.transactions(account_id=A)) == [("api",), ("api", "file")]
 
 
 def test_no_match_outside_tolerance_or_with_other_deltas(acct: SqliteStore) -> None:
-    acct.commit_page(batch(A, "file-1", "rows", [
-        trade(A, "file-1", "rows", "r1", origin=Origin.FILE, at=T0),
-        trade(A, "file-1", "rows", "r2", origin=Origin.FILE, at=later(100), qty="0.7"),
-    ]))
-    counts = acct.commit_page(batch(A, "api-1", "trades", [
-        trade(A, "api-1", "trades", "1", at=later(5)),  # 5 s away: beyond the 2 s tolerance
-        trade(A, "api-1", "trades", "2", at=later(100), qty="0.8"),  # same time, other deltas
-    ]))
+    acct.commit_page(
+        batch(
+            A,
+            "file-1",
+            "rows",
+            [
+                trade(A, "file-1", "rows", "r1", origin=Origin.FILE, at=T0),
+                trade(A, "file-1", "rows", "r2", origin=Origin.FILE, at=later(100), qty="0.7"),
+            ],
+        )
+    )
+    counts = acct.commit_page(
+        batch(
+            A,
+            "api-1",
+            "trades",
+            [
+                trade(A, "api-1", "trades", "1", at=later(5)),  # 5 s away: beyond the 2 s tolerance
+                trade(A, "api-1", "trades", "2", at=later(100), qty="0.8"),  # same time, other deltas
+            ],
+        )
+    )
     assert counts.matched == 0
     assert acct.count_transactions() == 4
     wider = acct.commit_page(
@@ -156,14 +220,19 @@ def test_tombstone_survives_full_resync_and_new_connection(acct: SqliteStore) ->
 def test_overrides_survive_updates_and_a_replaced_key(acct: SqliteStore) -> None:
     acct.commit_page(batch(A, "api-1", "trades", [trade(A, "api-1", "trades", "1")]))
     [tx] = acct.transactions(account_id=A)
-    acct.set_override(tx.id, label="gift", note="from Alice", fiat_value=Decimal("1234.56"), fiat_currency="EUR")
+    acct.set_override(
+        tx.id, label="gift", note="from Alice", fiat_value=Decimal("1234.56"), fiat_currency="EUR"
+    )
     acct.set_override(tx.id, note="from Bob")  # other fields keep their value
     acct.commit_page(batch(A, "api-1", "trades", [trade(A, "api-1", "trades", "1", qty="0.6")]))
     acct.commit_page(batch(A, "api-2", "trades", [trade(A, "api-2", "trades", "1", qty="0.6")]))
     [after] = acct.transactions(account_id=A)
     assert after.id == tx.id
     assert (after.label, after.note, after.fiat_value, after.fiat_currency) == (
-        "gift", "from Bob", Decimal("1234.56"), "EUR",
+        "gift",
+        "from Bob",
+        Decimal("1234.56"),
+        "EUR",
     )
     with pytest.raises(StoreError):
         acct.set_override("no-such-id", label="x")
@@ -180,7 +249,9 @@ def test_balances_are_exact_and_skip_pending(acct: SqliteStore) -> None:
 
 
 def test_queries_by_time_kind_and_connection(acct: SqliteStore) -> None:
-    acct.commit_page(batch(A, "api-1", "trades", [trade(A, "api-1", "trades", str(i), at=later(i * 60)) for i in range(5)]))
+    acct.commit_page(
+        batch(A, "api-1", "trades", [trade(A, "api-1", "trades", str(i), at=later(i * 60)) for i in range(5)])
+    )
     acct.commit_page(batch(A, "api-2", "trades", [trade(A, "api-2", "trades", "x", at=later(3600))]))
     assert len(list(acct.transactions(account_id=A, since=later(60), until=later(240)))) == 3
     assert len(list(acct.transactions(connection_id="api-2"))) == 1

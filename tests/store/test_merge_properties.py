@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from helpers.ledger import batch, later, trade
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.ledger import batch, later, trade
 from txsync.models import Origin
 from txsync.store import SqliteStore
 
@@ -30,7 +30,9 @@ def _pages(plan: dict[tuple[int, str], tuple[int, int]]) -> list[list[tuple[str,
     for (slot, qty), (n_file, n_api) in sorted(plan.items()):
         for i in range(n_file):
             sid = f"f-{slot}-{qty}-{i}"
-            file_items.append(("file", trade(A, "file", "rows", sid, at=later(slot * 30), qty=qty, origin=Origin.FILE)))
+            file_items.append(
+                ("file", trade(A, "file", "rows", sid, at=later(slot * 30), qty=qty, origin=Origin.FILE))
+            )
         for i in range(n_api):
             sid = f"a-{slot}-{qty}-{i}"
             api_items.append(("api", trade(A, "api", "trades", sid, at=later(slot * 30 + 0.5), qty=qty)))
@@ -59,7 +61,9 @@ def test_merge_is_order_insensitive_idempotent_and_multiset(
     plan: dict[tuple[int, str], tuple[int, int]], data: st.DataObject
 ) -> None:
     file_items, api_items = _pages(plan)
-    everything = [("rows", "file", it) for _, it in file_items] + [("trades", "api", it) for _, it in api_items]
+    everything = [("rows", "file", it) for _, it in file_items] + [
+        ("trades", "api", it) for _, it in api_items
+    ]
     order = data.draw(st.permutations(everything))
     page_size = data.draw(st.integers(1, 4))
 
