@@ -35,7 +35,7 @@ from txsync.errors import (
     TxsyncError,
 )
 from txsync.merge import PageBatch
-from txsync.models import ConnectorKind, Credential, Origin, Permissions, RawTransaction
+from txsync.models import Balance, ConnectorKind, Credential, Origin, Permissions, RawTransaction
 from txsync.schedule import SchedulePolicy
 from txsync.store.base import Store
 from txsync.store.records import ConnectionRecord, ConnectionState
@@ -169,6 +169,26 @@ class Engine:
         """Make a paused (or disabled) connection active again."""
         return self.store.set_connection_state(connection_id, ConnectionState.ACTIVE)
 
+    async def reported_balances(self, connection_id: str) -> Sequence[Balance]:
+        """The balances the source reports now for a connection (for reconciliation)."""
+        connection = self.store.get_connection(connection_id)
+        connector_cls = self.registry.get(connection.connector_id)
+        async with connector_cls(self._context(connection)) as connector:
+            return await connector.balances()
+
+    def _context(self, connection: ConnectionRecord) -> ConnectorContext:
+        return ConnectorContext(
+            connection_id=connection.id,
+            account_id=connection.account_id,
+            credential=self.credentials.open(connection),
+            options=dict(connection.options),
+            transport=self.transport_for(connection) if self.transport_for else None,
+            stats=RequestStats(),
+            clock=self.clock,
+            limiters=self.limiters,
+            retry=self.retry,
+        )
+
     # -- syncing ------------------------------------------------------------------------------------
 
     def sync_blocking(self, connection_id: str, mode: SyncMode = SyncMode.INCREMENTAL) -> SyncReport:
@@ -214,26 +234,13 @@ class Engine:
             connection_id=connection_id, account_id=connection.account_id,
             connector_id=connection.connector_id, mode=mode, started_at=started,
         )
-        credential: Credential | None = self.credentials.open(connection)
-        assert credential is not None
-        secrets = credential.secret_values()
-        context = ConnectorContext(
-            connection_id=connection_id,
-            account_id=connection.account_id,
-            credential=credential,
-            options=dict(connection.options),
-            transport=self.transport_for(connection) if self.transport_for else None,
-            stats=RequestStats(),
-            clock=self.clock,
-            limiters=self.limiters,
-            retry=self.retry,
-        )
+        context = self._context(connection)
+        secrets = context.credential.secret_values()
         try:
             await self._run(connector_cls, context, connection, mode, streams, report, secrets)
         finally:
             # Drop the plaintext credential as soon as the sync is over.
             context.credential = None  # type: ignore[assignment]
-            credential = None
         info = connector_cls.info
         for noted in context.gaps:
             try:
