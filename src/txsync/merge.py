@@ -325,7 +325,18 @@ def merge_page(
         else:
             stx = working[target]
             if stx.parts.get(pkey) != part:
-                stx.parts = {**stx.parts, pkey: part}
+                # The same raws may have been normalized under another key before (a connector
+                # upgrade): their old part is replaced, never kept beside the new one.
+                mine = {(s.connection_id, s.stream, s.source_id) for s in tx.sources}
+                parts = {
+                    k: p
+                    for k, p in stx.parts.items()
+                    if k == pkey
+                    or p["origin"] != part["origin"]
+                    or not mine & {tuple(x) for x in p["sources"]}
+                }
+                parts[pkey] = part
+                stx.parts = parts
         touched[target] = None
         writes.origins.add((tx.account_id, tx.origin.value))
         for src in tx.sources:

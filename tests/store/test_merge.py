@@ -269,3 +269,16 @@ def test_a_failed_commit_stores_nothing(acct: SqliteStore) -> None:
     assert acct.count_raws() == 1
     assert acct.count_transactions() == 1
     assert acct.get_cursor("api-1", "trades") == 1
+
+
+def test_a_raw_normalized_under_a_new_key_replaces_its_old_part(acct: SqliteStore) -> None:
+    """A connector upgrade that changes keys must not leave the old description's legs behind."""
+    raw, old = trade(A, "api-1", "trades", "1", key="trade:1")
+    acct.commit_page(batch(A, "api-1", "trades", [(raw, old)]))
+    _, new = trade(A, "api-1", "trades", "1", key="trade:BTCUSDT:1")
+    counts = acct.commit_page(batch(A, "api-1", "trades", [(raw, new)]))
+    assert (counts.new, counts.updated) == (0, 1)
+    [tx] = acct.transactions(account_id=A)
+    assert tx.id == old.id  # ids are stable once given: the user's edits stay attached
+    assert tx.parts == 1
+    assert acct.balances(A) == {"BTC": Decimal("0.499"), "USDT": Decimal("-25000")}

@@ -140,6 +140,7 @@ class Engine:
         account_id: str | None = None,
         label: str = "",
         options: dict[str, Any] | None = None,
+        connection_id: str | None = None,
     ) -> ConnectionRecord:
         """Create a connection (and its account unless ``account_id`` names an existing one)."""
         connector_id = credential.connector_id
@@ -147,7 +148,8 @@ class Engine:
         if account_id is None:
             account_id = self.store.add_account(owner_id, connector_id, label=label, now=self.clock()).id
         connection = self.store.add_connection(
-            account_id, connector_id, label=label, options=options, now=self.clock()
+            account_id, connector_id, label=label, options=options, connection_id=connection_id,
+            now=self.clock(),
         )
         self.credentials.put(connection, credential)
         return connection

@@ -106,8 +106,11 @@ class Store(Protocol):
         """Remove a tombstone."""
         ...
 
-    def set_override(self, transaction_id: str, **fields: Any) -> Override:
-        """Set label / note / fiat value."""
+    def set_override(
+        self, transaction_id: str, *, label: str | None = ..., note: str | None = ...,
+        fiat_value: Decimal | None = ..., fiat_currency: str | None = ...,
+    ) -> Override:
+        """Set label / note / fiat value; fields not given keep their value."""
         ...
 
     def transactions(
@@ -123,10 +126,14 @@ class Store(Protocol):
         """One transaction."""
         ...
 
-    def balances(
-        self, account_id: str, *, by_wallet: bool = False, include_pending: bool = False
-    ) -> Mapping[Any, Decimal]:
-        """Balances computed from legs."""
+    def balances(self, account_id: str, *, include_pending: bool = False) -> dict[str, Decimal]:
+        """Balances per asset computed from legs."""
+        ...
+
+    def wallet_balances(
+        self, account_id: str, *, include_pending: bool = False
+    ) -> dict[tuple[str, str | None], Decimal]:
+        """Balances per (asset, wallet) computed from legs."""
         ...
 
     def provenance(self, transaction_id: str) -> list[RawTransaction]:

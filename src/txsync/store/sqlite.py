@@ -463,11 +463,23 @@ class SqliteStore:
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
-    def balances(
-        self, account_id: str, *, by_wallet: bool = False, include_pending: bool = False
-    ) -> dict[str, Decimal] | dict[tuple[str, str | None], Decimal]:
-        """Balances computed from the legs of visible confirmed transactions (exact Decimal sums)."""
-        totals: dict[Any, Decimal] = defaultdict(Decimal)
+    def balances(self, account_id: str, *, include_pending: bool = False) -> dict[str, Decimal]:
+        """Balances per asset from the legs of visible confirmed transactions (exact Decimal sums)."""
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for leg in self._legs(account_id, include_pending):
+            totals[leg[0]] += Decimal(leg[1])
+        return {k: v for k, v in sorted(totals.items()) if v != 0}
+
+    def wallet_balances(
+        self, account_id: str, *, include_pending: bool = False
+    ) -> dict[tuple[str, str | None], Decimal]:
+        """Balances per (asset, wallet): where inside the account the value sits."""
+        totals: dict[tuple[str, str | None], Decimal] = defaultdict(Decimal)
+        for leg in self._legs(account_id, include_pending):
+            totals[(leg[0], leg[3])] += Decimal(leg[1])
+        return {k: v for k, v in sorted(totals.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")) if v != 0}
+
+    def _legs(self, account_id: str, include_pending: bool) -> Iterator[list[Any]]:
         tx = t.transactions
         statuses = [TransactionStatus.CONFIRMED.value]
         if include_pending:
@@ -479,10 +491,7 @@ class SqliteStore:
         )
         with self._read() as conn:
             for (body,) in conn.execution_options(yield_per=5000).execute(query):
-                for leg in effective(_loads_body(body)["parts"]).legs:
-                    key = (leg[0], leg[3]) if by_wallet else leg[0]
-                    totals[key] += Decimal(leg[1])
-        return {k: v for k, v in sorted(totals.items(), key=lambda kv: str(kv[0])) if v != 0}
+                yield from effective(_loads_body(body)["parts"]).legs
 
     def provenance(self, transaction_id: str) -> list[RawTransaction]:
         """The raw records a transaction was built from, as received."""
@@ -655,11 +664,11 @@ class _Backend:
         # The hot path: plain executemany with named parameters (no per-row statement processing).
         conn = self.conn
         if writes.raws:
-            conn.exec_driver_sql(_UPSERT_RAW, writes.raws)  # type: ignore[arg-type]
+            conn.exec_driver_sql(_UPSERT_RAW, writes.raws)
         if writes.new_transactions:
-            conn.exec_driver_sql(_INSERT_TX, writes.new_transactions)  # type: ignore[arg-type]
+            conn.exec_driver_sql(_INSERT_TX, writes.new_transactions)
         if writes.changed_transactions:
-            conn.exec_driver_sql(_UPDATE_TX, writes.changed_transactions)  # type: ignore[arg-type]
+            conn.exec_driver_sql(_UPDATE_TX, writes.changed_transactions)
         if writes.origins:
             conn.execute(
                 insert(t.account_origins).prefix_with("OR IGNORE"),

@@ -1,0 +1,179 @@
+"""``txsync`` command line: the demo main job, plugin listing, and a ledger summary.
+
+txsync demo [--db PATH] [--full]     sync the recorded Demo Exchange account into SQLite and report
+txsync connectors                    list installed connector plugins and their status
+txsync summary [--db PATH]           counts per kind and balances of every account in a store
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from txsync.engine import Engine, SyncMode, SyncReport
+from txsync.models import Credential
+from txsync.reconcile import BalanceCheck, reconcile
+from txsync.registry import Registry, default_registry
+from txsync.store import SqliteStore, default_store_path
+
+__all__ = ["main"]
+
+REPO_CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
+DEMO_LABEL = "Demo Exchange (recorded)"
+
+
+def _fmt(amount: Decimal) -> str:
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def print_report(report: SyncReport, out: TextIO) -> None:
+    """The per-stream table of a sync report, its gaps, warnings and errors."""
+    out.write(f"\nSync ({report.mode}) of {report.connector_id}: {'ok' if report.ok else 'INCOMPLETE'}\n")
+    header = ("stream", "pages", "records", "new", "updated", "unchanged", "requests", "weight")
+    rows = [header] + [
+        (s.stream, s.pages, s.raws, s.new, s.updated, s.unchanged, s.requests, s.weight)
+        for s in report.streams
+    ]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    for row in rows:
+        out.write(
+            "  "
+            + "  ".join(
+                str(v).rjust(w) if i else str(v).ljust(w)
+                for i, (v, w) in enumerate(zip(row, widths, strict=True))
+            )
+            + "\n"
+        )
+    for stream in report.streams:
+        for error in stream.errors:
+            out.write(f"  ! {stream.stream}: {error}\n")
+    for error in report.errors:
+        out.write(f"  ! {error}\n")
+    for warning in report.warnings:
+        out.write(f"  warning: {warning}\n")
+    if report.coverage_gaps:
+        out.write("\nWhat the API cannot return (import these by file):\n")
+        for gap in report.coverage_gaps:
+            out.write(f"  - {gap.title}: {gap.detail or gap.gap_id}. Remedy: {gap.remedy}\n")
+
+
+def print_ledger(
+    store: SqliteStore, account_id: str, checks: Sequence[BalanceCheck] | None, out: TextIO
+) -> None:
+    """Counts per kind (and status) and balances, reconciled when reported balances are given."""
+    kinds: Counter[str] = Counter()
+    pending: Counter[str] = Counter()
+    for tx in store.transactions(account_id=account_id):
+        kinds[tx.kind] += 1
+        if tx.status != "confirmed":
+            pending[tx.kind] += 1
+    out.write(f"\nTransactions by kind ({sum(kinds.values())} in all):\n")
+    for kind, count in sorted(kinds.items()):
+        note = f"  ({pending[kind]} pending)" if pending[kind] else ""
+        out.write(f"  {kind:<16}{count:>8}{note}\n")
+    if checks is None:
+        out.write("\nBalances computed from the ledger:\n")
+        for asset, amount in store.balances(account_id).items():
+            out.write(f"  {asset:<8}{_fmt(amount):>22}\n")
+        return
+    out.write("\nBalances: computed from the ledger vs reported by the exchange:\n")
+    out.write(f"  {'asset':<8}{'computed':>22}{'reported':>22}{'difference':>16}\n")
+    for check in checks:
+        mark = "ok" if check.ok else "MISMATCH"
+        out.write(
+            f"  {check.asset:<8}{_fmt(check.computed):>22}{_fmt(check.reported):>22}"
+            f"{_fmt(check.difference):>16}  {mark}\n"
+        )
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from txsync.testing.cassettes import cassette_vcr, offline_transport
+    except ImportError:  # pragma: no cover - vcrpy missing
+        out.write("txsync demo replays recorded data with vcrpy: pip install 'txsync[test]'\n")
+        return 2
+    from txsync.testing.demo_connector import DemoExchange
+    from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
+
+    cassettes = Path(args.cassettes)
+    sandbox = DemoSandbox()  # only its fixed clock is used when replaying
+    record = bool(args.record)
+    registry = Registry()
+    registry.register(DemoExchange, replace=True)
+    store = SqliteStore(args.db)
+    transport = sandbox.transport() if record else offline_transport()
+    engine = Engine(store, registry=registry, transport_for=lambda _c: transport, clock=sandbox.clock)
+    credential = Credential(connector_id="demo", secrets={"api_key": DEMO_KEY, "api_secret": DEMO_SECRET})
+    existing = [c for c in store.list_connections() if c.connector_id == "demo" and c.label == DEMO_LABEL]
+    if existing:
+        connection = existing[0]
+        engine.credentials.put(connection, credential)
+    else:
+        connection = engine.connect("demo-user", credential, label=DEMO_LABEL)
+    recorder = cassette_vcr(
+        cassettes / "demo", "new_episodes" if record else "none", secrets=(DEMO_KEY, DEMO_SECRET)
+    )
+    out.write(f"Store: {store.path}\n")
+    with recorder.use_cassette("main_job.yaml"):
+        report = asyncio.run(engine.sync(connection.id, SyncMode.FULL if args.full else SyncMode.INCREMENTAL))
+        if record:  # also record what a second, incremental run asks
+            asyncio.run(engine.sync(connection.id))
+        reported = asyncio.run(engine.reported_balances(connection.id))
+    print_report(report, out)
+    print_ledger(
+        store, connection.account_id, reconcile(store.balances(connection.account_id), reported), out
+    )
+    store.close()
+    return 0 if report.ok else 1
+
+
+def _connectors(_: argparse.Namespace, out: TextIO) -> int:
+    entries = default_registry().entries()
+    if not entries:
+        out.write("No connector plugins installed.\n")
+    for entry in entries:
+        out.write(f"{entry.id:<20}{entry.status:<14}{entry.origin}  {entry.reason or ''}\n")
+    return 0
+
+
+def _summary(args: argparse.Namespace, out: TextIO) -> int:
+    store = SqliteStore(args.db)
+    accounts = sorted({c.account_id for c in store.list_connections()})
+    out.write(f"Store: {store.path}: {len(accounts)} accounts\n")
+    for account_id in accounts:
+        account = store.get_account(account_id)
+        out.write(f"\nAccount {account.id} ({account.connector_id}, owner {account.owner_id})\n")
+        print_ledger(store, account_id, None, out)
+    store.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the ``txsync`` command; returns the exit status."""
+    out = out or sys.stdout
+    parser = argparse.ArgumentParser(prog="txsync", description="Sync crypto transaction history.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="sync the recorded Demo Exchange account into SQLite and report")
+    demo.add_argument("--db", type=Path, default=None, help=f"SQLite file (default {default_store_path()})")
+    demo.add_argument("--full", action="store_true", help="re-read the whole history (idempotent)")
+    demo.add_argument("--cassettes", default=str(REPO_CASSETTES), help=argparse.SUPPRESS)
+    demo.add_argument("--record", action="store_true", help=argparse.SUPPRESS)
+    demo.set_defaults(run=_demo)
+    sub.add_parser("connectors", help="list installed connector plugins").set_defaults(run=_connectors)
+    summary = sub.add_parser("summary", help="counts and balances of every account in a store")
+    summary.add_argument("--db", type=Path, default=None)
+    summary.set_defaults(run=_summary)
+    args = parser.parse_args(argv)
+    code: int = args.run(args, out)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Testing support for txsync and its connector plugins.
+
+* :class:`ConnectorContract` - the contract test class a connector's tests subclass (cassettes under
+  ``cassettes/<connector>/``, recorded from its sandbox, replayed offline).
+* :class:`ContractHarness` - runs the contract scenarios against any transport.
+* :mod:`txsync.testing.checks` - the checks themselves, as plain functions.
+* :mod:`txsync.testing.cassettes` - the vcrpy configuration (scrubbing, matching, readable YAML).
+* :mod:`txsync.testing.demo_connector` / :mod:`txsync.testing.demo_sandbox` - the Demo Exchange.
+* :mod:`txsync.testing.plugin` - the pytest plugin (fixtures), registered as ``txsync``.
+
+Names are imported lazily: importing the demo connector does not need pytest or vcrpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from txsync.testing.cassettes import (
+        PLACEHOLDER,
+        RECORD_ENV,
+        RecordSource,
+        Scrubber,
+        cassette_vcr,
+        find_cassette_leaks,
+        offline_transport,
+        record_source,
+    )
+    from txsync.testing.checks import (
+        CommittedPage,
+        check_cassettes_clean,
+        check_connector_info,
+        check_ledgers_equal,
+        check_normalized_page,
+        check_page_order,
+        check_sync_report,
+        compare_cursors,
+    )
+    from txsync.testing.contract import SCENARIOS, ConnectorContract
+    from txsync.testing.harness import (
+        NO_SLEEP_RETRY,
+        ContractHarness,
+        RecordingStore,
+        ResumeSummary,
+        SimulatedCrash,
+        SyncRun,
+    )
+
+__all__ = [
+    "NO_SLEEP_RETRY",
+    "PLACEHOLDER",
+    "RECORD_ENV",
+    "SCENARIOS",
+    "CommittedPage",
+    "ConnectorContract",
+    "ContractHarness",
+    "RecordSource",
+    "RecordingStore",
+    "ResumeSummary",
+    "Scrubber",
+    "SimulatedCrash",
+    "SyncRun",
+    "cassette_vcr",
+    "check_cassettes_clean",
+    "check_connector_info",
+    "check_ledgers_equal",
+    "check_normalized_page",
+    "check_page_order",
+    "check_sync_report",
+    "compare_cursors",
+    "find_cassette_leaks",
+    "offline_transport",
+    "record_source",
+]
+
+_HOMES = {
+    "txsync.testing.cassettes": (
+        "PLACEHOLDER", "RECORD_ENV", "RecordSource", "Scrubber", "cassette_vcr", "find_cassette_leaks",
+        "offline_transport", "record_source",
+    ),
+    "txsync.testing.checks": (
+        "CommittedPage", "check_cassettes_clean", "check_connector_info", "check_ledgers_equal",
+        "check_normalized_page", "check_page_order", "check_sync_report", "compare_cursors",
+    ),
+    "txsync.testing.contract": ("SCENARIOS", "ConnectorContract"),
+    "txsync.testing.harness": (
+        "NO_SLEEP_RETRY", "ContractHarness", "RecordingStore", "ResumeSummary", "SimulatedCrash", "SyncRun",
+    ),
+}
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'txsync.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
