@@ -42,7 +42,6 @@ from txsync.models import (
     NormalizedTransaction,
     Permissions,
     RawTransaction,
-    SourceRef,
     TransactionKind,
 )
 from txsync.pagination import from_ms
@@ -114,7 +113,7 @@ class SyntheticTrades(Stream):
                     Leg(asset=row["commissionAsset"], amount=-Decimal(row["commission"]), role=LegRole.FEE),
                 ),
                 sources=(
-                    SourceRef(connection_id=raw.connection_id, stream=raw.stream, source_id=raw.source_id),
+                    raw.ref,
                 ),
                 external_ids={"trade_id": str(row["id"]), "order_id": str(row["orderId"])},
             )

@@ -35,9 +35,11 @@ __all__ = [
     "Effective",
     "MergeBackend",
     "MergeCounts",
+    "MergeWrites",
     "PageBatch",
     "StoredRaw",
     "StoredTransaction",
+    "duration_us",
     "effective",
     "encode_payload",
     "from_us",
@@ -53,10 +55,17 @@ ORIGIN_PRIORITY: tuple[str, ...] = (Origin.API.value, Origin.FILE.value, Origin.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_US = timedelta(microseconds=1)
+
+
 def to_us(moment: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (exact integer arithmetic)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return duration_us(moment - _EPOCH)
+
+
+def duration_us(delta: timedelta) -> int:
+    """A duration in whole microseconds (exact)."""
+    return delta // _US
 
 
 def from_us(us: int) -> datetime:
@@ -119,6 +128,7 @@ class Effective:
     kind: str
     ts: int
     status: str
+    origin: str  # the origin whose parts supply the legs
     origins: str
     signature: str
     legs: list[list[Any]]
@@ -148,6 +158,7 @@ def effective(parts: Mapping[str, Mapping[str, Any]]) -> Effective:
         kind=primary["kind"],
         ts=primary["ts"],
         status=primary["status"],
+        origin=chosen,
         origins=",".join(origins),
         signature=sig,
         legs=legs,
@@ -390,7 +401,7 @@ def _match_other_origin(
     if not present - {origin}:
         return None  # the account holds nothing of another origin: no lookup needed
     sig = part["sig"]
-    tol = int(tolerance.total_seconds() * 1_000_000)
+    tol = duration_us(tolerance)
     ts = part["ts"]
     best: tuple[int, str] | None = None
     candidates: dict[str, StoredTransaction] = {}

@@ -5,19 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from txsync.engine import Engine
-from txsync.http import RetryPolicy
 from txsync.models import Credential
 from txsync.registry import Registry
 from txsync.store import SqliteStore
 from txsync.testing.demo_connector import DemoExchange
 from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
-
-
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-FAST_RETRY = RetryPolicy(attempts=4, max_wait=60, sleep=_no_sleep)
+from txsync.testing.harness import NO_SLEEP_RETRY
 
 
 def demo_registry() -> Registry:
@@ -31,7 +24,7 @@ def demo_credential(key: str = DEMO_KEY, secret: str = DEMO_SECRET) -> Credentia
 
 
 def demo_engine(store: Any, sandbox: DemoSandbox, **kw: Any) -> Engine:
-    kw.setdefault("retry", FAST_RETRY)
+    kw.setdefault("retry", NO_SLEEP_RETRY)
     return Engine(
         store,
         registry=demo_registry(),

@@ -194,7 +194,7 @@ def test_no_match_outside_tolerance_or_with_other_deltas(acct: SqliteStore) -> N
     assert wider.matched == 1
 
 
-def test_api_first_then_file_is_the_same_ledger(acct: SqliteStore, tmp_path: object) -> None:
+def test_api_first_then_file_is_the_same_ledger(acct: SqliteStore) -> None:
     acct.commit_page(batch(A, "api-1", "trades", [trade(A, "api-1", "trades", "1")]))
     acct.commit_page(batch(A, "file-1", "rows", [trade(A, "file-1", "rows", "r1", origin=Origin.FILE)]))
     [tx] = acct.transactions(account_id=A)

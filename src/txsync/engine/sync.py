@@ -34,8 +34,17 @@ from txsync.errors import (
     StoreError,
     TxsyncError,
 )
+from txsync.http import redact as _redact
 from txsync.merge import PageBatch
-from txsync.models import Balance, ConnectorKind, Credential, Origin, Permissions, RawTransaction
+from txsync.models import (
+    Balance,
+    ConnectorKind,
+    Credential,
+    NormalizedTransaction,
+    Origin,
+    Permissions,
+    RawTransaction,
+)
 from txsync.schedule import SchedulePolicy
 from txsync.store.base import Store
 from txsync.store.records import ConnectionRecord, ConnectionState
@@ -375,7 +384,9 @@ class Engine:
         return stored
 
 
-def _check_normalized(normalized: Sequence[Any], account_id: str, origin: Origin, stream: str) -> None:
+def _check_normalized(
+    normalized: Sequence[NormalizedTransaction], account_id: str, origin: Origin, stream: str
+) -> None:
     for tx in normalized:
         if tx.account_id != account_id:
             raise ModelError(f"stream {stream} normalized a transaction into another account")
@@ -383,10 +394,3 @@ def _check_normalized(normalized: Sequence[Any], account_id: str, origin: Origin
             raise ModelError(f"stream {stream} produced origin {tx.origin}, expected {origin}")
         if not tx.sources:
             raise ModelError(f"stream {stream} produced transaction {tx.key!r} without sources")
-
-
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text

@@ -41,12 +41,12 @@ from sqlalchemy.pool import StaticPool
 from txsync import jsonutil
 from txsync.errors import StoreError, UnknownConnectionError
 from txsync.merge import (
-    ORIGIN_PRIORITY,
     MergeCounts,
     MergeWrites,
     PageBatch,
     StoredRaw,
     StoredTransaction,
+    duration_us,
     effective,
     from_us,
     merge_page,
@@ -259,7 +259,7 @@ class SqliteStore:
         """Active connections whose interval (by owner activity) has passed since the last attempt."""
         policy = policy or SchedulePolicy()
         now_us = to_us(now)
-        active_since = now_us - _td_us(policy.active_window)
+        active_since = now_us - duration_us(policy.active_window)
         owner_active = and_(t.owners.c.last_active_at.is_not(None), t.owners.c.last_active_at >= active_since)
         last = t.connections.c.last_attempt_at
         query = (
@@ -270,8 +270,8 @@ class SqliteStore:
             .where(
                 or_(
                     last.is_(None),
-                    and_(owner_active, last <= now_us - _td_us(policy.active_interval)),
-                    and_(~owner_active, last <= now_us - _td_us(policy.inactive_interval)),
+                    and_(owner_active, last <= now_us - duration_us(policy.active_interval)),
+                    and_(~owner_active, last <= now_us - duration_us(policy.inactive_interval)),
                 )
             )
             .order_by(last.is_not(None), last, t.connections.c.id)
@@ -542,10 +542,6 @@ def _on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _td_us(delta: timedelta) -> int:
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 def _connection(row: Mapping[str, Any]) -> ConnectionRecord:
     return ConnectionRecord(
         id=row["id"], account_id=row["account_id"], connector_id=row["connector_id"], label=row["label"],
@@ -567,8 +563,7 @@ def _override(row: Mapping[str, Any]) -> Override:
 def _ledger(row: Mapping[str, Any]) -> LedgerTransaction:
     parts: dict[str, dict[str, Any]] = _loads_body(row["body"])["parts"]
     eff = effective(parts)
-    chosen = [p for p in parts.values() if p["origin"] == _first_origin(eff.origins, parts)]
-    primary = chosen[0]
+    primary = next(p for p in parts.values() if p["origin"] == eff.origin)
     external: dict[str, str] = {}
     sources: list[SourceRef] = []
     flags: set[str] = set()
@@ -592,11 +587,6 @@ def _ledger(row: Mapping[str, Any]) -> LedgerTransaction:
         fiat_value=None if row["fiat_value"] is None else Decimal(row["fiat_value"]),
         fiat_currency=row["fiat_currency"], deleted=row["tomb"] is not None,
     )
-
-
-def _first_origin(origins: str, parts: Mapping[str, Mapping[str, Any]]) -> str:
-    present = origins.split(",")
-    return next(o for o in (*ORIGIN_PRIORITY, *present) if o in present)
 
 
 class _Backend:

@@ -35,7 +35,6 @@ from txsync.models import (
     NormalizedTransaction,
     Permissions,
     RawTransaction,
-    SourceRef,
     TransactionKind,
     TransactionStatus,
 )
@@ -65,8 +64,6 @@ class _DemoStream(Stream):
     def context(self) -> ConnectorContext:
         return self.connector.context
 
-    def _ref(self, raw: RawTransaction) -> SourceRef:
-        return SourceRef(connection_id=raw.connection_id, stream=raw.stream, source_id=raw.source_id)
 
 
 class TradesStream(_DemoStream):
@@ -101,7 +98,7 @@ class TradesStream(_DemoStream):
                     kind=TransactionKind.OTHER,
                     timestamp=at,
                     legs=[Leg(asset=row["base"], amount=0)],
-                    sources=[self._ref(raw)],
+                    sources=[raw.ref],
                     external_ids=external,
                     flags=frozenset({"unknown_type"}),
                     description=f"unknown trade side {row['side']!r}",
@@ -121,7 +118,7 @@ class TradesStream(_DemoStream):
                 kind=TransactionKind.TRADE,
                 timestamp=at,
                 legs=legs,
-                sources=[self._ref(raw)],
+                sources=[raw.ref],
                 external_ids=external,
                 meta={"symbol": row["symbol"], "price": row["price"]},
             )
@@ -181,7 +178,7 @@ class DepositsStream(_DemoStream):
                 timestamp=from_ms(int(row["insertTime"])),
                 status=status or TransactionStatus.PENDING,
                 legs=[Leg(asset=row["asset"], amount=Decimal(row["amount"]))],
-                sources=[self._ref(raw)],
+                sources=[raw.ref],
                 external_ids=external,
                 flags=flags,
             )
