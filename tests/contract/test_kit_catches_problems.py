@@ -409,3 +409,12 @@ async def test_signed_requests_replay_and_unmatched_requests_fail(
             assert response.json()["canRead"] is True
         with pytest.raises(vcr.errors.CannotOverwriteExistingCassetteException):
             await get(httpx.MockTransport(lambda _r: httpx.Response(500)), 1, path="/v1/balances")
+
+
+def test_scrubber_keeps_a_truncated_json_body_as_is() -> None:
+    """A truncated JSON body (a broken transfer) is recorded byte for byte, never a crash."""
+    from txsync.testing.cassettes import Scrubber
+
+    scrubber = Scrubber(secrets=["s3cr3t-value"])
+    body = b'{"rows": [{"id": "dep-0001", "ass'
+    assert scrubber.body(body, "application/json") == body

@@ -174,3 +174,29 @@ async def test_cancellation_during_backoff_is_not_retried() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert seen == [1]
+
+
+def test_a_connector_error_marked_retryable_is_retried() -> None:
+    """The policy follows the error's own ``retryable`` flag, not a fixed list of classes."""
+    from txsync.errors import ConnectorError
+    from txsync.http import RetryPolicy
+
+    class Flaky(ConnectorError):
+        retryable = True
+
+    calls = 0
+
+    async def op(_: int) -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise Flaky("flaky")
+        return "ok"
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    import asyncio
+
+    assert asyncio.run(RetryPolicy(attempts=5, sleep=no_sleep).call(op)) == "ok"
+    assert calls == 3

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from txsync import jsonutil
 from txsync.pagination import Paginator, Step, collect
 
 
 def roundtrip(cursor: Any) -> Any:
     """The cursor as the store gives it back: through JSON (fails if it is not JSON-serializable)."""
-    return json.loads(json.dumps(cursor))
+    return jsonutil.loads(jsonutil.dumps(cursor))
 
 
 async def all_steps(paginator: Paginator[Any], cursor: Any = None) -> list[Step[Any]]:

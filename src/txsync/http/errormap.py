@@ -55,6 +55,8 @@ class MalformedBodyError(BadResponseError):
     other :class:`BadResponseError`\\ s, which signal an API change).
     """
 
+    retryable = True
+
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if unusable.

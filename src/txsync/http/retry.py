@@ -28,7 +28,7 @@ from typing import TypeVar
 
 import stamina
 
-from txsync.errors import RateLimitedError, TransientError, TxsyncError
+from txsync.errors import RateLimitedError, TxsyncError
 from txsync.http.errormap import MalformedBodyError
 from txsync.http.redact import LOGGER_NAME
 
@@ -79,8 +79,9 @@ class RetryPolicy:
         return cls(attempts=1)
 
     def is_retryable(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is of a kind this policy may retry (limits aside)."""
-        return isinstance(exc, (RateLimitedError, TransientError, MalformedBodyError))
+        """Whether ``exc`` is of a kind this policy may retry (limits aside): the error's own
+        ``retryable`` flag (rate limits, transient failures, malformed bodies, a connector's own)."""
+        return bool(getattr(exc, "retryable", False))
 
     def backoff(self, retry_number: int) -> float:
         """Our own wait before retry ``retry_number`` (1-based): exponential, jittered, capped."""
@@ -96,11 +97,7 @@ class RetryPolicy:
         async for attempt in stamina.retry_context(
             on=run.on_error,
             attempts=self.attempts,
-            timeout=None,
-            wait_initial=self.wait_initial,
-            wait_max=self.wait_max,
-            wait_jitter=self.wait_jitter,
-            wait_exp_base=self.wait_exp_base,
+            timeout=None,  # the hook returns every wait itself (Retry-After or our own backoff)
         ):
             with attempt:
                 if run.pending and self.sleep is not None:

@@ -44,6 +44,7 @@ import vcr.matchers
 import yaml  # type: ignore[import-untyped]
 
 from txsync import jsonutil
+from txsync.errors import BadResponseError
 
 __all__ = [
     "CASSETTE_SUFFIXES",
@@ -291,7 +292,7 @@ class Scrubber:
                 raw = self.query(raw.decode()).encode()
             elif kind == "application/json" or kind.endswith("+json"):
                 raw = jsonutil.dumps(self._json_fields(jsonutil.loads(raw))).encode()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, BadResponseError):
             pass  # not what its content type says: secrets are still removed below
         return self.data(raw)
 
@@ -347,7 +348,7 @@ def _pretty_json(body: bytes, headers: Mapping[str, list[str]]) -> bytes:
         return body
     try:
         value = jsonutil.loads(body)
-    except ValueError:
+    except BadResponseError:
         return body  # a truncated or malformed body is kept byte for byte
     lines: list[str] = []
     _indent(value, 0, lines, "")
