@@ -331,7 +331,14 @@ def test_the_recorded_demo_cassettes_are_clean() -> None:
         (cassette(f"https://x.test/a?signature={'ab' * 32}", {}), r"'signature' is not scrubbed \(a 64-hex"),
         (cassette("https://x.test/a?timestamp=1696204800000", {}), "'timestamp' is not scrubbed"),
         (cassette("https://x.test/a", {"X-DEMO-APIKEY": ["some-key"]}), "header 'X-DEMO-APIKEY' is not scrubbed"),
-        (cassette("https://x.test/a", {"X-Sig": ["cd" * 32]}), "header 'X-Sig' holds a 64-hex value"),
+        (cassette("https://x.test/a", {"X-Trace": ["cd" * 32]}), "header 'X-Trace' holds a 64-hex value"),
+        # names nobody listed, recognised as sensitive by txsync.http.is_sensitive_name
+        (cassette("https://x.test/a", {"OK-ACCESS-SIGN": ["c2lnbg=="]}), "header 'OK-ACCESS-SIGN' is not scrubbed"),
+        (cassette("https://x.test/a?access_token=t0k3n", {}), "'access_token' is not scrubbed"),
+        (
+            cassette("https://x.test/a", {}).replace("body: ''", 'body: \'{"q": {"passphrase": "pw"}}\''),
+            "body field 'passphrase' is not scrubbed",
+        ),
     ],
 )
 def test_a_leaky_cassette_fails_the_cassette_check(tmp_path: Path, text: str, message: str) -> None:
@@ -381,6 +388,23 @@ def test_scrubber_cleans_requests_and_responses() -> None:
     assert cleaned["body"]["string"] == f'{{\n  "amount": 1.10,\n  "sig": "{PLACEHOLDER}"\n}}'.encode()
     assert cleaned["headers"]["Content-Length"] == [str(len(cleaned["body"]["string"]))]
     assert scrubber.response({"status": {"code": 429}, "headers": {}, "body": {"string": b""}}) is None
+
+
+def test_scrubber_recognises_sensitive_names_nobody_listed() -> None:
+    from vcr.request import Request
+
+    request = Request(
+        "POST",
+        "https://x.test/v1/x?access_token=abc&pageToken=p2&startTime=1",
+        b'{"passphrase": "pw", "nested": {"api_secret": "s"}, "amount": 1}',
+        {"Content-Type": "application/json", "OK-ACCESS-SIGN": "c2ln", "X-Auth-Nonce": "n-1", "Accept": "*/*"},
+    )
+    clean = Scrubber().request(request)
+    # paging tokens and ordinary parameters stay: requests for different pages must still differ
+    assert clean.uri == f"https://x.test/v1/x?access_token={PLACEHOLDER}&pageToken=p2&startTime=1"
+    assert clean.body == b'{"passphrase":"REDACTED","nested":{"api_secret":"REDACTED"},"amount":1}'
+    assert clean.headers["OK-ACCESS-SIGN"] == PLACEHOLDER and clean.headers["X-Auth-Nonce"] == PLACEHOLDER
+    assert clean.headers["Accept"] == "*/*"
 
 
 async def test_signed_requests_replay_and_unmatched_requests_fail(

@@ -28,7 +28,7 @@ PARAMS = {
 
 
 def binance_auth(**kw: object) -> HmacQueryAuth:
-    return HmacQueryAuth(KEY, SECRET, clock=lambda: 1499827319559, **kw)  # type: ignore[arg-type]
+    return HmacQueryAuth(KEY, SECRET, key_header="X-MBX-APIKEY", clock=lambda: 1499827319559, **kw)  # type: ignore[arg-type]
 
 
 def signed(auth: httpx.Auth, request: httpx.Request) -> httpx.Request:
@@ -77,14 +77,14 @@ def test_offset_and_custom_names() -> None:
 
 
 def test_without_timestamp() -> None:
-    auth = HmacQueryAuth("key", "secret", timestamp_param=None)
+    auth = HmacQueryAuth("key", "secret", key_header="X-K", timestamp_param=None)
     request = signed(auth, httpx.Request("GET", "https://example.com/x", params={"a": "1"}))
     assert request.url.query == f"a=1&signature={auth.signature(b'a=1')}".encode()
 
 
 def test_empty_credentials_are_refused() -> None:
     with pytest.raises(ConfigurationError):
-        HmacQueryAuth("", SECRET)
+        HmacQueryAuth("", SECRET, key_header="X-K")
 
 
 def test_secrets_never_show() -> None:

@@ -307,7 +307,7 @@ async def test_error_mapper_sees_errors_inside_200_responses(clock: FakeClock) -
 
 
 async def test_each_attempt_reacquires_and_resigns(clock: FakeClock, limiter: WeightedRateLimiter) -> None:
-    auth = HmacQueryAuth("the-api-key", "the-secret", clock=clock.ms)
+    auth = HmacQueryAuth("the-api-key", "the-secret", key_header="X-MBX-APIKEY", clock=clock.ms)
     script = Script(status(503), ok())
     async with make_client(clock, script, limiter=limiter, auth=auth) as client:
         await client.get_json("/api/v3/myTrades", params={"symbol": "BNBBTC"}, weights={"ip": 20})

@@ -94,7 +94,7 @@ async def test_no_secret_or_signature_in_logs_or_errors(
         # The exchange echoes the key in its message (some do).
         return httpx.Response(401, json={"code": -2015, "msg": f"Invalid API-key {API_KEY}"})
 
-    auth = HmacQueryAuth(API_KEY, SECRET, clock=clock.ms)
+    auth = HmacQueryAuth(API_KEY, SECRET, key_header="X-MBX-APIKEY", clock=clock.ms)
     errors: list[Exception] = []
     with caplog.at_level(logging.DEBUG):
         async with HttpClient(
@@ -132,3 +132,18 @@ async def test_no_secret_or_signature_in_logs_or_errors(
     assert all("signature=***" in line and "timestamp=***" in line for line in httpx_lines)
     assert "Invalid API-key ***" in str(errors[0])
     assert any("Traceback" in (r.exc_text or "") for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [
+        ("X-MBX-APIKEY", True), ("X-Auth", True), ("X-Auth-Signature", True), ("OK-ACCESS-SIGN", True),
+        ("Api-Nonce", True), ("recvWindow", True), ("access_token", True), ("Authorization", True),
+        ("apikey", True), ("Cookie", True),
+        ("pageToken", False), ("startTime", False), ("symbol", False), ("fromId", False), ("Accept", False),
+    ],
+)
+def test_sensitive_names(name: str, sensitive: bool) -> None:
+    from txsync.http.redact import is_sensitive_name
+
+    assert is_sensitive_name(name) is sensitive

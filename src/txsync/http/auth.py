@@ -75,7 +75,7 @@ class HmacQueryAuth(SigningAuth):
         api_key: str,
         secret: str,
         *,
-        key_header: str = "X-MBX-APIKEY",
+        key_header: str,
         signature_param: str = "signature",
         timestamp_param: str | None = "timestamp",
         clock: Callable[[], int] = epoch_ms,

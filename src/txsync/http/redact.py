@@ -14,6 +14,7 @@ Each :class:`~txsync.http.HttpClient` registers its secrets there while it is op
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
@@ -21,7 +22,15 @@ from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-__all__ = ["LOGGER_NAME", "MASK", "RedactingFilter", "install_log_redaction", "redact"]
+__all__ = [
+    "LOGGER_NAME",
+    "MASK",
+    "RedactingFilter",
+    "install_log_redaction",
+    "is_sensitive_name",
+    "redact",
+    "secret_forms",
+]
 
 #: What a redacted value is replaced with.
 MASK = "***"
@@ -49,8 +58,39 @@ _AUTHORIZATION_RE = re.compile(
 )
 
 
+# A header, query parameter or body field whose name ends in one of these words carries a credential,
+# a signature or a value that changes on every request ("X-MBX-APIKEY", "X-Auth-Signature",
+# "OK-ACCESS-SIGN", "Api-Nonce", "recvWindow", "access_token").
+_SENSITIVE_WORD = (
+    r"api[-_]?key|apikey|access[-_]?key|key[-_]?id|secret(?:[-_]?key)?|api[-_]?secret|signature|sign|sig"
+    r"|signed|hmac|passphrase|password|access[-_]?token|auth[-_]?token|session[-_]?token|nonce"
+    r"|timestamp|recv[-_]?window|authorization|proxy-authorization|cookie|x-auth"
+)
+_SENSITIVE_NAME_RE = re.compile(rf"(?i)(?:[a-z0-9]+[-_])*?(?:{_SENSITIVE_WORD})")
+
+
+def is_sensitive_name(name: str) -> bool:
+    """Whether a header, query parameter or body field called ``name`` carries a secret-like value.
+
+    True when the name's last word is a key, secret, signature, passphrase, access or session token,
+    nonce, timestamp, receive window, authorization or cookie (a bare ``token`` is not: paging tokens
+    must stay readable): ``X-MBX-APIKEY``, ``X-Auth-Signature``,
+    ``OK-ACCESS-SIGN``, ``Api-Nonce``, ``recvWindow``, ``access_token``. Used by log redaction and
+    by the cassette scrubber and leak scan, so both agree.
+    """
+    return bool(_SENSITIVE_NAME_RE.fullmatch(name.strip()))
+
+
+def secret_forms(secret: str, *, base64_form: bool = False) -> set[str]:
+    """The forms ``secret`` takes on the wire: raw and URL-encoded (and base64 when asked)."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)}
+    if base64_form:
+        forms.add(base64.b64encode(secret.encode()).decode().rstrip("="))
+    return {form for form in forms if form}
+
+
 def _variants(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    return secret_forms(secret)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -28,7 +28,6 @@ API) or, by a maintainer with real keys, from the live API. :func:`cassette_vcr`
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -36,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
 import vcr
@@ -45,6 +44,7 @@ import yaml  # type: ignore[import-untyped]
 
 from txsync import jsonutil
 from txsync.errors import BadResponseError
+from txsync.http.redact import is_sensitive_name, secret_forms
 
 __all__ = [
     "CASSETTE_SUFFIXES",
@@ -182,9 +182,7 @@ def offline_transport() -> httpx.MockTransport:
 
 def _variants(secret: str) -> set[str]:
     """The forms a secret can take in a request or response: raw, URL-encoded, base64."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
-    forms.add(base64.b64encode(secret.encode()).decode().rstrip("="))
-    return {f for f in forms if len(f) >= _MIN_SECRET}
+    return {f for f in secret_forms(secret, base64_form=True) if len(f) >= _MIN_SECRET}
 
 
 class Scrubber:
@@ -219,6 +217,14 @@ class Scrubber:
         self._echo: set[str] = set()
         for secret in secrets:
             self.add_secret(secret)
+
+    def scrubs_header(self, name: str) -> bool:
+        """Whether a request header called ``name`` is replaced (listed, or sensitive by its name)."""
+        return name.lower() in self.headers or is_sensitive_name(name)
+
+    def scrubs_param(self, name: str) -> bool:
+        """Whether a query parameter or body field called ``name`` is replaced."""
+        return name.lower() in self.params or is_sensitive_name(name)
 
     def add_secret(self, secret: str) -> None:
         """Remove ``secret`` (in every encoding) from whatever is scrubbed from now on."""
@@ -255,7 +261,7 @@ class Scrubber:
             return query
         pairs = []
         for name, value in parse_qsl(query, keep_blank_values=True):
-            if name.lower() in self.params:
+            if self.scrubs_param(name):
                 self._observe(value)
                 value = self.placeholder
             pairs.append((name, value))
@@ -271,7 +277,7 @@ class Scrubber:
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
-                if isinstance(key, str) and key.lower() in self.params:
+                if isinstance(key, str) and self.scrubs_param(key):
                     self._observe(str(item))
                     out[key] = self.placeholder
                 else:
@@ -307,7 +313,7 @@ class Scrubber:
             text = value if isinstance(value, str) else str(value)
             if name.lower() == "content-type":
                 content_type = text
-            if name.lower() in self.headers:
+            if self.scrubs_header(name):
                 self._observe(text)
                 text = self.placeholder
             headers[name] = text
@@ -520,6 +526,33 @@ def _interactions(document: Any) -> list[dict[str, Any]]:
     return []
 
 
+def _unscrubbed_body_fields(body: str, names: Scrubber) -> list[str]:
+    """Names of the scrubbed fields of a form or JSON request body that still hold a value."""
+    try:
+        document = jsonutil.loads(body)
+    except BadResponseError:
+        return [
+            name
+            for name, value in parse_qsl(body, keep_blank_values=True)
+            if names.scrubs_param(name) and value != PLACEHOLDER
+        ]
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and names.scrubs_param(key) and item != PLACEHOLDER:
+                    found.append(key)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(document)
+    return found
+
+
 def find_cassette_leaks(
     root: str | os.PathLike[str],
     secrets: Sequence[str],
@@ -533,8 +566,7 @@ def find_cassette_leaks(
     in a file; a scrubbed query parameter, body field or request header whose value is not
     :data:`PLACEHOLDER`; a request header holding a 64-hex-digit value (an unscrubbed signature).
     """
-    header_names = {h.lower() for h in (*DEFAULT_SCRUBBED_HEADERS, *scrub_headers)}
-    param_names = {p.lower() for p in (*DEFAULT_SCRUBBED_PARAMS, *scrub_params)}
+    names = Scrubber(headers=scrub_headers, params=scrub_params)
     problems: list[str] = []
     for path in iter_cassette_files(root):
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -554,20 +586,19 @@ def find_cassette_leaks(
             where = f"{path}: interaction {number}"
             query = urlsplit(str(request.get("uri", ""))).query
             for name, value in parse_qsl(query, keep_blank_values=True):
-                if name.lower() in param_names and value != PLACEHOLDER:
+                if names.scrubs_param(name) and value != PLACEHOLDER:
                     hint = " (a 64-hex signature)" if _looks_signed(value) else ""
                     problems.append(f"{where}: query parameter {name!r} is not scrubbed{hint}")
             body = request.get("body")
             if isinstance(body, str) and body:
-                for name, value in parse_qsl(body, keep_blank_values=True):
-                    if name.lower() in param_names and value != PLACEHOLDER:
-                        problems.append(f"{where}: body field {name!r} is not scrubbed")
+                for name in _unscrubbed_body_fields(body, names):
+                    problems.append(f"{where}: body field {name!r} is not scrubbed")
             headers = request.get("headers") or {}
             if isinstance(headers, dict):
                 for name, values in headers.items():
                     listed = values if isinstance(values, list) else [values]
                     for value in (str(v) for v in listed):
-                        if str(name).lower() in header_names and value != PLACEHOLDER:
+                        if names.scrubs_header(str(name)) and value != PLACEHOLDER:
                             problems.append(f"{where}: request header {name!r} is not scrubbed")
                         elif _looks_signed(value):
                             problems.append(
