@@ -43,8 +43,14 @@ _EXPORTS: dict[str, str] = {
     "ConnectionState": "txsync.store",
     "LedgerTransaction": "txsync.store",
     "reconcile": "txsync.reconcile",
+    # the credential vault
+    "VaultCredentials": "txsync.vault",
+    "LocalKMS": "txsync.vault",
+    "KMS": "txsync.vault",
+    "local_kms": "txsync.vault",
     # errors
     "TxsyncError": "txsync.errors",
+    "VaultError": "txsync.errors",
     "AuthError": "txsync.errors",
     "PermissionDeniedError": "txsync.errors",
     "RateLimitedError": "txsync.errors",
@@ -69,9 +75,11 @@ __all__ = [
     "ConnectorInfo",
     "Credential",
     "Engine",
+    "KMS",
     "LedgerTransaction",
     "Leg",
     "LegRole",
+    "LocalKMS",
     "ModelError",
     "NormalizedTransaction",
     "Origin",
@@ -94,7 +102,10 @@ __all__ = [
     "TransactionStatus",
     "TransientError",
     "TxsyncError",
+    "VaultCredentials",
+    "VaultError",
     "default_registry",
+    "local_kms",
     "reconcile",
 ]
 

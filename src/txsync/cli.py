@@ -3,6 +3,8 @@
 txsync demo [--db PATH] [--full]     sync the recorded Demo Exchange account into SQLite and report
 txsync connectors                    list installed connector plugins and their status
 txsync summary [--db PATH]           counts per kind and balances of every account in a store
+txsync vault status|rotate|retire V  master key versions and how many secrets each protects; rotate
+                                     (new primary version, every data key re-wrapped); retire a version
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from pathlib import Path
 from typing import TextIO
 
 from txsync.engine import Engine, SyncMode, SyncReport
+from txsync.errors import TxsyncError
 from txsync.models import Credential
 from txsync.reconcile import BalanceCheck, reconcile
 from txsync.registry import Registry, default_registry
 from txsync.store import SqliteStore, default_store_path
+from txsync.vault import VaultCredentials, key_usage, local_kms, retire_version, rewrap_all
 
 __all__ = ["main"]
 
@@ -109,12 +113,16 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     registry.register(DemoExchange, replace=True)
     store = SqliteStore(args.db)
     transport = sandbox.transport() if record else offline_transport()
-    engine = Engine(store, registry=registry, transport_for=lambda _c: transport, clock=sandbox.clock)
+    engine = Engine(
+        store, registry=registry, transport_for=lambda _c: transport, clock=sandbox.clock,
+        credentials=VaultCredentials(store, local_kms(store)),  # only sealed secrets reach the database
+    )
     credential = Credential(connector_id="demo", secrets={"api_key": DEMO_KEY, "api_secret": DEMO_SECRET})
     existing = [c for c in store.list_connections() if c.connector_id == "demo" and c.label == DEMO_LABEL]
     if existing:
         connection = existing[0]
-        engine.credentials.put(connection, credential)
+        if store.get_credential(connection.id) is None:
+            engine.credentials.put(connection, credential)
     else:
         connection = engine.connect("demo-user", credential, label=DEMO_LABEL)
     recorder = cassette_vcr(
@@ -155,6 +163,36 @@ def _summary(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _vault(args: argparse.Namespace, out: TextIO) -> int:
+    store = SqliteStore(args.db)
+    try:
+        kms = local_kms(store)
+        if args.action == "rotate":
+            new = kms.add_version()
+            out.write(f"New primary master key version: {new}\n")
+            result = rewrap_all(store, kms)
+            out.write(f"Re-wrapped {result.rewrapped} data keys ({result.already_primary} already current)\n")
+            for connection_id, field, reason in result.failed:
+                out.write(f"  not re-wrapped: {connection_id} {field}: {reason}\n")
+        elif args.action == "retire":
+            retire_version(store, kms, args.version, force=args.force)
+            out.write(f"Retired master key version {args.version}\n")
+        usage = key_usage(store)
+        out.write(f"Master key: {kms!r}\n")
+        for info in kms.versions():
+            state = "primary" if info.primary else "retired" if info.retired else "active"
+            count = usage.pop(info.key, 0)
+            out.write(f"  version {info.key.version:<6}{state:<9}{count:>6} sealed secrets\n")
+        for ref, count in usage.items():
+            out.write(f"  {ref}: {count} sealed secrets under a key this KMS does not have\n")
+        return 0
+    except TxsyncError as exc:
+        out.write(f"{type(exc).__name__}: {exc}\n")
+        return 1
+    finally:
+        store.close()
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``txsync`` command; returns the exit status."""
     out = out or sys.stdout
@@ -170,7 +208,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     summary = sub.add_parser("summary", help="counts and balances of every account in a store")
     summary.add_argument("--db", type=Path, default=None)
     summary.set_defaults(run=_summary)
+    vault = sub.add_parser("vault", help="master key versions, rotation and retirement (local KMS)")
+    vault.add_argument("action", choices=["status", "rotate", "retire"])
+    vault.add_argument("version", nargs="?", help="the version to retire")
+    vault.add_argument("--force", action="store_true", help="retire even if secrets still need it")
+    vault.add_argument("--db", type=Path, default=None)
+    vault.set_defaults(run=_vault)
     args = parser.parse_args(argv)
+    if args.command == "vault" and args.action == "retire" and not args.version:
+        parser.error("vault retire needs the version to retire")
     code: int = args.run(args, out)
     return code
 

@@ -125,3 +125,23 @@ class BadResponseError(ConnectorError):
 
 class PaginationLoopError(BadResponseError):
     """A paginator was handed the same cursor twice: the remote side is not advancing."""
+
+
+class VaultError(TxsyncError):
+    """A sealed credential cannot be sealed or opened. Messages name keys and formats, never secrets."""
+
+
+class SealedFormatError(VaultError):
+    """A sealed blob is not in a format this version reads: truncated, garbled or an unknown version."""
+
+
+class TamperedError(VaultError):
+    """A sealed blob failed authentication: it was altered, or it belongs to another connection or field."""
+
+
+class KeyUnavailableError(VaultError):
+    """The master key a blob needs is missing, wrong, or retired (the vault fails closed)."""
+
+
+class MasterKeyError(VaultError, ConfigurationError):
+    """The master key itself is missing, unreadable, world-readable or malformed."""

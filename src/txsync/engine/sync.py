@@ -33,6 +33,7 @@ from txsync.errors import (
     RateLimitedError,
     StoreError,
     TxsyncError,
+    VaultError,
 )
 from txsync.http import redact as _redact
 from txsync.merge import PageBatch
@@ -96,10 +97,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _default_credentials(store: Store) -> CredentialProvider:
+    """The vault with the local KMS for a store in a file; process memory for an in-memory store."""
+    if str(getattr(store, "path", ":memory:")) == ":memory:" or not hasattr(store, "sealed_blobs"):
+        return InMemoryCredentials()
+    from txsync.vault import VaultCredentials, local_kms
+
+    return VaultCredentials(store, local_kms(store))
+
+
 class Engine:
     """Syncs connections into a store.
 
-    ``credentials`` supplies each connection's credential just in time (the vault in production);
+    ``credentials`` supplies each connection's credential just in time: by default the vault
+    (:class:`~txsync.vault.VaultCredentials` with the local KMS) for a store in a file, process memory
+    only for an in-memory store;
     ``transport_for`` replaces the network for a connection (cassettes, mock transports);
     ``match_tolerance`` is how far apart in time a file row and an API record of one event may be;
     ``retry`` (a :class:`txsync.http.RetryPolicy`) is handed to connectors for their HTTP clients.
@@ -121,7 +133,7 @@ class Engine:
     ) -> None:
         self.store = store
         self._registry = registry
-        self.credentials: CredentialProvider = credentials or InMemoryCredentials()
+        self.credentials: CredentialProvider = credentials or _default_credentials(store)
         self.transport_for = transport_for
         self.limiters = limiters or LimiterRegistry()
         self.clock = clock
@@ -163,6 +175,55 @@ class Engine:
         self.credentials.put(connection, credential)
         return connection
 
+    async def check_credential(
+        self, credential: Credential, *, options: dict[str, Any] | None = None
+    ) -> tuple[Permissions, list[str]]:
+        """Ask the source what ``credential`` may do and apply the read-only policy, storing nothing.
+
+        Returns the permissions and the policy's warnings; raises :class:`AuthError` for a rejected key
+        and :class:`PermissionDeniedError` for one that can withdraw or transfer (or trade, unless the
+        host allows trading keys).
+        """
+        connector_cls = self.registry.get(credential.connector_id)
+        probe = ConnectionRecord(
+            id="con_unsaved", account_id="acc_unsaved", connector_id=credential.connector_id,
+            options=dict(options or {}), created_at=self.clock(),
+        )
+        context = self._context(probe, credential)
+        try:
+            async with connector_cls(context) as connector:
+                permissions = await connector.verify()
+        finally:
+            context.credential = None  # type: ignore[assignment]
+        return permissions, self.permissions.check(permissions, credential.connector_id)
+
+    async def connect_verified(
+        self,
+        owner_id: str,
+        credential: Credential,
+        *,
+        account_id: str | None = None,
+        label: str = "",
+        options: dict[str, Any] | None = None,
+        connection_id: str | None = None,
+    ) -> tuple[ConnectionRecord, list[str]]:
+        """:meth:`connect` after :meth:`check_credential`: a key the policy refuses is never saved.
+        Returns the connection and the policy's warnings (no IP restriction, rights not reported)."""
+        _, warnings = await self.check_credential(credential, options=options)
+        connection = self.connect(
+            owner_id, credential, account_id=account_id, label=label, options=options,
+            connection_id=connection_id,
+        )
+        return connection, warnings
+
+    async def replace_credential_verified(
+        self, connection_id: str, credential: Credential
+    ) -> tuple[ConnectionRecord, list[str]]:
+        """:meth:`replace_credential` after :meth:`check_credential` (the old key stays if refused)."""
+        connection = self.store.get_connection(connection_id)
+        _, warnings = await self.check_credential(credential, options=dict(connection.options))
+        return self.replace_credential(connection_id, credential), warnings
+
     def replace_credential(self, connection_id: str, credential: Credential) -> ConnectionRecord:
         """Give a connection a new key. Its account, transactions and the user's edits stay; a
         connection disabled for an auth or permission failure becomes active again."""
@@ -187,11 +248,13 @@ class Engine:
         async with connector_cls(self._context(connection)) as connector:
             return await connector.balances()
 
-    def _context(self, connection: ConnectionRecord) -> ConnectorContext:
+    def _context(
+        self, connection: ConnectionRecord, credential: Credential | None = None
+    ) -> ConnectorContext:
         return ConnectorContext(
             connection_id=connection.id,
             account_id=connection.account_id,
-            credential=self.credentials.open(connection),
+            credential=credential if credential is not None else self.credentials.open(connection),
             options=dict(connection.options),
             transport=self.transport_for(connection) if self.transport_for else None,
             stats=RequestStats(),
@@ -245,7 +308,22 @@ class Engine:
             connection_id=connection_id, account_id=connection.account_id,
             connector_id=connection.connector_id, mode=mode, started_at=started,
         )
-        context = self._context(connection)
+        try:
+            context = self._context(connection)
+        except VaultError as exc:
+            # The key cannot be opened (missing or retired master key, a tampered blob): nothing is
+            # synced, the connection stays as it is, the report says why.
+            report.errors.append(f"{type(exc).__name__}: credential cannot be opened: {exc}")
+            report.finished_at = self.clock()
+            report.state, report.state_reason = connection.state, connection.state_reason
+            self.store.mark_sync(
+                connection_id, attempted_at=started, finished_at=report.finished_at, success=False
+            )
+            self.store.save_sync_run(
+                connection_id, started, report.finished_at, False, report.model_dump_json()
+            )
+            log.error("connection %s: credential cannot be opened (%s)", connection_id, type(exc).__name__)
+            return report
         secrets = context.credential.secret_values()
         try:
             await self._run(connector_cls, context, connection, mode, streams, report, secrets)

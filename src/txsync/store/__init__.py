@@ -7,6 +7,7 @@ from txsync.store.records import (
     ConnectionState,
     LedgerTransaction,
     Override,
+    StoredCredential,
 )
 from txsync.store.sqlite import SqliteStore, default_store_path
 
@@ -18,5 +19,6 @@ __all__ = [
     "Override",
     "SqliteStore",
     "Store",
+    "StoredCredential",
     "default_store_path",
 ]

@@ -16,6 +16,7 @@ from txsync.store.records import (
     ConnectionState,
     LedgerTransaction,
     Override,
+    StoredCredential,
 )
 
 __all__ = ["Store"]
@@ -138,4 +139,27 @@ class Store(Protocol):
 
     def provenance(self, transaction_id: str) -> list[RawTransaction]:
         """Raw records behind a transaction."""
+        ...
+
+    def put_credential(
+        self, connection_id: str, connector_id: str, public: Mapping[str, str], sealed: Mapping[str, bytes],
+        *, now: datetime | None = None,
+    ) -> None:
+        """Store (replace) a connection's credential: public fields and vault-sealed secret fields."""
+        ...
+
+    def get_credential(self, connection_id: str) -> StoredCredential | None:
+        """A connection's stored credential, or ``None``."""
+        ...
+
+    def drop_credential(self, connection_id: str) -> None:
+        """Forget a connection's stored credential."""
+        ...
+
+    def sealed_blobs(self) -> list[tuple[str, str, bytes]]:
+        """Every sealed secret as ``(connection_id, field, blob)``."""
+        ...
+
+    def replace_sealed(self, connection_id: str, field: str, old: bytes, new: bytes) -> bool:
+        """Swap a sealed blob if it is still ``old``."""
         ...

@@ -13,7 +13,14 @@ from pydantic import Field
 from txsync.models import Leg, SourceRef, TransactionKind, TransactionStatus, TxsyncModel
 from txsync.models.values import UtcDateTime
 
-__all__ = ["AccountRecord", "ConnectionRecord", "ConnectionState", "LedgerTransaction", "Override"]
+__all__ = [
+    "AccountRecord",
+    "ConnectionRecord",
+    "ConnectionState",
+    "LedgerTransaction",
+    "Override",
+    "StoredCredential",
+]
 
 
 class ConnectionState(StrEnum):
@@ -80,3 +87,12 @@ class LedgerTransaction(TxsyncModel):
     fiat_value: Decimal | None = None
     fiat_currency: str | None = None
     deleted: bool = False
+
+
+class StoredCredential(TxsyncModel):
+    """A connection's credential as stored: public fields, and each secret field as a sealed blob."""
+
+    connection_id: str
+    connector_id: str
+    public: Mapping[str, str] = Field(default_factory=dict)
+    sealed: Mapping[str, bytes] = Field(default_factory=dict, repr=False)

@@ -7,7 +7,18 @@ strings: no backend ever sees a float. Synced data (raws, transactions, cursors)
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 __all__ = [
     "account_origins",
@@ -132,4 +143,23 @@ sync_runs = Table(
     Column("finished_at", BigInteger, nullable=False),
     Column("ok", String(5), nullable=False),
     Column("report", Text, nullable=False),
+)
+
+# A connection's credential: its public fields in the clear, each secret field sealed by the vault
+# (txsync.vault). Plaintext secrets are never stored.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("connection_id", String(200), ForeignKey("connections.id"), primary_key=True),
+    Column("connector_id", String(100), nullable=False),
+    Column("public", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+sealed_secrets = Table(
+    "sealed_secrets",
+    metadata,
+    Column("connection_id", String(200), ForeignKey("credentials.connection_id"), primary_key=True),
+    Column("field", String(100), primary_key=True),
+    Column("blob", LargeBinary, nullable=False),
 )

@@ -61,6 +61,7 @@ from txsync.store.records import (
     ConnectionState,
     LedgerTransaction,
     Override,
+    StoredCredential,
 )
 
 __all__ = ["SqliteStore", "default_store_path"]
@@ -76,6 +77,16 @@ def default_store_path() -> Path:
         return Path(home) / "txsync.sqlite3"
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "txsync" / "txsync.sqlite3"
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (SQLite gives its WAL and shared-memory
+    files the same mode): a ledger is private financial history."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _now() -> datetime:
@@ -108,6 +119,7 @@ class SqliteStore:
         else:
             assert isinstance(self.path, Path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
             self._engine = create_engine(
                 f"sqlite:///{self.path}", connect_args={"check_same_thread": False}, echo=echo
             )
@@ -518,6 +530,71 @@ class SqliteStore:
         with self._read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    # -- sealed credentials -------------------------------------------------------------------------
+
+    def put_credential(
+        self, connection_id: str, connector_id: str, public: Mapping[str, str], sealed: Mapping[str, bytes],
+        *, now: datetime | None = None,
+    ) -> None:
+        """Store (replacing any previous one) a connection's credential: public fields and sealed
+        secret fields, in one transaction."""
+        self.get_connection(connection_id)
+        with self._write() as conn:
+            conn.execute(delete(t.sealed_secrets).where(t.sealed_secrets.c.connection_id == connection_id))
+            conn.execute(delete(t.credentials).where(t.credentials.c.connection_id == connection_id))
+            conn.execute(insert(t.credentials), {
+                "connection_id": connection_id, "connector_id": connector_id,
+                "public": jsonutil.dumps(dict(public)), "updated_at": to_us(now or _now()),
+            })
+            if sealed:
+                conn.execute(insert(t.sealed_secrets), [
+                    {"connection_id": connection_id, "field": field, "blob": bytes(blob)}
+                    for field, blob in sealed.items()
+                ])
+
+    def get_credential(self, connection_id: str) -> StoredCredential | None:
+        """A connection's stored credential, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.credentials).where(t.credentials.c.connection_id == connection_id)
+            ).mappings().first()
+            if row is None:
+                return None
+            blobs = conn.execute(
+                select(t.sealed_secrets.c.field, t.sealed_secrets.c.blob)
+                .where(t.sealed_secrets.c.connection_id == connection_id)
+            ).all()
+        return StoredCredential(
+            connection_id=connection_id, connector_id=row["connector_id"],
+            public=jsonutil.loads(row["public"]), sealed={f: bytes(b) for f, b in blobs},
+        )
+
+    def drop_credential(self, connection_id: str) -> None:
+        """Forget a connection's stored credential."""
+        with self._write() as conn:
+            conn.execute(delete(t.sealed_secrets).where(t.sealed_secrets.c.connection_id == connection_id))
+            conn.execute(delete(t.credentials).where(t.credentials.c.connection_id == connection_id))
+
+    def sealed_blobs(self) -> list[tuple[str, str, bytes]]:
+        """Every sealed secret: ``(connection_id, field, blob)``, for rotation and key reports."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.sealed_secrets.c.connection_id, t.sealed_secrets.c.field, t.sealed_secrets.c.blob)
+                .order_by(t.sealed_secrets.c.connection_id, t.sealed_secrets.c.field)
+            ).all()
+        return [(c, f, bytes(b)) for c, f, b in rows]
+
+    def replace_sealed(self, connection_id: str, field: str, old: bytes, new: bytes) -> bool:
+        """Swap one sealed blob for another if it is still ``old`` (False when it changed meanwhile)."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.sealed_secrets)
+                .where(t.sealed_secrets.c.connection_id == connection_id, t.sealed_secrets.c.field == field,
+                       t.sealed_secrets.c.blob == bytes(old))
+                .values(blob=bytes(new))
+            )
+            return bool(result.rowcount)
+
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
 
@@ -644,6 +721,23 @@ class _Backend:
             select(tx.c.id, tx.c.account_id, tx.c.body, tx.c.created_at).where(
                 tx.c.account_id == account_id, tx.c.signature == signature, tx.c.ts.between(ts_from, ts_to)
             )
+        )
+        return [
+            StoredTransaction(tid, acc, _loads_body(body)["parts"], body, created)
+            for tid, acc, body, created in rows
+        ]
+
+    def window_candidates(
+        self, account_id: str, ts_from: int, ts_to: int, limit: int
+    ) -> list[StoredTransaction]:
+        # Group matching (txsync.merge.WindowBackend): any signature, nearest the middle first.
+        tx = t.transactions
+        middle = (ts_from + ts_to) // 2
+        rows = self.conn.execute(
+            select(tx.c.id, tx.c.account_id, tx.c.body, tx.c.created_at)
+            .where(tx.c.account_id == account_id, tx.c.ts.between(ts_from, ts_to))
+            .order_by(func.abs(tx.c.ts - middle), tx.c.id)
+            .limit(limit)
         )
         return [
             StoredTransaction(tid, acc, _loads_body(body)["parts"], body, created)

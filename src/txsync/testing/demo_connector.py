@@ -243,7 +243,7 @@ class DemoExchange(Connector):
             can_read=bool(body.get("canRead")),
             can_trade=bool(body.get("canTrade")),
             can_withdraw=bool(body.get("canWithdraw")),
-            can_transfer=False,
+            can_transfer=bool(body.get("canTransfer")),
             ip_restricted=bool(body.get("ipRestrict")),
             details=dict(body),
         )
