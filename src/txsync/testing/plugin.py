@@ -58,9 +58,12 @@ def txsync_record_source() -> RecordSource:
 
 def pytest_report_header(config: pytest.Config) -> str:
     """Say whether cassettes are replayed or recorded."""
-    import os
+    from txsync.testing.cassettes import RecordSource, record_source
 
-    value = os.environ.get("TXSYNC_RECORD", "")
-    if value.strip().lower() in ("", "0", "no", "false", "replay", "none"):
+    try:
+        source = record_source()
+    except ValueError as exc:
+        return f"txsync cassettes: {exc}"
+    if source is RecordSource.REPLAY:
         return "txsync cassettes: replay only, no network (TXSYNC_RECORD=1 records from the sandboxes)"
-    return f"txsync cassettes: RECORDING (TXSYNC_RECORD={value})"
+    return f"txsync cassettes: RECORDING from the {source.value}"
