@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "KMS",
     "AuthError",
     "BadRequestError",
     "BadResponseError",
@@ -75,7 +76,6 @@ __all__ = [
     "ConnectorInfo",
     "Credential",
     "Engine",
-    "KMS",
     "LedgerTransaction",
     "Leg",
     "LegRole",

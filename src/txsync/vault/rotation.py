@@ -67,6 +67,7 @@ def retire_version(store: Store, kms: ManagedKMS, version: str, *, force: bool =
     still = key_usage(store).get(target, 0)
     if still and not force:
         raise ConfigurationError(
-            f"master key version {version} still protects {still} sealed secret(s): re-wrap them first (rewrap_all, or txsync vault rotate)"
+            f"master key version {version} still protects {still} sealed secret(s): "
+            "re-wrap them first (rewrap_all, or txsync vault rotate)"
         )
     kms.retire(version)
