@@ -1,0 +1,206 @@
+"""Normalizing a page of Bitstamp ``user_transactions`` (plus the crypto rows kept beside them).
+
+Every row becomes one transaction keyed ``utx:<id>``: the key does not depend on the row's type, so
+a later, better classification of a row keeps the transaction (and the user's edits) it had.
+
+* ``0`` deposit / ``1`` withdrawal: the single non-zero currency key, the fee in that currency as its
+  own leg; crypto ones get the txid and address of their matched ``crypto-transactions`` row, or the
+  flag ``crypto_match_ambiguous`` / ``crypto_unmatched`` (candidates in ``meta``).
+* ``2`` market trade: base and quote legs from the per-currency keys, the fee in the quote currency,
+  the rate from the pair key (``btc_eur``) in ``meta``.
+* ``14`` sub-account, ``33`` settlement, ``35`` inter-account transfers, ``25`` / ``26`` staking
+  in / out: transfers of the account's own assets.
+* ``27`` staking reward, ``32`` referral reward: rewards.
+* Anything else: kept as ``OTHER`` with the flag ``unknown_type``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from txsync.connectors.bitstamp._matching import (
+    CRYPTO_PREFIX,
+    CryptoRow,
+    Match,
+    Movement,
+    crypto_row,
+    match_movements,
+    movement_of,
+)
+from txsync.connectors.bitstamp._rows import (
+    FIAT,
+    META_KEYS,
+    TYPE_NAMES,
+    amount_of,
+    currency_amounts,
+    pair_of,
+    parse_datetime,
+    row_id,
+    type_of,
+)
+from txsync.models import Leg, LegRole, NormalizedTransaction, RawTransaction, TransactionKind
+
+__all__ = ["normalize_page", "page_matches", "transaction_key"]
+
+_TRANSFER_TYPES: Mapping[int, str] = {
+    14: "sub-account transfer",
+    25: "credited with staked assets",
+    26: "sent to staking",
+    33: "settlement transfer",
+    35: "inter-account transfer",
+}
+_REWARD_TYPES: Mapping[int, tuple[TransactionKind, str]] = {
+    27: (TransactionKind.REWARD, "staking reward"),
+    32: (TransactionKind.REFERRAL, "referral reward"),
+}
+
+
+def transaction_key(user_id: int) -> str:
+    """The transaction key of user transaction ``user_id``."""
+    return f"utx:{user_id}"
+
+
+def page_matches(
+    rows: Iterable[Mapping[str, Any]], crypto: Sequence[CryptoRow]
+) -> tuple[dict[int, Movement], dict[int, Match]]:
+    """The crypto movements among ``rows`` and how each matches ``crypto``."""
+    movements: dict[int, Movement] = {}
+    for row in rows:
+        movement = movement_of(row)
+        if movement is not None:
+            movements[movement.user_id] = movement
+    return movements, match_movements(list(movements.values()), crypto)
+
+
+def normalize_page(raws: Sequence[RawTransaction]) -> list[NormalizedTransaction]:
+    """Normalize one page: every user transaction raw gives one transaction; crypto rows kept in the
+    page only inform the deposits and withdrawals they match (they make no transaction)."""
+    users = [raw for raw in raws if not raw.source_id.startswith(CRYPTO_PREFIX)]
+    crypto = [row for raw in raws if (row := crypto_row(raw.source_id, raw.payload)) is not None]
+    _, matches = page_matches((raw.payload for raw in users if isinstance(raw.payload, Mapping)), crypto)
+    return [_normalize_row(raw, matches) for raw in users]
+
+
+def _normalize_row(raw: RawTransaction, matches: Mapping[int, Match]) -> NormalizedTransaction:
+    row = raw.payload
+    if not isinstance(row, Mapping):
+        raise TypeError("a Bitstamp user transaction must be a JSON object")
+    ident = row_id(row)
+    code = type_of(row)
+    at = parse_datetime(row.get("datetime"))
+    amounts = currency_amounts(row)
+    fee = amount_of(row.get("fee")) or Decimal(0)
+    external = {"transaction_id": str(ident)}
+    order_id = row.get("order_id")
+    if order_id is not None and not isinstance(order_id, bool) and str(order_id):
+        external["order_id"] = str(order_id)
+    type_name = TYPE_NAMES.get(code, "unknown") if code is not None else "unknown"
+    meta: dict[str, Any] = {"type": str(row.get("type")), "type_name": type_name}
+    flags: set[str] = set()
+    description: str | None = None
+
+    def principal_legs(role: LegRole = LegRole.PRINCIPAL) -> list[Leg]:
+        return [Leg(asset=asset, amount=amount, role=role) for asset, amount in amounts.items()]
+
+    def single_currency_fee(legs: list[Leg]) -> None:
+        if not fee:
+            return
+        if len(amounts) == 1:
+            legs.append(Leg(asset=next(iter(amounts)), amount=-abs(fee), role=LegRole.FEE))
+        else:  # never guess which currency a fee was charged in
+            flags.add("fee_currency_unknown")
+            meta["fee"] = str(fee)
+
+    legs: list[Leg]
+    if code in (0, 1):
+        legs = principal_legs()
+        single_currency_fee(legs)
+        fiat = len(amounts) == 1 and next(iter(amounts)) in FIAT
+        if code == 0:
+            kind = TransactionKind.FIAT_DEPOSIT if fiat else TransactionKind.DEPOSIT
+        else:
+            kind = TransactionKind.FIAT_WITHDRAWAL if fiat else TransactionKind.WITHDRAWAL
+        if len(amounts) != 1:
+            flags.add("unexpected_currencies")
+        match = matches.get(ident)
+        if match is not None:
+            _apply_match(match, external, meta, flags)
+    elif code == 2:
+        kind = TransactionKind.TRADE
+        legs = principal_legs()
+        pair = pair_of(row)
+        if pair is None:
+            flags.add("pair_unknown")
+            if fee:
+                flags.add("fee_currency_unknown")
+                meta["fee"] = str(fee)
+        else:
+            base_amount = amounts.get(pair.base, Decimal(0))
+            quote_amount = amounts.get(pair.quote, Decimal(0))
+            meta.update(
+                pair=f"{pair.base}/{pair.quote}",
+                price=str(pair.rate),
+                side="buy" if base_amount > 0 else "sell",
+                cost=str(abs(quote_amount)),
+            )
+            if (base_amount > 0) == (quote_amount > 0):
+                flags.add("inconsistent_trade_signs")
+            if set(amounts) - {pair.base, pair.quote}:
+                flags.add("unexpected_currencies")
+            if fee:
+                legs.append(Leg(asset=pair.quote, amount=-abs(fee), role=LegRole.FEE))
+        if row.get("self_trade") in (True, "true", "True", 1):
+            meta["self_trade"] = True
+    elif code is not None and code in _TRANSFER_TYPES:
+        kind = TransactionKind.TRANSFER
+        description = _TRANSFER_TYPES[code]
+        legs = principal_legs()
+        single_currency_fee(legs)
+    elif code is not None and code in _REWARD_TYPES:
+        kind, description = _REWARD_TYPES[code]
+        legs = principal_legs(LegRole.REWARD)
+        single_currency_fee(legs)
+    else:
+        kind = TransactionKind.OTHER
+        flags.add("unknown_type")
+        description = f"unknown Bitstamp transaction type {row.get('type')!r}"
+        legs = principal_legs()
+        single_currency_fee(legs)
+    if not legs:  # a row that moved nothing: keep it, visibly, with a zero leg
+        asset = next((k.upper() for k in row if k not in META_KEYS and "_" not in k), "UNKNOWN")
+        legs = [Leg(asset=asset, amount=0)]
+        flags.add("no_amount")
+    return NormalizedTransaction(
+        account_id=raw.account_id,
+        key=transaction_key(ident),
+        kind=kind,
+        timestamp=at,
+        legs=legs,
+        sources=[raw.ref],
+        external_ids=external,
+        description=description,
+        flags=frozenset(flags),
+        meta=meta,
+    )
+
+
+def _apply_match(match: Match, external: dict[str, str], meta: dict[str, Any], flags: set[str]) -> None:
+    if match.status == "matched" and match.crypto is not None:
+        row = match.crypto
+        if row.txid:
+            external["tx_hash"] = row.txid
+        if row.address:
+            external["address"] = row.address
+        if row.network:
+            meta["network"] = row.network
+        meta["crypto_transaction"] = row.source_id
+    elif match.status == "ambiguous":
+        flags.add("crypto_match_ambiguous")
+        meta["crypto_candidates"] = [
+            {"txid": c.txid, "address": c.address, "amount": str(c.amount), "datetime": c.at.isoformat()}
+            for c in match.candidates
+        ]
+    else:
+        flags.add("crypto_unmatched")
