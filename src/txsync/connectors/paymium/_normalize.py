@@ -1,0 +1,322 @@
+"""Paymium orders as records and normalized transactions.
+
+An order carries ``account_operations``, the entries that actually moved the account's balances;
+they are the ground truth. Each operation becomes one raw record (source id: the operation's uuid;
+payload: ``{"order": <the order without its operations>, "operation": <the operation>}``), so every
+transaction can name exactly the operations it was built from:
+
+* ``lock`` / ``unlock`` operations (funds reserved for an open order and released) and every
+  operation on the trading account (``is_trading_account``: the mirror of a lock) are internal and
+  make no transaction;
+* the other operations of a trade order are grouped into executions (one per fill: operations of
+  the same second, a new execution starting when a currency's principal leg repeats) and each
+  execution is one ``trade`` transaction keyed by the uuid of its first operation;
+* the operations of a withdrawal, deposit or other transfer order make one transaction keyed by the
+  uuid of its first operation;
+* an operation whose name is not known, or an order of an unknown type, is kept as ``other`` with
+  the ``unknown_type`` flag.
+
+Operations named with ``fee`` are fee legs. Amounts are parsed exactly from JSON numbers (read as
+``Decimal``) and from strings alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from txsync.errors import BadResponseError
+from txsync.models import (
+    Leg,
+    LegRole,
+    NormalizedTransaction,
+    RawTransaction,
+    SourceRef,
+    TransactionKind,
+    TransactionStatus,
+)
+
+__all__ = [
+    "INTERNAL_OPERATIONS",
+    "KNOWN_OPERATIONS",
+    "TRADE_TYPES",
+    "TRANSFER_TYPES",
+    "normalize_operations",
+    "parse_amount",
+    "parse_time",
+]
+
+#: Trading orders.
+TRADE_TYPES = frozenset({"LimitOrder", "MarketOrder"})
+#: Orders ``/user/withdrawals`` lists: BTC and EUR withdrawals, e-mail transfers sent.
+TRANSFER_TYPES = frozenset({"Transfer", "EmailTransfer"})
+#: Credits the current API no longer lists (older versions did, through ``/user/orders``).
+DEPOSIT_TYPES = frozenset({"BitcoinDeposit", "WireDeposit", "EmailDeposit"})
+OTHER_KNOWN_TYPES = frozenset({"AdminOrder", "Payment"})
+
+#: Reservations for open orders: not balance changes.
+INTERNAL_OPERATIONS = frozenset({"lock", "unlock"})
+#: Operation names this connector knows. Documented: ``bitcoin_transfer``, ``account_operation``,
+#: ``lock``/``unlock``, ``email_transfer``, ``merchant_currency_payment``. The others (trade legs,
+#: fees, deposits) are named as the txsync sandbox names them; anything else is kept as unknown.
+KNOWN_OPERATIONS = INTERNAL_OPERATIONS | frozenset(
+    {
+        "trade_btc",
+        "trade_currency",
+        "trade_fee",
+        "bitcoin_transfer",
+        "bitcoin_transfer_fee",
+        "wire_transfer",
+        "wire_transfer_fee",
+        "email_transfer",
+        "bitcoin_deposit",
+        "wire_deposit",
+        "account_operation",
+        "merchant_currency_payment",
+    }
+)
+_FIAT = frozenset({"EUR"})
+_FAILED_STATES = frozenset({"canceled", "cancelled", "expired", "rejected", "error"})
+_DONE_STATES = frozenset({"executed", "filled"})
+
+
+def parse_amount(value: Any, what: str) -> Decimal:
+    """An exact ``Decimal`` from a JSON number (``int`` / ``Decimal``) or a decimal string."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        raise BadResponseError(f"{what} is not an exact amount ({type(value).__name__})")
+    if isinstance(value, Decimal | int):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise BadResponseError(f"{what} is not a decimal number") from None
+    else:
+        raise BadResponseError(f"{what} has type {type(value).__name__}, expected a number")
+    if not amount.is_finite():
+        raise BadResponseError(f"{what} is not a finite number")
+    return amount
+
+
+def parse_time(entry: Mapping[str, Any], what: str) -> datetime:
+    """``created_at`` (ISO 8601, UTC) of an order or operation, else ``created_at_int`` (seconds)."""
+    text = entry.get("created_at")
+    if isinstance(text, str) and text:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    seconds = entry.get("created_at_int")
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
+        return datetime.fromtimestamp(seconds, UTC)
+    raise BadResponseError(f"{what} has no readable created_at")
+
+
+def _second(op: Mapping[str, Any]) -> int:
+    seconds = op.get("created_at_int")
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
+        return seconds
+    return int(parse_time(op, "operation").timestamp())
+
+
+def is_internal(op: Mapping[str, Any]) -> bool:
+    """Whether an operation only reserves funds (lock/unlock) or mirrors one on the trading account."""
+    return op.get("is_trading_account") is True or op.get("name") in INTERNAL_OPERATIONS
+
+
+def _is_fee(op: Mapping[str, Any]) -> bool:
+    return "fee" in str(op.get("name", ""))
+
+
+def _asset(op: Mapping[str, Any]) -> str:
+    currency = op.get("currency")
+    if not isinstance(currency, str) or not currency.strip():
+        raise BadResponseError("an account operation has no currency")
+    return currency.strip().upper()
+
+
+@dataclass
+class _Op:
+    raw: RawTransaction
+    order: Mapping[str, Any]
+    op: Mapping[str, Any]
+
+    @property
+    def uuid(self) -> str:
+        return self.raw.source_id
+
+    def leg(self) -> Leg:
+        role = LegRole.FEE if _is_fee(self.op) else LegRole.PRINCIPAL
+        amount = parse_amount(self.op.get("amount"), f"operation {self.uuid} amount")
+        return Leg(asset=_asset(self.op), amount=amount, role=role)
+
+
+@dataclass
+class _Execution:
+    second: int
+    ops: list[_Op] = field(default_factory=list)
+    principal: set[str] = field(default_factory=set)
+    fees: set[str] = field(default_factory=set)
+
+    def accepts(self, op: _Op) -> bool:
+        currency = _asset(op.op)
+        if _second(op.op) != self.second:
+            return False
+        return currency not in (self.fees if _is_fee(op.op) else self.principal)
+
+    def add(self, op: _Op) -> None:
+        (self.fees if _is_fee(op.op) else self.principal).add(_asset(op.op))
+        self.ops.append(op)
+
+
+def _executions(ops: Sequence[_Op]) -> list[_Execution]:
+    groups: list[_Execution] = []
+    for op in ops:
+        if not groups or not groups[-1].accepts(op):
+            groups.append(_Execution(_second(op.op)))
+        groups[-1].add(op)
+    return groups
+
+
+def _status(order: Mapping[str, Any]) -> TransactionStatus:
+    state = str(order.get("state", ""))
+    if state in _DONE_STATES:
+        return TransactionStatus.CONFIRMED
+    if state in _FAILED_STATES:
+        return TransactionStatus.FAILED
+    return TransactionStatus.PENDING
+
+
+def _external(order: Mapping[str, Any], ops: Sequence[_Op]) -> dict[str, str]:
+    ids = {"order_uuid": str(order.get("uuid", ""))}
+    for op in ops:
+        for name in ("tx_hash", "address"):
+            value = op.op.get(name)
+            if isinstance(value, str) and value and name not in ids:
+                ids[name] = value
+    return ids
+
+
+def _transaction(
+    account_id: str,
+    key: str,
+    kind: TransactionKind,
+    ops: Sequence[_Op],
+    *,
+    status: TransactionStatus = TransactionStatus.CONFIRMED,
+    flags: frozenset[str] = frozenset(),
+    description: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> NormalizedTransaction:
+    first = ops[0]
+    sources: list[SourceRef] = [op.raw.ref for op in ops]
+    return NormalizedTransaction(
+        account_id=account_id,
+        key=key,
+        kind=kind,
+        timestamp=parse_time(first.op, f"operation {first.uuid}"),
+        status=status,
+        legs=[op.leg() for op in ops],
+        sources=sources,
+        external_ids=_external(first.order, ops),
+        flags=flags,
+        description=description,
+        meta=dict(meta or {}),
+    )
+
+
+def _unknown_operation(account_id: str, op: _Op) -> NormalizedTransaction:
+    name = str(op.op.get("name"))
+    return _transaction(
+        account_id,
+        f"op:{op.uuid}",
+        TransactionKind.OTHER,
+        [op],
+        status=_status(op.order) if op.order.get("type") not in TRADE_TYPES else TransactionStatus.CONFIRMED,
+        flags=frozenset({"unknown_type"}),
+        description=f"unknown Paymium account operation {name!r} of a {op.order.get('type')} order",
+        meta={"operation": name, "order_type": str(op.order.get("type"))},
+    )
+
+
+def _transfer_kind(order_type: str, ops: Sequence[_Op]) -> TransactionKind:
+    principal = [op for op in ops if not _is_fee(op.op)] or list(ops)
+    fiat = all(_asset(op.op) in _FIAT for op in principal)
+    if order_type in TRANSFER_TYPES:
+        return TransactionKind.FIAT_WITHDRAWAL if fiat else TransactionKind.WITHDRAWAL
+    return TransactionKind.FIAT_DEPOSIT if fiat else TransactionKind.DEPOSIT
+
+
+def _order_transactions(account_id: str, ops: Sequence[_Op]) -> Iterator[NormalizedTransaction]:
+    order = ops[0].order
+    order_type = str(order.get("type"))
+    moving = [op for op in ops if not is_internal(op.op)]
+    known = [op for op in moving if op.op.get("name") in KNOWN_OPERATIONS]
+    for op in moving:
+        if op.op.get("name") not in KNOWN_OPERATIONS:
+            yield _unknown_operation(account_id, op)
+    if not known:
+        return
+    if order_type in TRADE_TYPES:
+        meta = {"order_type": order_type, "direction": str(order.get("direction", ""))}
+        price = order.get("price")
+        if price is not None:
+            meta["price"] = str(price)
+        for execution in _executions(known):
+            yield _transaction(
+                account_id, f"trade:{execution.ops[0].uuid}", TransactionKind.TRADE, execution.ops, meta=meta
+            )
+        return
+    meta = {"order_type": order_type}
+    if order_type in TRANSFER_TYPES or order_type in DEPOSIT_TYPES:
+        prefix = "withdrawal" if order_type in TRANSFER_TYPES else "deposit"
+        yield _transaction(
+            account_id,
+            f"{prefix}:{known[0].uuid}",
+            _transfer_kind(order_type, known),
+            known,
+            status=_status(order),
+            meta=meta,
+        )
+        return
+    if order_type in OTHER_KNOWN_TYPES:
+        yield _transaction(
+            account_id,
+            f"credit:{known[0].uuid}",
+            TransactionKind.OTHER,
+            known,
+            status=_status(order),
+            description=f"Paymium {order_type}",
+            meta=meta,
+        )
+        return
+    yield _transaction(
+        account_id,
+        f"op:{known[0].uuid}",
+        TransactionKind.OTHER,
+        known,
+        status=_status(order),
+        flags=frozenset({"unknown_type"}),
+        description=f"unknown Paymium order type {order_type!r}",
+        meta=meta,
+    )
+
+
+def normalize_operations(raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
+    """Normalize the operation records of one page (see the module notes)."""
+    by_order: dict[str, list[_Op]] = {}
+    for raw in raws:
+        payload = raw.payload
+        if not isinstance(payload, Mapping):
+            raise BadResponseError(f"record {raw.source_id} is not an object")
+        order, op = payload.get("order"), payload.get("operation")
+        if not isinstance(order, Mapping) or not isinstance(op, Mapping):
+            raise BadResponseError(f"record {raw.source_id} lacks its order or operation")
+        by_order.setdefault(str(order.get("uuid")), []).append(_Op(raw, order, op))
+    for ops in by_order.values():
+        yield from _order_transactions(ops[0].raw.account_id, ops)
