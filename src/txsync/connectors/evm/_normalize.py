@@ -1,0 +1,495 @@
+"""From explorer rows to normalized transactions, from the wallet's own point of view.
+
+Every list (normal, internal, ERC-20, ERC-721, ERC-1155) describes a transaction hash with the key
+``tx:<chain id>:<hash>``; the merge adds the parts of the different lists into one transaction with
+every leg. Each function here builds one part per hash from *all* the rows of that hash in one page
+(the block paging guarantees a page never cuts a block, so a part is always whole).
+
+Rules: amounts are exact (integers scaled by ``10**-decimals`` without rounding); legs carry the
+address they moved on as ``wallet`` (``eip155:<chain>:<address>``, CAIP-10); the gas fee is a FEE leg
+only when one of the user's addresses sent the transaction; a reverted transaction keeps its fee
+and moves nothing else; a transfer between two of the user's addresses is internal (its legs cancel
+out, kind TRANSFER); spam and odd tokens are kept with flags, never a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from txsync.models import (
+    Leg,
+    LegRole,
+    NormalizedTransaction,
+    RawTransaction,
+    TransactionKind,
+)
+
+from ._chains import ChainInfo
+
+__all__ = [
+    "Normalizer",
+    "base_key",
+    "block_of",
+    "erc20_asset",
+    "nft_asset",
+    "scaled",
+    "spam_reasons",
+]
+
+_HEX_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
+_URLISH = re.compile(
+    r"(https?://|www\.|t\.me/|\.(com|io|net|org|xyz|app|top|site|online|finance|lol|vip|cc|me|gift|pro|"
+    r"club|link|claims?|fund|network|events?)\b)",
+    re.IGNORECASE,
+)
+_BAIT = re.compile(r"\b(claim|visit|reward|airdrop|voucher|bonus|free|redeem|eligible)\b", re.IGNORECASE)
+#: Above this many decimals a token is odd (ERC-20 allows up to 255; real tokens use 0..24).
+ODD_DECIMALS = 36
+#: A beacon withdrawal of this much or more is taken as a validator exit (principal), not a reward.
+EXIT_THRESHOLD_GWEI = 16 * 10**9
+
+
+def scaled(value: int, decimals: int) -> Decimal:
+    """``value * 10**-decimals`` exactly, whatever the number of digits (no context rounding)."""
+    digits = tuple(int(c) for c in str(abs(value)))
+    return Decimal((1 if value < 0 else 0, digits, -decimals))
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            return int(text)
+    return None
+
+
+def _addr(value: Any) -> str:
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def block_of(row: dict[str, Any]) -> int:
+    """A row's block number; a missing or malformed one is a typed error."""
+    from txsync.errors import BadResponseError
+
+    number = _int(row.get("blockNumber"))
+    if number is None or number < 0:
+        raise BadResponseError("an explorer row has no valid blockNumber")
+    return number
+
+
+def _hash(row: dict[str, Any]) -> str:
+    value = row.get("hash")
+    return value.strip().lower() if isinstance(value, str) and value.strip() else ""
+
+
+def base_key(stream: str) -> Callable[[dict[str, Any]], str]:
+    """The identity of a row of ``stream`` (before counting identical rows of one block)."""
+
+    def normal(row: dict[str, Any]) -> str:
+        return _hash(row) or f"block{row.get('blockNumber')}:nohash"
+
+    def internal(row: dict[str, Any]) -> str:
+        trace = row.get("traceId") or row.get("index")
+        if isinstance(trace, str | int) and str(trace).strip():
+            return f"{_hash(row)}:{str(trace).strip()}"
+        src, dst = _addr(row.get("from")), _addr(row.get("to"))
+        return f"{_hash(row)}:{src}:{dst}:{row.get('value')}:{row.get('type')}"
+
+    def token(row: dict[str, Any]) -> str:
+        log = row.get("logIndex")
+        token_id = row.get("tokenID", "")
+        if isinstance(log, str | int) and str(log).strip():
+            return f"{_hash(row)}:{str(log).strip()}:{token_id}"
+        value = row.get("tokenValue", row.get("value"))
+        return (
+            f"{_hash(row)}:{_addr(row.get('contractAddress'))}:{_addr(row.get('from'))}:"
+            f"{_addr(row.get('to'))}:{token_id}:{value}"
+        )
+
+    def withdrawal(row: dict[str, Any]) -> str:
+        return f"withdrawal:{row.get('withdrawalIndex')}"
+
+    table = {
+        "normal": normal,
+        "internal": internal,
+        "erc20": token,
+        "erc721": token,
+        "erc1155": token,
+        "beacon_withdrawals": withdrawal,
+    }
+    return table[stream]
+
+
+def erc20_asset(chain_id: int, contract: str) -> str:
+    """The CAIP-19 id of an ERC-20 token: ``eip155:<chain>/erc20:<contract>``."""
+    return f"eip155:{chain_id}/erc20:{contract}"
+
+
+def nft_asset(chain_id: int, standard: str, contract: str, token_id: str) -> str:
+    """The CAIP-19 id of one NFT: ``eip155:<chain>/erc721:<contract>/<token id>`` (or erc1155)."""
+    return f"eip155:{chain_id}/{standard}:{contract}/{token_id}"
+
+
+def spam_reasons(name: Any, symbol: Any) -> set[str]:
+    """Flags for a token whose name or symbol looks like bait (links, "claim"...)."""
+    text = " ".join(v for v in (name, symbol) if isinstance(v, str))
+    flags: set[str] = set()
+    if _URLISH.search(text) or _BAIT.search(text):
+        flags.add("spam_suspect")
+    return flags
+
+
+def _clean(value: Any, limit: int = 80) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    return text[:limit] if text else None
+
+
+def _time(rows: Sequence[dict[str, Any]]) -> datetime | None:
+    for row in rows:
+        stamp = _int(row.get("timeStamp", row.get("timestamp")))
+        if stamp is not None:
+            try:
+                return datetime.fromtimestamp(stamp, UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+@dataclass
+class _Part:
+    """Legs and flags of one hash's part, built row by row."""
+
+    legs: list[Leg]
+    flags: set[str]
+    tokens: dict[str, dict[str, Any]]
+    ins: int = 0
+    outs: int = 0
+    own: int = 0  # movements between two of the user's addresses
+    spam_ins: int = 0
+
+
+class Normalizer:
+    """Normalizes the rows of one chain for a wallet made of ``addresses``."""
+
+    def __init__(self, chain: ChainInfo, addresses: Iterable[str]) -> None:
+        self.chain = chain
+        self.own = frozenset(a.lower() for a in addresses)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def wallet(self, address: str) -> str:
+        """The CAIP-10 account id a leg moved on."""
+        return f"eip155:{self.chain.chain_id}:{address}"
+
+    def native(self, wei: int) -> Decimal:
+        """A native amount in the chain's unit."""
+        return scaled(wei, self.chain.native_decimals)
+
+    def _key(self, tx_hash: str) -> str:
+        return f"tx:{self.chain.chain_id}:{tx_hash}"
+
+    def _move(
+        self, part: _Part, asset: str, amount: Decimal, src: str, dst: str, *, spam: bool = False
+    ) -> None:
+        """Legs of ``amount`` of ``asset`` moving from ``src`` to ``dst`` (only our sides)."""
+        mine_src, mine_dst = src in self.own, dst in self.own
+        if amount == 0:  # a zero-value transfer moves nothing: one neutral leg, kept for the record
+            if mine_src or mine_dst:
+                part.legs.append(
+                    Leg(asset=asset, amount=abs(amount), wallet=self.wallet(src if mine_src else dst))
+                )
+            return
+        if mine_src and mine_dst:
+            if src != dst:
+                part.legs.append(Leg(asset=asset, amount=amount.copy_negate(), wallet=self.wallet(src)))
+                part.legs.append(Leg(asset=asset, amount=amount, wallet=self.wallet(dst)))
+            part.own += 1
+            part.flags.add("internal_transfer" if src != dst else "self_transfer")
+        elif mine_src:
+            part.legs.append(Leg(asset=asset, amount=amount.copy_negate(), wallet=self.wallet(src)))
+            part.outs += 1
+        elif mine_dst:
+            part.legs.append(Leg(asset=asset, amount=amount, wallet=self.wallet(dst)))
+            part.ins += 1
+            part.spam_ins += int(spam)
+
+    def _finish(
+        self,
+        raws: Sequence[RawTransaction],
+        rows: Sequence[dict[str, Any]],
+        tx_hash: str,
+        part: _Part,
+        *,
+        kind: TransactionKind | None = None,
+        description: str | None = None,
+        meta: dict[str, Any] | None = None,
+        key: str | None = None,
+        external_ids: dict[str, str] | None = None,
+    ) -> NormalizedTransaction:
+        when = _time(rows)
+        flags = set(part.flags)
+        if when is None:
+            when = datetime(1970, 1, 1, tzinfo=UTC)
+            flags.add("unknown_time")
+        if kind is None:
+            kind = self._kind(part)
+        legs = part.legs or [Leg(asset=self.chain.native_symbol, amount=Decimal(0))]
+        info: dict[str, Any] = {"chain_id": self.chain.chain_id}
+        block = _int(rows[0].get("blockNumber"))
+        if block is not None:
+            info["block"] = block
+        if part.tokens:
+            info["tokens"] = part.tokens
+        info.update(meta or {})
+        return NormalizedTransaction(
+            account_id=raws[0].account_id,
+            key=key or self._key(tx_hash),
+            kind=kind,
+            timestamp=when,
+            legs=legs,
+            external_ids=external_ids or {"tx_hash": tx_hash, "chain_id": str(self.chain.chain_id)},
+            sources=[raw.ref for raw in raws],
+            description=description,
+            flags=frozenset(flags),
+            meta=info,
+        )
+
+    @staticmethod
+    def _kind(part: _Part) -> TransactionKind:
+        if part.ins and part.outs:
+            return TransactionKind.TRADE
+        if part.ins:
+            return TransactionKind.AIRDROP if part.spam_ins == part.ins else TransactionKind.DEPOSIT
+        if part.outs:
+            return TransactionKind.WITHDRAWAL
+        if part.own:
+            return TransactionKind.TRANSFER
+        if any(leg.role == LegRole.FEE for leg in part.legs):
+            return TransactionKind.FEE
+        return TransactionKind.OTHER
+
+    @staticmethod
+    def _by_hash(raws: Sequence[RawTransaction]) -> Iterator[tuple[str, list[RawTransaction]]]:
+        groups: dict[str, list[RawTransaction]] = {}
+        for raw in raws:
+            row = raw.payload if isinstance(raw.payload, dict) else {}
+            groups.setdefault(_hash(row) or f"nohash:{raw.source_id}", []).append(raw)
+        yield from groups.items()
+
+    def _unparsable(
+        self, raws: Sequence[RawTransaction], tx_hash: str, what: str, key: str | None = None
+    ) -> NormalizedTransaction:
+        rows = [raw.payload if isinstance(raw.payload, dict) else {} for raw in raws]
+        part = _Part([], {"unknown_type", "unparsable"}, {})
+        return self._finish(raws, rows, tx_hash, part, kind=TransactionKind.OTHER, description=what, key=key)
+
+    # -- streams -----------------------------------------------------------------------------------
+
+    def normal(self, raws: Sequence[RawTransaction]) -> Iterator[NormalizedTransaction]:
+        """``txlist`` rows: the value, and the gas fee when one of our addresses sent it."""
+        for tx_hash, group in self._by_hash(raws):
+            row = group[0].payload if isinstance(group[0].payload, dict) else {}
+            src, dst = _addr(row.get("from")), _addr(row.get("to"))
+            value = _int(row.get("value"))
+            if not _HEX_ADDRESS.match(src) or value is None:
+                yield self._unparsable(
+                    group, tx_hash, "a normal transaction without a readable sender or value"
+                )
+                continue
+            part = _Part([], set(), {})
+            failed = (
+                str(row.get("isError", "0")).strip() == "1"
+                or str(row.get("txreceipt_status", "")).strip() == "0"
+            )
+            created = _addr(row.get("contractAddress")) if not dst else ""
+            target = dst or created
+            call = str(row.get("input", "0x")).strip().lower() not in ("", "0x", "deprecated")
+            if src in self.own:
+                gas_used, gas_price = _int(row.get("gasUsed")), _int(row.get("gasPrice"))
+                if gas_used is None or gas_price is None:
+                    part.flags.add("unknown_fee")
+                else:
+                    fee = gas_used * gas_price
+                    for field_name in ("L1FeesPaid", "l1Fee", "l1FeesPaid"):
+                        extra = _int(row.get(field_name))
+                        if extra:
+                            fee += extra
+                            break
+                    if fee:
+                        part.legs.append(
+                            Leg(
+                                asset=self.chain.native_symbol,
+                                amount=self.native(fee).copy_negate(),
+                                role=LegRole.FEE,
+                                wallet=self.wallet(src),
+                            )
+                        )
+            description = None
+            kind: TransactionKind | None = None
+            if failed:
+                part.flags.add("reverted")
+                kind = TransactionKind.FEE if src in self.own else TransactionKind.OTHER
+                description = "reverted: only the fee was paid" if src in self.own else "reverted"
+            else:
+                if value:
+                    self._move(part, self.chain.native_symbol, self.native(value), src, target)
+                elif src not in self.own:
+                    part.flags.update({"zero_value", "spam_suspect"})
+                if src == target and src in self.own:
+                    part.flags.add("self_transfer")
+                    kind = TransactionKind.FEE
+                if created:
+                    part.flags.add("contract_creation")
+                    kind, description = TransactionKind.OTHER, "contract creation"
+                elif call and kind is None:
+                    name = (
+                        _clean(row.get("functionName"), 120) or _clean(row.get("methodId"), 12) or "unknown"
+                    )
+                    kind, description = TransactionKind.OTHER, f"contract call {name}"
+            yield self._finish(group, [row], tx_hash, part, kind=kind, description=description)
+
+    def internal(self, raws: Sequence[RawTransaction]) -> Iterator[NormalizedTransaction]:
+        """``txlistinternal`` rows: value moved by contracts (reverted traces move nothing)."""
+        for tx_hash, group in self._by_hash(raws):
+            rows = [r.payload if isinstance(r.payload, dict) else {} for r in group]
+            part = _Part([], set(), {})
+            for row in rows:
+                value = _int(row.get("value"))
+                if value is None:
+                    part.flags.add("unparsable")
+                    continue
+                if str(row.get("isError", "0")).strip() == "1":
+                    part.flags.add("reverted_trace")
+                    continue
+                if value:
+                    src = _addr(row.get("from"))
+                    dst = _addr(row.get("to")) or _addr(row.get("contractAddress"))
+                    self._move(part, self.chain.native_symbol, self.native(value), src, dst)
+            if part.legs or part.flags - {"reverted_trace"}:
+                yield self._finish(group, rows, tx_hash, part)
+            # else: only reverted or zero-value traces: they moved nothing, the raws stay on their own
+
+    def erc20(self, raws: Sequence[RawTransaction]) -> Iterator[NormalizedTransaction]:
+        """``tokentx`` rows: ERC-20 transfers, scaled by each token's decimals."""
+        for tx_hash, group in self._by_hash(raws):
+            rows = [r.payload if isinstance(r.payload, dict) else {} for r in group]
+            part = _Part([], set(), {})
+            for row in rows:
+                contract = _addr(row.get("contractAddress"))
+                value = _int(row.get("value"))
+                if not _HEX_ADDRESS.match(contract) or value is None:
+                    part.flags.update({"unparsable", "spam_suspect"})
+                    continue
+                asset = erc20_asset(self.chain.chain_id, contract)
+                decimals = _int(row.get("tokenDecimal"))
+                flags = spam_reasons(row.get("tokenName"), row.get("tokenSymbol"))
+                if decimals is None or decimals > 255:
+                    flags.add("unknown_decimals")
+                    decimals = 0
+                elif decimals > ODD_DECIMALS:
+                    flags.add("odd_decimals")
+                if value == 0:
+                    flags.update({"zero_value", "spam_suspect"})
+                part.flags.update(flags)
+                part.tokens[asset] = {
+                    "standard": "erc20",
+                    "symbol": _clean(row.get("tokenSymbol"), 40),
+                    "name": _clean(row.get("tokenName")),
+                    "decimals": decimals,
+                    **({"flags": sorted(flags)} if flags else {}),
+                }
+                self._move(
+                    part,
+                    asset,
+                    scaled(value, decimals),
+                    _addr(row.get("from")),
+                    _addr(row.get("to")),
+                    spam="spam_suspect" in flags,
+                )
+            yield self._finish(group, rows, tx_hash, part)
+
+    def nft(self, raws: Sequence[RawTransaction], standard: str) -> Iterator[NormalizedTransaction]:
+        """``tokennfttx`` (ERC-721, one token each) and ``token1155tx`` (``tokenValue`` of one id)."""
+        for tx_hash, group in self._by_hash(raws):
+            rows = [r.payload if isinstance(r.payload, dict) else {} for r in group]
+            part = _Part([], set(), {})
+            for row in rows:
+                contract = _addr(row.get("contractAddress"))
+                token_id = _int(row.get("tokenID"))
+                amount = 1 if standard == "erc721" else _int(row.get("tokenValue"))
+                if not _HEX_ADDRESS.match(contract) or token_id is None or amount is None:
+                    part.flags.update({"unparsable", "spam_suspect"})
+                    continue
+                asset = nft_asset(self.chain.chain_id, standard, contract, str(token_id))
+                flags = spam_reasons(row.get("tokenName"), row.get("tokenSymbol"))
+                if amount == 0:
+                    flags.update({"zero_value", "spam_suspect"})
+                part.flags.update(flags)
+                part.tokens[asset] = {
+                    "standard": standard,
+                    "symbol": _clean(row.get("tokenSymbol"), 40),
+                    "name": _clean(row.get("tokenName")),
+                    "token_id": str(token_id),
+                    **({"flags": sorted(flags)} if flags else {}),
+                }
+                self._move(
+                    part,
+                    asset,
+                    Decimal(amount),
+                    _addr(row.get("from")),
+                    _addr(row.get("to")),
+                    spam="spam_suspect" in flags,
+                )
+            yield self._finish(group, rows, tx_hash, part)
+
+    def beacon(self, raws: Sequence[RawTransaction]) -> Iterator[NormalizedTransaction]:
+        """``txsBeaconWithdrawal`` rows (amount in gwei): rewards, or a validator exit from 16 ETH."""
+        for raw in raws:
+            row = raw.payload if isinstance(raw.payload, dict) else {}
+            index = _int(row.get("withdrawalIndex"))
+            gwei = _int(row.get("amount"))
+            address = _addr(row.get("address"))
+            if index is None or gwei is None:
+                yield self._unparsable(
+                    [raw],
+                    "",
+                    "an unreadable beacon withdrawal",
+                    key=f"withdrawal:{self.chain.chain_id}:{raw.source_id}",
+                )
+                continue
+            exit_ = gwei >= EXIT_THRESHOLD_GWEI
+            part = _Part(
+                [
+                    Leg(
+                        asset=self.chain.native_symbol,
+                        amount=scaled(gwei, 9),
+                        role=LegRole.PRINCIPAL if exit_ else LegRole.REWARD,
+                        wallet=self.wallet(address) if address else None,
+                    )
+                ],
+                {"validator_exit"} if exit_ else set(),
+                {},
+            )
+            yield self._finish(
+                [raw],
+                [row],
+                "",
+                part,
+                kind=TransactionKind.TRANSFER if exit_ else TransactionKind.REWARD,
+                description="beacon chain withdrawal"
+                + (" (validator exit)" if exit_ else " (consensus rewards)"),
+                meta={"validator_index": str(row.get("validatorIndex", "")), "withdrawal_index": str(index)},
+                key=f"withdrawal:{self.chain.chain_id}:{index}",
+                external_ids={"withdrawal_index": str(index), "chain_id": str(self.chain.chain_id)},
+            )
