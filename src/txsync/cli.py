@@ -143,7 +143,7 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _connectors(_: argparse.Namespace, out: TextIO) -> int:
-    entries = default_registry().entries()
+    entries = default_registry().load_all()
     if not entries:
         out.write("No connector plugins installed.\n")
     for entry in entries:
