@@ -168,13 +168,21 @@ def _net_of(legs: Iterable[Sequence[Any]]) -> dict[str, Decimal]:
     return {asset: amount for asset, amount in totals.items() if amount != 0}
 
 
+def _specificity(item: tuple[str, Mapping[str, Any]]) -> tuple[bool, bool, str]:
+    key, part = item
+    return ("cover" in part, part["kind"] == "other", key)
+
+
 def effective(parts: Mapping[str, Mapping[str, Any]]) -> Effective:
     """Combine parts: the highest-priority origin present supplies the legs (its parts add up);
-    its first part supplies kind, time and status."""
+    its most specific part supplies kind, time and status, whatever order the parts arrived in (a
+    described part before a cover, a specific kind before ``other``, then by part key)."""
     origins = sorted({p["origin"] for p in parts.values()})
     chosen = next(o for o in (*ORIGIN_PRIORITY, *origins) if o in origins)
     mine = [p for p in parts.values() if p["origin"] == chosen]
-    primary = mine[0]
+    primary = mine[0] if len(mine) == 1 else min(
+        (item for item in parts.items() if item[1]["origin"] == chosen), key=_specificity
+    )[1]
     if len(mine) == 1:
         legs = primary["legs"]
         sig = primary.get("sig") or signature(_net_of(legs))

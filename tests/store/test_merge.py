@@ -282,3 +282,18 @@ def test_a_raw_normalized_under_a_new_key_replaces_its_old_part(acct: SqliteStor
     assert tx.id == old.id  # ids are stable once given: the user's edits stay attached
     assert tx.parts == 1
     assert acct.balances(A) == {"BTC": Decimal("0.499"), "USDT": Decimal("-25000")}
+
+
+def test_the_kind_of_a_multi_part_transaction_does_not_depend_on_arrival_order() -> None:
+    """An EVM swap described by the normal list (a contract call, ``other``) and the ERC-20 list (a
+    trade) is a trade whichever list was stored first."""
+    from txsync.merge import effective
+
+    call = {"origin": "api", "kind": "other", "ts": 10, "status": "confirmed",
+            "legs": [["ETH", "-0.001", "fee", None]]}
+    swap = {"origin": "api", "kind": "trade", "ts": 10, "status": "confirmed",
+            "legs": [["USDC", "-100", "principal", None], ["DAI", "99.9", "principal", None]]}
+    one = effective({"api:normal:tx:1:0xab": call, "api:erc20:tx:1:0xab": swap})
+    other = effective({"api:erc20:tx:1:0xab": swap, "api:normal:tx:1:0xab": call})
+    assert one.kind == other.kind == "trade"
+    assert one.signature == other.signature
