@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from txsync import jsonutil
 from txsync.models import NormalizedTransaction, Origin, RawTransaction, net_deltas
+from txsync.models.values import exact
 
 __all__ = [
     "GROUP_MAX_ITEMS",
@@ -163,8 +164,9 @@ class Effective:
 
 def _net_of(legs: Iterable[Sequence[Any]]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
-    for leg in legs:
-        totals[leg[0]] = totals.get(leg[0], Decimal(0)) + Decimal(leg[1])
+    with exact():
+        for leg in legs:
+            totals[leg[0]] = totals.get(leg[0], Decimal(0)) + Decimal(leg[1])
     return {asset: amount for asset, amount in totals.items() if amount != 0}
 
 
@@ -416,10 +418,11 @@ def merge_page(
 
     window = getattr(backend, "window_candidates", None)
     if pending and window is not None:
-        counts.matched += _merge_groups(
-            window, pending, _PageState(batch, working, created, touched, claimed, raw_rows, links),
-            duration_us(tolerance),
-        )
+        with exact():
+            counts.matched += _merge_groups(
+                window, pending, _PageState(batch, working, created, touched, claimed, raw_rows, links),
+                duration_us(tolerance),
+            )
 
     # Count per transaction touched: new (created here), updated (stored body changed), unchanged.
     for tid in touched:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from txsync.models import Balance
+from txsync.models.values import exact
 
 __all__ = ["BalanceCheck", "reconcile"]
 
@@ -22,7 +23,8 @@ class BalanceCheck:
     @property
     def difference(self) -> Decimal:
         """How much the ledger misses (positive) or has too much (negative)."""
-        return self.reported - self.computed
+        with exact():
+            return self.reported - self.computed
 
     @property
     def ok(self) -> bool:
@@ -33,8 +35,9 @@ class BalanceCheck:
 def reconcile(computed: Mapping[str, Decimal], reported: Sequence[Balance]) -> list[BalanceCheck]:
     """Compare per asset (wallets summed), every asset either side knows, sorted by asset."""
     totals: dict[str, Decimal] = {}
-    for balance in reported:
-        totals[balance.asset] = totals.get(balance.asset, Decimal(0)) + balance.amount
+    with exact():
+        for balance in reported:
+            totals[balance.asset] = totals.get(balance.asset, Decimal(0)) + balance.amount
     assets = sorted(set(computed) | set(totals))
     return [
         BalanceCheck(asset, computed.get(asset, Decimal(0)), totals.get(asset, Decimal(0)))

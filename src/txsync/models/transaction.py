@@ -11,7 +11,7 @@ from pydantic import Field, computed_field, field_validator
 
 from txsync.models.base import TxsyncModel
 from txsync.models.enums import LegRole, Origin, TransactionKind, TransactionStatus
-from txsync.models.values import Amount, UtcDateTime
+from txsync.models.values import Amount, UtcDateTime, exact
 
 __all__ = [
     "Leg",
@@ -115,8 +115,9 @@ class NormalizedTransaction(TxsyncModel):
 def net_deltas(legs: Any) -> dict[str, Decimal]:
     """Sum ``legs`` per asset, dropping assets that net to zero."""
     totals: dict[str, Decimal] = {}
-    for leg in legs:
-        totals[leg.asset] = totals.get(leg.asset, Decimal(0)) + leg.amount
+    with exact():
+        for leg in legs:
+            totals[leg.asset] = totals.get(leg.asset, Decimal(0)) + leg.amount
     return {asset: amount for asset, amount in totals.items() if amount != 0}
 
 

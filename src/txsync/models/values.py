@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-__all__ = ["Amount", "UtcDateTime", "to_amount", "to_utc"]
+__all__ = ["EXACT", "Amount", "UtcDateTime", "exact", "to_amount", "to_utc"]
+
+#: The decimal context of every sum of amounts: wide enough for any token amount (uint256 with its
+#: decimals is 78 digits), and it raises instead of rounding if a result ever needs more.
+EXACT = Context(prec=160, traps=[Inexact, InvalidOperation, Overflow])
+
+
+@contextmanager
+def exact() -> Iterator[None]:
+    """Run the block with :data:`EXACT` arithmetic (Python's default context rounds at 28 digits)."""
+    with localcontext(EXACT):
+        yield
 
 
 def to_amount(value: Any) -> Decimal:

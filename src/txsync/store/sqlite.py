@@ -53,6 +53,7 @@ from txsync.merge import (
     to_us,
 )
 from txsync.models import Leg, LegRole, RawTransaction, SourceRef, TransactionKind, TransactionStatus
+from txsync.models.values import exact
 from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
 from txsync.store.records import (
@@ -478,8 +479,9 @@ class SqliteStore:
     def balances(self, account_id: str, *, include_pending: bool = False) -> dict[str, Decimal]:
         """Balances per asset from the legs of visible confirmed transactions (exact Decimal sums)."""
         totals: dict[str, Decimal] = defaultdict(Decimal)
-        for leg in self._legs(account_id, include_pending):
-            totals[leg[0]] += Decimal(leg[1])
+        with exact():
+            for leg in self._legs(account_id, include_pending):
+                totals[leg[0]] += Decimal(leg[1])
         return {k: v for k, v in sorted(totals.items()) if v != 0}
 
     def wallet_balances(
@@ -487,8 +489,9 @@ class SqliteStore:
     ) -> dict[tuple[str, str | None], Decimal]:
         """Balances per (asset, wallet): where inside the account the value sits."""
         totals: dict[tuple[str, str | None], Decimal] = defaultdict(Decimal)
-        for leg in self._legs(account_id, include_pending):
-            totals[(leg[0], leg[3])] += Decimal(leg[1])
+        with exact():
+            for leg in self._legs(account_id, include_pending):
+                totals[(leg[0], leg[3])] += Decimal(leg[1])
         return {k: v for k, v in sorted(totals.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")) if v != 0}
 
     def _legs(self, account_id: str, include_pending: bool) -> Iterator[list[Any]]:
