@@ -1,0 +1,241 @@
+"""Which pairs to ask ``myTrades`` for: candidate assets, per-asset residuals, and the planner.
+
+There is no endpoint listing the pairs a user traded, and each ``myTrades`` call costs 20 of the
+6000 spot weight per minute whether it finds anything or not. The planner therefore spends calls
+only where the account's own data says a trade must be missing:
+
+* **Candidates** (``AssetTally``): every asset any other stream of this sync mentions, every asset
+  with a balance, the assets of trades already found and the candidates persisted in the trades
+  cursor by earlier syncs.
+* **Residuals**: for each asset, the reported balance minus the balance at the previous sync,
+  minus the confirmed movements the other streams reported in this sync, minus the trades found so
+  far. An asset whose residual is zero is *settled*: every movement of it is explained, so no
+  further pair of it needs asking (a pair's trades would show in the residual of both its assets).
+* **Rounds**: each round asks, for every unsettled asset, its most likely pair not asked yet: a
+  pair whose other asset is also an unsettled candidate, pairs with trades in earlier syncs first,
+  then the most popular quote. Assets that are
+  quotes of many markets (``hubs``: USDT, BTC, BNB...) only pick pairs once the other assets are
+  settled or out of pairs. A non-hub asset that still does not settle then tries its pairs with
+  non-candidate assets (cheap: a few markets each). The rounds end when nothing is left to ask; the
+  set of candidates grows with each trade found, so they iterate until it stops growing.
+
+The ``thorough`` mode also expands hubs to every market they quote (the literal "base or quote is
+a candidate" rule), which finds trades of assets bought and sold back entirely in one pair, at the
+cost of asking most of the exchange.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from txsync.models import NormalizedTransaction, TransactionStatus
+
+__all__ = [
+    "HUB_MIN_MARKETS",
+    "KNOWN_DELISTED",
+    "AssetTally",
+    "PairPlanner",
+    "Symbol",
+    "confirmed_flows",
+]
+
+#: An asset quoting at least this many markets is a hub.
+HUB_MIN_MARKETS = 8
+
+#: Pairs Binance removed entirely (absent from exchangeInfo; ``myTrades`` answers -1121): still
+#: candidates, so an account that traded them gets the coverage gap noted.
+KNOWN_DELISTED: tuple[tuple[str, str], ...] = (
+    ("BCC", "BTC"),
+    ("BCC", "ETH"),
+    ("BCC", "BNB"),
+    ("BCC", "USDT"),
+    ("VEN", "BTC"),
+    ("VEN", "ETH"),
+    ("VEN", "BNB"),
+    ("VEN", "USDT"),
+    ("HSR", "BTC"),
+    ("HSR", "ETH"),
+)
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """One market: ``symbol`` = ``base`` + ``quote``; ``status`` as exchangeInfo gives it
+    (``TRADING``, ``BREAK``...; ``DELISTED`` for a known pair exchangeInfo no longer lists)."""
+
+    symbol: str
+    base: str
+    quote: str
+    status: str = "TRADING"
+    margin: bool = False
+
+    def other(self, asset: str) -> str:
+        """The asset of this pair that is not ``asset``."""
+        return self.quote if asset == self.base else self.base
+
+
+def confirmed_flows(transactions: Iterable[NormalizedTransaction]) -> dict[str, Decimal]:
+    """Net movement per asset of the confirmed transactions, outside the futures wallet (which
+    the spot, funding and margin balances do not include)."""
+    totals: dict[str, Decimal] = {}
+    for tx in transactions:
+        if tx.status != TransactionStatus.CONFIRMED:
+            continue
+        for leg in tx.legs:
+            if leg.wallet is not None and leg.wallet.startswith("futures"):
+                continue
+            totals[leg.asset] = totals.get(leg.asset, _ZERO) + leg.amount
+    return totals
+
+
+def _add(into: dict[str, Decimal], flows: Mapping[str, Decimal], sign: int = 1) -> None:
+    for asset, amount in flows.items():
+        into[asset] = into.get(asset, _ZERO) + sign * amount
+
+
+@dataclass
+class AssetTally:
+    """What the non-trade streams of one sync revealed: assets mentioned and confirmed flows.
+
+    Shared by the streams of one connector instance (the engine runs them in order, the trades
+    stream after all of them).
+    """
+
+    #: Every asset known: mentioned by records of this sync or kept in the streams' cursors.
+    assets: set[str] = field(default_factory=set)
+    #: Assets mentioned by records read in this sync.
+    fresh: set[str] = field(default_factory=set)
+    flows: dict[str, Decimal] = field(default_factory=dict)
+
+    def observe(self, transactions: Sequence[NormalizedTransaction]) -> set[str]:
+        """Take in one page's transactions; returns the assets they mention."""
+        mentioned = {leg.asset for tx in transactions for leg in tx.legs}
+        self.assets |= mentioned
+        self.fresh |= mentioned
+        _add(self.flows, confirmed_flows(transactions))
+        return mentioned
+
+
+class PairPlanner:
+    """Decides, round after round, which pairs to ask ``myTrades`` for (see the module notes).
+
+    ``residual`` is updated by :meth:`found` as trades come in; ``asked`` holds every pair already
+    asked in this sync (or completed before a resume).
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[Symbol],
+        candidates: Iterable[str],
+        residual: Mapping[str, Decimal],
+        *,
+        known: Iterable[str] = (),
+        forced: Iterable[str] = (),
+        asked: Iterable[str] = (),
+        thorough: bool = False,
+    ) -> None:
+        self.symbols: dict[str, Symbol] = {}
+        for sym in symbols:
+            self.symbols.setdefault(sym.symbol, sym)
+        self.by_asset: dict[str, list[Symbol]] = {}
+        quotes: dict[str, int] = {}
+        for sym in self.symbols.values():
+            self.by_asset.setdefault(sym.base, []).append(sym)
+            self.by_asset.setdefault(sym.quote, []).append(sym)
+            quotes[sym.quote] = quotes.get(sym.quote, 0) + 1
+        self.popularity = quotes
+        self.hubs = {asset for asset, count in quotes.items() if count >= HUB_MIN_MARKETS}
+        self.candidates = set(candidates)
+        self.residual: dict[str, Decimal] = {a: v for a, v in residual.items() if v != 0}
+        self.known = {s for s in known if s in self.symbols}
+        self.forced = {s for s in forced if s in self.symbols}
+        self.asked: set[str] = set(asked)
+        self.unreadable: set[str] = set()
+        self.thorough = thorough
+
+    # -- state ----------------------------------------------------------------------------------------
+
+    def unsettled(self, asset: str) -> bool:
+        """Whether ``asset`` still has movements no stream explains."""
+        return self.residual.get(asset, _ZERO) != 0
+
+    def found(self, flows: Mapping[str, Decimal]) -> None:
+        """Trades found: their assets become candidates and explain part of the residuals."""
+        for asset, amount in flows.items():
+            self.candidates.add(asset)
+            left = self.residual.get(asset, _ZERO) - amount
+            if left:
+                self.residual[asset] = left
+            else:
+                self.residual.pop(asset, None)
+
+    def unreadable_pair(self, symbol: str) -> None:
+        """A pair answered -1121: the residual of its non-hub asset (the delisted coin) can no
+        longer be closed by asking; hubs keep driving their own pairs."""
+        sym = self.symbols.get(symbol)
+        if sym is not None:
+            self.unreadable |= {a for a in (sym.base, sym.quote) if a not in self.hubs}
+
+    def unexplained(self) -> dict[str, Decimal]:
+        """Candidates whose residual is not zero (after every round)."""
+        return {a: v for a, v in sorted(self.residual.items()) if a in self.candidates and v != 0}
+
+    # -- choosing ---------------------------------------------------------------------------------------
+
+    def _rank(self, sym: Symbol, asset: str) -> tuple[int, int, int, str]:
+        other = sym.other(asset)
+        known = 0 if sym.symbol in self.known else 1
+        listed = 0 if sym.status != "DELISTED" else 1
+        return (known, listed, -self.popularity.get(other, 0), sym.symbol)
+
+    def _open(self, asset: str) -> list[Symbol]:
+        return [s for s in self.by_asset.get(asset, ()) if s.symbol not in self.asked]
+
+    def _live(self, asset: str) -> bool:
+        return asset in self.candidates and (self.unsettled(asset) or asset in self.unreadable)
+
+    def _pick(self, asset: str, *, expand: bool) -> Symbol | None:
+        options = self._open(asset)
+        paired = [s for s in options if self._live(s.other(asset))]
+        if paired:
+            return min(paired, key=lambda s: self._rank(s, asset))
+        if expand:
+            loose = [s for s in options if s.other(asset) not in self.candidates]
+            if loose:
+                return min(loose, key=lambda s: self._rank(s, asset))
+        return None
+
+    def next_round(self, width: int = 64) -> list[Symbol]:
+        """The pairs to ask next (at most ``width`` when expanding hubs), marked asked; empty when
+        done."""
+        picks: dict[str, Symbol] = {}
+        for name in sorted(self.forced - self.asked):
+            picks[name] = self.symbols[name]
+        if not picks:
+            movers = sorted(a for a in self.candidates if self.unsettled(a) and a not in self.unreadable)
+            for asset in (a for a in movers if a not in self.hubs):
+                pick = self._pick(asset, expand=False)
+                if pick is not None:
+                    picks.setdefault(pick.symbol, pick)
+            if not picks:
+                for asset in (a for a in movers if a in self.hubs):
+                    pick = self._pick(asset, expand=False)
+                    if pick is not None:
+                        picks.setdefault(pick.symbol, pick)
+            if not picks:
+                for asset in (a for a in movers if a not in self.hubs):
+                    pick = self._pick(asset, expand=True)
+                    if pick is not None:
+                        picks.setdefault(pick.symbol, pick)
+            if not picks and self.thorough:
+                for asset in (a for a in movers if a in self.hubs):
+                    for sym in sorted(self._open(asset), key=lambda s: self._rank(s, asset)):
+                        if len(picks) >= width:
+                            break
+                        picks.setdefault(sym.symbol, sym)
+        self.asked |= set(picks)
+        return [picks[name] for name in sorted(picks)]

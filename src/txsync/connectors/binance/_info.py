@@ -1,0 +1,150 @@
+"""The Binance connector's static description: credential schema, streams, coverage gaps."""
+
+from __future__ import annotations
+
+from txsync.connector import ConnectorInfo, CoverageGap, CredentialField, StreamInfo
+from txsync.models import ConnectorKind
+
+__all__ = ["GAPS", "INFO", "STATEMENT_REMEDY"]
+
+#: What the user does about almost every gap: the account statement file covers everything.
+STATEMENT_REMEDY = (
+    "Import Binance's account statement file (Wallet > Transaction History > Generate all statements, "
+    "CSV) into the same account: its rows fill what the API cannot return."
+)
+
+GAPS: tuple[CoverageGap, ...] = (
+    CoverageGap(
+        id="dust_beyond_100",
+        title="Dust conversions beyond the last 100",
+        description=(
+            "/sapi/v1/asset/dribblet returns only the last 100 dust conversions, none before 2020-12-01."
+        ),
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="futures_beyond_3_months",
+        title="USD-M futures history older than 3 months",
+        description="/fapi/v1/income keeps only the last 3 months.",
+        remedy=STATEMENT_REMEDY + " Export the futures transaction history regularly to keep it.",
+    ),
+    CoverageGap(
+        id="delisted_pairs",
+        title="Trades in delisted pairs",
+        description=(
+            "A pair removed from the exchange answers -1121 (invalid symbol): its trades cannot be read."
+        ),
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="unreconciled_assets",
+        title="Balances the API history does not explain",
+        description=(
+            "After every stream, the reported balance of some assets differs from what the API history "
+            "adds up to: movements the API does not list (wallet transfers, earn subscriptions, the "
+            "gaps below) or trades in pairs that were not queried."
+        ),
+        remedy=STATEMENT_REMEDY
+        + " If you traded an asset you no longer hold and that never left Binance, set the connection "
+        "option pair_discovery='thorough' (slower) or name the pairs in extra_pairs.",
+    ),
+    CoverageGap(
+        id="launchpad",
+        title="Launchpad subscriptions",
+        description="Launchpad commitments and token allocations have no history endpoint.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="eth2_staking",
+        title="ETH 2.0 staking",
+        description="ETH 2.0 staking subscriptions and BETH/WBETH conversions are not in the synced streams.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="pos_savings",
+        title="Locked staking (POS) and savings before Simple Earn",
+        description=(
+            "Rewards of the retired Savings/Locked Staking products, before the Simple Earn history "
+            "(option earn_origin), are not in the synced streams."
+        ),
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="card",
+        title="Binance Card spending and cashback",
+        description="Binance Card payments have no API.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="p2p",
+        title="P2P trading",
+        description="P2P (C2C) orders are not in the synced streams.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="coin_m_futures",
+        title="COIN-M futures",
+        description="Coin-margined futures (dapi) are not synced.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="loans",
+        title="Crypto loans",
+        description="Crypto loan borrowing, repayments and interest are not synced.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="mining",
+        title="Pool mining",
+        description="Binance Pool mining earnings are not synced.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="vanilla_options",
+        title="Vanilla options",
+        description="European options (eapi) are not synced.",
+        remedy=STATEMENT_REMEDY,
+    ),
+)
+
+INFO = ConnectorInfo(
+    id="binance",
+    display_name="Binance",
+    kind=ConnectorKind.EXCHANGE,
+    credential_fields=(
+        CredentialField(name="api_key", label="API key", secret=True),
+        CredentialField(name="api_secret", label="Secret key", secret=True),
+    ),
+    streams=(
+        StreamInfo(name="deposits", description="Crypto deposits (/sapi/v1/capital/deposit/hisrec)"),
+        StreamInfo(name="withdrawals", description="Crypto withdrawals (/sapi/v1/capital/withdraw/history)"),
+        StreamInfo(name="fiat_orders", description="Fiat deposits and withdrawals (/sapi/v1/fiat/orders)"),
+        StreamInfo(
+            name="fiat_payments", description="Crypto bought or sold with fiat (/sapi/v1/fiat/payments)"
+        ),
+        StreamInfo(name="convert", description="Convert trades (/sapi/v1/convert/tradeFlow)"),
+        StreamInfo(name="dust", description="Small-balance conversions to BNB (/sapi/v1/asset/dribblet)"),
+        StreamInfo(
+            name="dividends", description="Staking, airdrops and distributions (/sapi/v1/asset/assetDividend)"
+        ),
+        StreamInfo(name="earn_flexible", description="Simple Earn flexible rewards"),
+        StreamInfo(name="earn_locked", description="Simple Earn locked rewards"),
+        StreamInfo(name="liquidity_swaps", description="Liquid Swap trades (/sapi/v1/bswap/swap)"),
+        StreamInfo(
+            name="futures_income", description="USD-M futures income (/fapi/v1/income), last 3 months"
+        ),
+        StreamInfo(
+            name="margin_interest", description="Cross margin interest (when the account uses margin)"
+        ),
+        StreamInfo(
+            name="trades", description="Spot trades (/api/v3/myTrades), pairs discovered from the rest"
+        ),
+        StreamInfo(name="margin_trades", description="Cross margin trades (when the account uses margin)"),
+    ),
+    coverage_gaps=GAPS,
+    reports_permissions=True,
+    minimal_permissions=(
+        "Enable Reading only: no Spot & Margin trading, no withdrawals, no internal or universal "
+        "transfers, no futures/options/portfolio-margin trading; restrict the key to your server's IP."
+    ),
+)

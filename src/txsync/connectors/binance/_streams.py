@@ -1,0 +1,686 @@
+"""The history streams other than trades: windows, paging and resume state per endpoint.
+
+Every stream's cursor is ``{"p": <paginator cursor>, "assets": [...], ...}``: the paginator's own
+position first (so cursors order the way the paginator's do), then the assets the stream has seen
+so far. Those assets feed pair discovery (:mod:`._discovery`) even in a sync that resumes after a
+crash, when the pages that mentioned them are no longer re-read. Deposits and withdrawals also keep
+``pending``: records not final yet, looked up again on the next sync until they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from txsync.connector import ConnectorContext, Cursor, Page, RawRecord, Stream
+from txsync.errors import AuthError, BadResponseError, PermissionDeniedError
+from txsync.models import NormalizedTransaction, RawTransaction
+from txsync.pagination import (
+    Counted,
+    InvalidCursorError,
+    OffsetPaginator,
+    PageNumberPaginator,
+    Paginator,
+    Step,
+    Window,
+    WindowPaginator,
+    to_ms,
+)
+
+from ._api import BinanceApi
+from ._normalize import (
+    earn_flexible_id,
+    earn_locked_id,
+    futures_income_id,
+    normalize_raws,
+    parse_time,
+)
+from ._options import Options
+from ._paging import BisectingWindow, Partitioned, as_list
+
+if TYPE_CHECKING:
+    from .connector import Binance
+
+__all__ = [
+    "BinanceStream",
+    "ConvertStream",
+    "DepositsStream",
+    "DividendsStream",
+    "DustStream",
+    "EarnFlexibleStream",
+    "EarnLockedStream",
+    "FiatOrdersStream",
+    "FiatPaymentsStream",
+    "FuturesIncomeStream",
+    "LiquiditySwapsStream",
+    "MarginInterestStream",
+    "WithdrawalsStream",
+]
+
+Row = dict[str, Any]
+_DAY = timedelta(days=1)
+#: Liquid Swap opened in August 2020: no swap history before.
+SWAP_ORIGIN = datetime(2020, 8, 1, tzinfo=UTC)
+#: Dust conversions are listed from this date on (and only the last 100).
+DUST_ORIGIN = datetime(2020, 12, 1, tzinfo=UTC)
+#: USD-M futures income is kept this long by Binance.
+FUTURES_KEPT = timedelta(days=90)
+#: Margin interest older than this is only served with ``archived=true``.
+MARGIN_ARCHIVE_AFTER = timedelta(days=180)
+#: A span longer than any history: the fiat endpoints are read in one range per sync.
+WHOLE_HISTORY = timedelta(days=365 * 30)
+
+
+def unwrap(cursor: Cursor) -> tuple[Cursor, list[str], dict[str, Any]]:
+    """(paginator cursor, assets, extra state) of a stream cursor (``None``: from the origin)."""
+    if cursor is None:
+        return None, [], {}
+    if not isinstance(cursor, dict) or "p" not in cursor:
+        raise InvalidCursorError("a Binance stream cursor is {'p': cursor, 'assets': [...]}")
+    assets = cursor.get("assets") or []
+    if not isinstance(assets, list) or not all(isinstance(a, str) for a in assets):
+        raise InvalidCursorError("a Binance stream cursor's assets must be a list of strings")
+    extra = {k: v for k, v in cursor.items() if k not in ("p", "assets")}
+    return cursor["p"], assets, extra
+
+
+class BinanceStream(Stream):
+    """A stream of the Binance connector: wraps a paginator, reports what it saw to discovery."""
+
+    name: ClassVar[str]
+
+    def __init__(self, connector: Binance) -> None:
+        self.connector = connector
+
+    @property
+    def api(self) -> BinanceApi:
+        """The connector's HTTP surface."""
+        return self.connector.api
+
+    @property
+    def options(self) -> Options:
+        """The connection's options."""
+        return self.connector.options
+
+    @property
+    def context(self) -> ConnectorContext:
+        """The connector's context."""
+        return self.connector.context
+
+    def normalize(self, raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
+        """See :mod:`._normalize`."""
+        return list(normalize_raws(self.name, raws))
+
+    def source_id(self, row: Row) -> str:
+        """A record's id within the stream."""
+        return str(row["id"])
+
+    def paginator(self) -> Paginator[Row]:
+        """The paginator of this stream (windowed ones build a :class:`WindowPaginator`)."""
+        raise NotImplementedError
+
+    async def enabled(self) -> bool:
+        """Whether the account has this kind of history at all (margin streams probe)."""
+        return True
+
+    def _now(self) -> datetime:
+        return self.context.clock()
+
+    def windows(self, inner: Any, origin: datetime, span: timedelta) -> WindowPaginator[Row]:
+        """Windows of ``span`` from ``origin`` to now, ``inner(window)`` paging each."""
+        return WindowPaginator(inner, origin=origin, max_span=span, clock=self._now)
+
+    def observe(self, records: Sequence[RawRecord]) -> set[str]:
+        """Normalize ``records`` to learn their assets and confirmed flows (for pair discovery)."""
+        if not records:
+            return set()
+        now = self._now()
+        raws = [
+            RawTransaction.model_construct(
+                connection_id=self.context.connection_id,
+                account_id=self.context.account_id,
+                stream=self.name,
+                source_id=r.source_id,
+                payload=r.payload,
+                fetched_at=now,
+            )
+            for r in records
+        ]
+        return self.connector.tally.observe(list(self.normalize(raws)))
+
+    def pages(self, cursor: Cursor) -> AsyncIterator[Page]:
+        """Pages of the paginator, each cursor carrying the assets seen so far."""
+        return self._pages(cursor)
+
+    async def _pages(self, cursor: Cursor) -> AsyncIterator[Page]:
+        inner, assets, extra = unwrap(cursor)
+        seen = set(assets)
+        self.connector.tally.assets |= seen
+        self.start(extra)
+        if not await self.enabled():
+            return
+        async for records, position, label in self.steps(inner):
+            seen |= self.observe(records)
+            yield Page(records, self.wrap(position, seen), label=label)
+
+    def start(self, extra: Mapping[str, Any]) -> None:
+        """Restore stream-specific state from the cursor (deposits' pending records)."""
+
+    def state(self) -> dict[str, Any]:
+        """Stream-specific state to keep in the cursor."""
+        return {}
+
+    def wrap(self, position: Cursor, seen: set[str]) -> dict[str, Any]:
+        """The stream cursor for a paginator position."""
+        return {"p": position, "assets": sorted(seen), **self.state()}
+
+    async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
+        """(records, paginator cursor, label) per step of :meth:`paginator`."""
+        async for step in self.paginator().steps(inner):
+            yield self.records(step.items), step.cursor, step.label
+
+    def records(self, rows: Iterable[Row]) -> list[RawRecord]:
+        """Rows as raw records."""
+        return [RawRecord(self.source_id(row), row) for row in rows]
+
+    def cursor_from_time(self, since: datetime) -> Cursor:
+        """Windowed streams can start at any time."""
+        return None
+
+
+class _WindowedStream(BinanceStream):
+    """A stream read in consecutive time windows from an origin."""
+
+    span: ClassVar[timedelta]
+
+    def origin(self) -> datetime:
+        """Where this stream's history starts."""
+        return self.options.origin
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """The paginator of one window."""
+        raise NotImplementedError
+
+    def paginator(self) -> Paginator[Row]:
+        """Windows of :attr:`span` from :meth:`origin`."""
+        return self.windows(self.inner, self.origin(), self.span)
+
+    def cursor_from_time(self, since: datetime) -> Cursor:
+        """Start at ``since`` (never before the origin)."""
+        return {"p": {"start": to_ms(max(since, self.origin()))}, "assets": []}
+
+
+# -- deposits and withdrawals -----------------------------------------------------------------------
+
+
+class _CapitalStream(_WindowedStream):
+    """Deposits or withdrawals: 90-day windows, offset paging, pending records re-checked."""
+
+    path: ClassVar[str]
+    span = timedelta(days=90)
+    limit: ClassVar[int] = 1000
+    final: ClassVar[frozenset[int]]
+
+    def __init__(self, connector: Binance) -> None:
+        super().__init__(connector)
+        self.pending: dict[str, list[int]] = {}
+
+    def time_ms(self, row: Row) -> int:
+        """The time the window filter applies to."""
+        raise NotImplementedError
+
+    def precision_ms(self) -> int:
+        """Width of the range that finds a record again from its time."""
+        return 1
+
+    async def fetch(self, start: int, end: int, offset: int, limit: int) -> list[Row]:
+        """One page of the range ``[start, end]``."""
+        body = await self.api.signed(
+            self.path, {"startTime": start, "endTime": end, "offset": offset, "limit": limit}
+        )
+        rows = as_list(body, None, self.path)
+        for row in rows:
+            at = self.time_ms(row)
+            if not start - self.precision_ms() < at <= end + self.precision_ms():
+                raise BadResponseError(
+                    "a row lies outside the time range asked for: the server answered another page",
+                    endpoint=self.path,
+                )
+        return rows
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """Offset paging inside one window (both bounds inclusive)."""
+
+        async def fetch(offset: int, limit: int) -> list[Row]:
+            return await self.fetch(window.start_ms, window.end_ms_inclusive, offset, limit)
+
+        return OffsetPaginator(fetch, limit=self.limit, key=self.source_id)
+
+    def start(self, extra: Mapping[str, Any]) -> None:
+        """Pending records from the cursor: ``{id: [time ms, status]}``."""
+        pending = extra.get("pending") or {}
+        if not isinstance(pending, dict):
+            raise InvalidCursorError("pending must be {id: [time, status]}")
+        self.pending = {str(k): [int(v[0]), int(v[1])] for k, v in pending.items()}
+
+    def state(self) -> dict[str, Any]:
+        """The pending records (only when there are some)."""
+        return {"pending": {k: list(v) for k, v in sorted(self.pending.items())}} if self.pending else {}
+
+    def track(self, rows: Iterable[Row]) -> None:
+        """Remember records not final yet; forget those that became final."""
+        for row in rows:
+            ident = self.source_id(row)
+            try:
+                status = int(row.get("status", -1))
+            except (TypeError, ValueError):
+                status = -1
+            if status in self.final:
+                self.pending.pop(ident, None)
+            else:
+                self.pending[ident] = [self.time_ms(row), status]
+
+    async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
+        """First the pending records (re-read when their status changed), then the windows."""
+        for ident, (at, status) in sorted(self.pending.items()):
+            rows = await self.fetch(at, at + self.precision_ms() - 1, 0, self.limit)
+            again = [row for row in rows if self.source_id(row) == ident]
+            if not again:
+                continue
+            changed = [row for row in again if str(row.get("status")) != str(status)]
+            if changed:
+                self.track(changed)
+                yield self.records(changed), inner, f"status of {ident}"
+        async for step in self.paginator().steps(inner):
+            self.track(step.items)
+            yield self.records(step.items), step.cursor, step.label
+
+
+class DepositsStream(_CapitalStream):
+    """Crypto deposits (``/sapi/v1/capital/deposit/hisrec``)."""
+
+    name = "deposits"
+    path = "/sapi/v1/capital/deposit/hisrec"
+    final = frozenset({1, 2, 7})
+
+    def source_id(self, row: Row) -> str:
+        """The deposit id (older rows without one: coin and tx id)."""
+        ident = row.get("id")
+        return str(ident) if ident not in (None, "") else f"{row.get('coin')}:{row.get('txId')}"
+
+    def time_ms(self, row: Row) -> int:
+        """``insertTime``."""
+        return to_ms(parse_time(row["insertTime"]))
+
+
+class WithdrawalsStream(_CapitalStream):
+    """Crypto withdrawals (``/sapi/v1/capital/withdraw/history``, UID weight 18000 each)."""
+
+    name = "withdrawals"
+    path = "/sapi/v1/capital/withdraw/history"
+    final = frozenset({1, 3, 5, 6})
+
+    def time_ms(self, row: Row) -> int:
+        """``applyTime`` (a UTC date-time string to the second)."""
+        return to_ms(parse_time(row["applyTime"]))
+
+    def precision_ms(self) -> int:
+        """``applyTime`` has whole seconds."""
+        return 1000
+
+
+# -- fiat ------------------------------------------------------------------------------------------------
+
+
+class _FiatStream(BinanceStream):
+    """Fiat orders or payments: one range per ``transactionType`` from the origin, paged by
+    ``page``/``rows`` (500). ``transactionType`` is added to each row for normalization."""
+
+    path: ClassVar[str]
+    rows: ClassVar[int] = 500
+    types: ClassVar[tuple[tuple[str, str], ...]]
+
+    def source_id(self, row: Row) -> str:
+        """``orderNo``."""
+        return str(row["orderNo"])
+
+    def part(self, kind: str) -> Paginator[Row]:
+        """The history of one ``transactionType``."""
+
+        def inner(window: Window) -> Paginator[Row]:
+            async def fetch(page: int, rows: int) -> Counted[Row]:
+                body = await self.api.signed(
+                    self.path,
+                    {
+                        "transactionType": kind,
+                        "beginTime": window.start_ms,
+                        "endTime": window.end_ms_inclusive,
+                        "page": page,
+                        "rows": rows,
+                    },
+                )
+                data = as_list(body, "data", self.path)
+                total = body.get("total") if isinstance(body, dict) else None
+                return Counted(
+                    [dict(row, transactionType=kind) for row in data],
+                    total if isinstance(total, int) and not isinstance(total, bool) else None,
+                )
+
+            return PageNumberPaginator(fetch, size=self.rows, key=self.source_id)
+
+        return self.windows(inner, self.options.origin, WHOLE_HISTORY)
+
+    def paginator(self) -> Paginator[Row]:
+        """Both transaction types, each from its own position."""
+        return Partitioned([(label, self.part(kind)) for kind, label in self.types])
+
+    def cursor_from_time(self, since: datetime) -> Cursor:
+        """Both types from ``since``."""
+        start = to_ms(max(since, self.options.origin))
+        return {"p": {label: {"start": start} for _, label in self.types}, "assets": []}
+
+
+class FiatOrdersStream(_FiatStream):
+    """Fiat deposits and withdrawals (``/sapi/v1/fiat/orders``, UID weight 90000 each)."""
+
+    name = "fiat_orders"
+    path = "/sapi/v1/fiat/orders"
+    types = (("0", "deposit"), ("1", "withdraw"))
+
+
+class FiatPaymentsStream(_FiatStream):
+    """Crypto bought or sold with fiat (``/sapi/v1/fiat/payments``)."""
+
+    name = "fiat_payments"
+    path = "/sapi/v1/fiat/payments"
+    types = (("0", "buy"), ("1", "sell"))
+
+
+# -- convert, dividends, liquid swap (range requests, halved when cut) -------------------------------------
+
+
+class ConvertStream(_WindowedStream):
+    """Convert trades: 30-day windows with both bounds, halved when ``moreData``."""
+
+    name = "convert"
+    span = timedelta(days=30)
+    path = "/sapi/v1/convert/tradeFlow"
+    limit = 1000
+
+    def source_id(self, row: Row) -> str:
+        """``orderId``."""
+        return str(row["orderId"])
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """One window, halved while the answer says ``moreData``."""
+
+        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
+            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
+            rows = as_list(body, "list", self.path)
+            more = bool(body.get("moreData")) if isinstance(body, dict) else False
+            return rows, more or len(rows) >= self.limit
+
+        return BisectingWindow(fetch, window)
+
+
+class DividendsStream(_WindowedStream):
+    """Asset dividends (staking, savings, airdrops, launchpool...): 180-day spans, 500 rows."""
+
+    name = "dividends"
+    span = timedelta(days=180)
+    path = "/sapi/v1/asset/assetDividend"
+    limit = 500
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """One window, halved while the answer is full."""
+
+        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
+            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
+            rows = as_list(body, "rows", self.path)
+            return rows, len(rows) >= self.limit
+
+        return BisectingWindow(fetch, window)
+
+
+class LiquiditySwapsStream(_WindowedStream):
+    """Liquid Swap trades: 90-day windows from August 2020, 100 rows, halved when full."""
+
+    name = "liquidity_swaps"
+    span = timedelta(days=90)
+    path = "/sapi/v1/bswap/swap"
+    limit = 100
+
+    def origin(self) -> datetime:
+        """Not before Liquid Swap opened."""
+        return max(self.options.origin, SWAP_ORIGIN)
+
+    def source_id(self, row: Row) -> str:
+        """``swapId``."""
+        return str(row["swapId"])
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """One window, halved while the answer is full."""
+
+        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
+            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
+            rows = as_list(body, None, self.path)
+            return rows, len(rows) >= self.limit
+
+        return BisectingWindow(fetch, window)
+
+
+# -- earn -----------------------------------------------------------------------------------------------
+
+
+class _EarnStream(_WindowedStream):
+    """Simple Earn rewards: 30-day windows from ``earn_origin``, ``current``/``size`` (100)."""
+
+    span = timedelta(days=30)
+    path: ClassVar[str]
+    size = 100
+    extra: ClassVar[dict[str, str]] = {}
+
+    def origin(self) -> datetime:
+        """``earn_origin``."""
+        return self.options.earn_origin
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """Page numbers inside one window."""
+
+        async def fetch(current: int, size: int) -> Counted[Row]:
+            body = await self.api.signed(
+                self.path,
+                {
+                    **self.extra,
+                    "startTime": window.start_ms,
+                    "endTime": window.end_ms_inclusive,
+                    "current": current,
+                    "size": size,
+                },
+            )
+            rows = as_list(body, "rows", self.path)
+            total = body.get("total") if isinstance(body, dict) else None
+            return Counted(rows, total if isinstance(total, int) and not isinstance(total, bool) else None)
+
+        return PageNumberPaginator(fetch, size=self.size, key=self.source_id)
+
+
+class EarnFlexibleStream(_EarnStream):
+    """Simple Earn flexible rewards (``type=ALL``)."""
+
+    name = "earn_flexible"
+    path = "/sapi/v1/simple-earn/flexible/history/rewardsRecord"
+    extra = {"type": "ALL"}
+
+    def source_id(self, row: Row) -> str:
+        """(time, asset, product, type)."""
+        return earn_flexible_id(row)
+
+
+class EarnLockedStream(_EarnStream):
+    """Simple Earn locked rewards."""
+
+    name = "earn_locked"
+    path = "/sapi/v1/simple-earn/locked/history/rewardsRecord"
+
+    def source_id(self, row: Row) -> str:
+        """(position, time, asset, type)."""
+        return earn_locked_id(row)
+
+
+# -- dust ------------------------------------------------------------------------------------------------
+
+
+class DustStream(BinanceStream):
+    """Dust conversions: one request returns the last 100; the cursor is the last ``transId``.
+
+    When the answer holds 100 conversions and does not reach back to the cursor (or there is no
+    cursor yet), older ones may be missing: the ``dust_beyond_100`` gap is noted.
+    """
+
+    name = "dust"
+    path = "/sapi/v1/asset/dribblet"
+    cap = 100
+
+    def source_id(self, row: Row) -> str:
+        """``transId``."""
+        return str(row["transId"])
+
+    async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
+        """The conversions after the cursor, oldest first, as one page."""
+        if inner is not None and (isinstance(inner, bool) or not isinstance(inner, int)):
+            raise InvalidCursorError("the dust cursor is the last transId read")
+        body = await self.api.signed(
+            self.path,
+            {"startTime": to_ms(max(self.options.origin, DUST_ORIGIN)), "endTime": to_ms(self._now())},
+        )
+        rows = as_list(body, "userAssetDribblets", self.path)
+        try:
+            ordered = sorted(rows, key=lambda r: int(r["transId"]))
+        except (KeyError, TypeError, ValueError):
+            raise BadResponseError("dust conversions without a numeric transId", endpoint=self.path) from None
+        fresh = [r for r in ordered if inner is None or int(r["transId"]) > inner]
+        if len(rows) >= self.cap and (inner is None or int(ordered[0]["transId"]) > inner):
+            self.context.note_gap(
+                "dust_beyond_100",
+                f"the API returned {len(rows)} dust conversions, its maximum: older ones are missing",
+                stream=self.name,
+            )
+        if fresh:
+            yield self.records(fresh), int(fresh[-1]["transId"]), "last 100"
+
+
+# -- futures and margin -------------------------------------------------------------------------------------
+
+
+class FuturesIncomeStream(_WindowedStream):
+    """USD-M futures income (``/fapi/v1/income``), only the last 3 months; paged by page/limit.
+
+    A first sync that finds income in the first week of the 3 months, or a sync more than 3 months
+    after the previous one, notes the ``futures_beyond_3_months`` gap. A key that cannot read
+    futures gives no income (noted), not a failure.
+    """
+
+    name = "futures_income"
+    span = FUTURES_KEPT
+    path = "/fapi/v1/income"
+    limit = 1000
+
+    def origin(self) -> datetime:
+        """Three months back (Binance keeps no more), or the history origin if later."""
+        return max(self.options.origin, self._now() - FUTURES_KEPT + _DAY)
+
+    def source_id(self, row: Row) -> str:
+        """(tranId, incomeType, asset, symbol)."""
+        return futures_income_id(row)
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """Page numbers inside the window."""
+
+        async def fetch(page: int, limit: int) -> list[Row]:
+            body = await self.api.signed(
+                self.path,
+                {
+                    "startTime": window.start_ms,
+                    "endTime": window.end_ms_inclusive,
+                    "page": page,
+                    "limit": limit,
+                },
+            )
+            return as_list(body, None, self.path)
+
+        return PageNumberPaginator(fetch, size=self.limit, key=self.source_id)
+
+    async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
+        """Clamp the start to what Binance keeps, and note what may be older."""
+        origin = self.origin()
+        first_sync = inner is None
+        stale = isinstance(inner, dict) and isinstance(inner.get("start"), int) and "inner" not in inner
+        if stale and inner["start"] < to_ms(origin):
+            self.context.note_gap(
+                "futures_beyond_3_months",
+                f"the previous sync is over 3 months old: income before {origin.date()} is no longer served",
+                stream=self.name,
+            )
+            inner = {"start": to_ms(origin)}
+        window_start = to_ms(origin)
+        try:
+            async for step in self.paginator().steps(inner):
+                if first_sync and any(
+                    to_ms(parse_time(row["time"])) < window_start + 7 * 86_400_000 for row in step.items
+                ):
+                    first_sync = False
+                    self.context.note_gap(
+                        "futures_beyond_3_months",
+                        f"futures income from {origin.date()} on is all the API keeps; older may exist",
+                        stream=self.name,
+                    )
+                yield self.records(step.items), step.cursor, step.label
+        except (AuthError, PermissionDeniedError):
+            self.context.note_gap(
+                "futures_beyond_3_months", "this key cannot read USD-M futures income", stream=self.name
+            )
+
+
+class MarginInterestStream(_WindowedStream):
+    """Cross margin interest: 30-day windows, ``current``/``size`` (100), ``archived`` for windows
+    older than 6 months. Only when the account uses margin."""
+
+    name = "margin_interest"
+    span = timedelta(days=30)
+    path = "/sapi/v1/margin/interestHistory"
+    size = 100
+
+    def source_id(self, row: Row) -> str:
+        """``txId``."""
+        return str(row["txId"])
+
+    async def enabled(self) -> bool:
+        """Only for accounts with a margin account (see :meth:`Binance.margin_enabled`)."""
+        return await self.connector.margin_enabled()
+
+    def inner(self, window: Window) -> Paginator[Row]:
+        """Page numbers inside one window."""
+        archived = window.end < self._now() - MARGIN_ARCHIVE_AFTER
+
+        async def fetch(current: int, size: int) -> Counted[Row]:
+            params: dict[str, Any] = {
+                "startTime": window.start_ms,
+                "endTime": window.end_ms_inclusive,
+                "current": current,
+                "size": size,
+            }
+            if archived:
+                params["archived"] = "true"
+            body = await self.api.signed(self.path, params)
+            rows = as_list(body, "rows", self.path)
+            total = body.get("total") if isinstance(body, dict) else None
+            return Counted(rows, total if isinstance(total, int) and not isinstance(total, bool) else None)
+
+        return PageNumberPaginator(fetch, size=self.size, key=self.source_id)
+
+
+def as_step(items: Sequence[Row], cursor: Cursor, label: str = "") -> Step[Row]:
+    """A step (for tests)."""
+    return Step(list(items), cursor, label)

@@ -1,0 +1,258 @@
+"""The Binance connector: a read-only key's complete history, within Binance's rate limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from txsync.connector import Connector, ConnectorContext, Stream
+from txsync.errors import AuthError, BadResponseError, PermissionDeniedError
+from txsync.models import Balance, Permissions, to_amount
+
+from ._api import BinanceApi
+from ._discovery import KNOWN_DELISTED, AssetTally, Symbol
+from ._errors import MarginUnavailableError
+from ._info import INFO
+from ._options import Options
+from ._streams import (
+    ConvertStream,
+    DepositsStream,
+    DividendsStream,
+    DustStream,
+    EarnFlexibleStream,
+    EarnLockedStream,
+    FiatOrdersStream,
+    FiatPaymentsStream,
+    FuturesIncomeStream,
+    LiquiditySwapsStream,
+    MarginInterestStream,
+    WithdrawalsStream,
+)
+from ._trades import MarginTradesStream, TradesStream
+
+__all__ = ["Binance"]
+
+#: exchangeInfo lists only SPOT/MARGIN/LEVERAGED symbols unless asked for the trading groups too.
+EXCHANGE_PERMISSIONS = ["SPOT", "MARGIN", "LEVERAGED", *(f"TRD_GRP_{n:03d}" for n in range(2, 26))]
+#: Key rights that allow trading of any kind.
+TRADING_FLAGS = (
+    "enableSpotAndMarginTrading",
+    "enableMargin",
+    "enableFutures",
+    "enableVanillaOptions",
+    "enablePortfolioMarginTrading",
+    "enableFixApiTrade",
+)
+_ZERO = Decimal(0)
+
+
+def _amount(row: Mapping[str, Any], *names: str) -> Decimal:
+    total = _ZERO
+    for name in names:
+        value = row.get(name)
+        if value not in (None, ""):
+            total += to_amount(value)
+    return total
+
+
+class Binance(Connector):
+    """Binance (binance.com): spot trades, deposits and withdrawals, fiat, convert, dust, dividends,
+    Simple Earn, Liquid Swap, USD-M futures income and cross margin, from a read-only key.
+
+    Options: see :class:`txsync.connectors.binance._options.Options`. Pair discovery, limits and
+    coverage gaps are described in ``docs/connectors/binance.md``.
+    """
+
+    info = INFO
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        self.options = Options.parse(context.options)
+        self.api = BinanceApi(context, self.options)
+        self.tally = AssetTally()
+        #: Spot pairs with trades, once the trades stream has run (read by the margin stream).
+        self.traded_pairs: set[str] = set()
+        self._residual: dict[str, Decimal] | None = None
+        self._markets: dict[str, Symbol] | None = None
+        self._margin: bool | None = self.options.margin
+        self._margin_account: dict[str, Any] | None = None
+
+    # -- key and balances -------------------------------------------------------------------------------
+
+    async def verify(self) -> Permissions:
+        """The key's own rights from ``/sapi/v1/account/apiRestrictions``."""
+        path = "/sapi/v1/account/apiRestrictions"
+        body = await self.api.signed(path)
+        if not isinstance(body, dict):
+            raise BadResponseError("apiRestrictions: expected an object", endpoint=path)
+
+        def flag(name: str) -> bool:
+            return bool(body.get(name))
+
+        return Permissions(
+            reported=True,
+            can_read=flag("enableReading"),
+            can_trade=any(flag(name) for name in TRADING_FLAGS),
+            can_withdraw=flag("enableWithdrawals"),
+            can_transfer=flag("enableInternalTransfer") or flag("permitsUniversalTransfer"),
+            ip_restricted=flag("ipRestrict"),
+            details={k: v for k, v in body.items() if isinstance(v, bool | int | str)},
+        )
+
+    async def _spot(self) -> list[Balance]:
+        body = await self.api.signed("/api/v3/account", {"omitZeroBalances": "true"})
+        rows = body.get("balances") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise BadResponseError("account: expected balances[]", endpoint="/api/v3/account")
+        result = []
+        for row in rows:
+            free, locked = _amount(row, "free"), _amount(row, "locked")
+            if free + locked:
+                result.append(
+                    Balance(asset=str(row["asset"]), amount=free + locked, locked=locked, wallet="spot")
+                )
+        return result
+
+    async def _funding(self) -> list[Balance]:
+        body = await self.api.signed("/sapi/v1/asset/get-funding-asset", method="POST")
+        if not isinstance(body, list):
+            raise BadResponseError("funding: expected a list", endpoint="/sapi/v1/asset/get-funding-asset")
+        result = []
+        for row in body:
+            amount = _amount(row, "free", "locked", "freeze", "withdrawing")
+            if amount:
+                locked = _amount(row, "locked", "freeze", "withdrawing")
+                result.append(
+                    Balance(asset=str(row["asset"]), amount=amount, locked=locked, wallet="funding")
+                )
+        return result
+
+    async def _margin_balances(self) -> list[Balance]:
+        if not await self.margin_enabled() or self._margin_account is None:
+            return []
+        result = []
+        for row in self._margin_account.get("userAssets") or []:
+            net = _amount(row, "netAsset")
+            if net:
+                result.append(Balance(asset=str(row["asset"]), amount=net, wallet="margin"))
+        return result
+
+    async def _futures(self) -> list[Balance]:
+        try:
+            body = await self.api.signed("/fapi/v2/balance")
+        except (AuthError, PermissionDeniedError):
+            return []  # a key that cannot read futures: no futures wallet to report
+        if not isinstance(body, list):
+            raise BadResponseError("futures balance: expected a list", endpoint="/fapi/v2/balance")
+        result = []
+        for row in body:
+            amount = _amount(row, "balance")
+            if amount:
+                result.append(Balance(asset=str(row["asset"]), amount=amount, wallet="futures:usdm"))
+        return result
+
+    async def balances(self) -> Sequence[Balance]:
+        """Spot, funding, cross margin (net) and USD-M futures wallets."""
+        spot, funding = await self._spot(), await self._funding()
+        return [*spot, *funding, *await self._margin_balances(), *await self._futures()]
+
+    async def residual_balances(self) -> dict[str, Decimal]:
+        """Per asset, the wallets pair discovery reconciles against (all but futures); read once
+        per connector instance (one sync)."""
+        if self._residual is None:
+            totals: dict[str, Decimal] = {}
+            for balance in [*await self._spot(), *await self._funding(), *await self._margin_balances()]:
+                totals[balance.asset] = totals.get(balance.asset, _ZERO) + balance.amount
+            self._residual = totals
+        return dict(self._residual)
+
+    # -- shared state of the streams ----------------------------------------------------------------------
+
+    async def margin_enabled(self) -> bool:
+        """Whether to read margin history: the ``margin`` option, or (``auto``) whether a cross
+        margin account exists (``/sapi/v1/margin/account``, weight 10; -3003 when it never did)."""
+        if self._margin is None:
+            try:
+                body = await self.api.signed("/sapi/v1/margin/account")
+            except MarginUnavailableError:
+                self._margin = False
+            else:
+                self._margin = True
+                self._margin_account = body if isinstance(body, dict) else {}
+        elif self._margin and self._margin_account is None:
+            try:
+                body = await self.api.signed("/sapi/v1/margin/account")
+            except MarginUnavailableError:
+                body = {}
+            self._margin_account = body if isinstance(body, dict) else {}
+        return self._margin
+
+    async def margin_assets(self) -> set[str]:
+        """Assets the margin account holds or owes now."""
+        await self.margin_enabled()
+        assets = set()
+        for row in (self._margin_account or {}).get("userAssets") or []:
+            if any(_amount(row, name) for name in ("free", "locked", "borrowed", "interest", "netAsset")):
+                assets.add(str(row["asset"]))
+        return assets
+
+    async def markets(self, known: Mapping[str, str] | None = None) -> dict[str, Symbol]:
+        """Every symbol exchangeInfo lists (whatever its status), plus known delisted pairs, the
+        ``extra_pairs`` option and ``known`` pairs (``{symbol: "BASE/QUOTE"}``, traded before), with
+        status ``DELISTED`` when exchangeInfo lacks them."""
+        if self._markets is None:
+            permissions = json.dumps(EXCHANGE_PERMISSIONS, separators=(",", ":"))
+            body = await self.api.public(
+                "/api/v3/exchangeInfo", {"permissions": permissions, "showPermissionSets": "false"}
+            )
+            rows = body.get("symbols") if isinstance(body, dict) else None
+            if not isinstance(rows, list):
+                raise BadResponseError("exchangeInfo: expected symbols[]", endpoint="/api/v3/exchangeInfo")
+            markets: dict[str, Symbol] = {}
+            for row in rows:
+                try:
+                    sym = Symbol(
+                        symbol=str(row["symbol"]),
+                        base=str(row["baseAsset"]),
+                        quote=str(row["quoteAsset"]),
+                        status=str(row.get("status", "TRADING")),
+                        margin=bool(row.get("isMarginTradingAllowed")),
+                    )
+                except (KeyError, TypeError):
+                    continue
+                markets[sym.symbol] = sym
+            for base, quote in (*KNOWN_DELISTED, *self.options.extra_pairs):
+                markets.setdefault(f"{base}{quote}", Symbol(f"{base}{quote}", base, quote, "DELISTED"))
+            self._markets = markets
+        for name, split in (known or {}).items():
+            base, _, quote = str(split).partition("/")
+            if name not in self._markets and base and quote:
+                self._markets[name] = Symbol(name, base, quote, "DELISTED")
+        return self._markets
+
+    # -- streams --------------------------------------------------------------------------------------------
+
+    def streams(self) -> Sequence[Stream]:
+        """Every stream, trades after all the streams its pair discovery learns from."""
+        return [
+            DepositsStream(self),
+            WithdrawalsStream(self),
+            FiatOrdersStream(self),
+            FiatPaymentsStream(self),
+            ConvertStream(self),
+            DustStream(self),
+            DividendsStream(self),
+            EarnFlexibleStream(self),
+            EarnLockedStream(self),
+            LiquiditySwapsStream(self),
+            FuturesIncomeStream(self),
+            MarginInterestStream(self),
+            MarginTradesStream(self),
+            TradesStream(self),
+        ]
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients."""
+        await self.api.aclose()

@@ -1,0 +1,23 @@
+"""A local emulation of the Binance API (spot, SAPI and USD-M futures hosts) for the connector's
+tests, cassettes and benchmark: :class:`BinanceSandbox` serves a seeded scenario account
+(:class:`ScenarioAccount`) through an ``httpx.MockTransport``."""
+
+from ._market import Listing, Market, generate_listing
+from ._scenario import NOW, Scenario, ScenarioAccount
+from ._server import KEY, READ_ONLY, SECRET, TRADING_KEY, TRADING_SECRET, BinanceSandbox, KeySpec
+
+__all__ = [
+    "KEY",
+    "NOW",
+    "READ_ONLY",
+    "SECRET",
+    "TRADING_KEY",
+    "TRADING_SECRET",
+    "BinanceSandbox",
+    "KeySpec",
+    "Listing",
+    "Market",
+    "Scenario",
+    "ScenarioAccount",
+    "generate_listing",
+]

@@ -1,0 +1,163 @@
+"""Pair discovery: the planner alone, then whole syncs against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from connectors.binance.binance_rig import make_rig
+from txsync.connectors.binance._discovery import PairPlanner, Symbol
+from txsync.engine import SyncMode
+from txsync.testing.sandboxes.binance import BinanceSandbox, Scenario, ScenarioAccount
+
+HUBS = ("USDT", "BTC", "BNB")
+
+
+def market(extra: tuple[str, ...] = ()) -> list[Symbol]:
+    """Alts A..J listed against USDT and BTC (and some BNB), plus fillers making the quotes hubs."""
+    symbols = [Symbol(f"{a}{q}", a, q) for a in "ABCDEFGHIJ" for q in ("USDT", "BTC")]
+    symbols += [Symbol(f"{a}BNB", a, "BNB") for a in "ABCDEFGH"]
+    symbols += [
+        Symbol("BTCUSDT", "BTC", "USDT"),
+        Symbol("BNBUSDT", "BNB", "USDT"),
+        Symbol("BNBBTC", "BNB", "BTC"),
+    ]
+    symbols += [Symbol(f"{name}USDT", name, "USDT") for name in extra]
+    return symbols
+
+
+def test_settled_assets_ask_nothing() -> None:
+    planner = PairPlanner(market(), {"A", "USDT"}, {})
+    assert planner.next_round() == []
+
+
+def test_an_unsettled_alt_asks_its_most_popular_live_pair_first() -> None:
+    planner = PairPlanner(
+        market(), {"A", "USDT", "BTC"}, {"A": Decimal(5), "USDT": Decimal(-10), "BTC": Decimal(1)}
+    )
+    first = planner.next_round()
+    assert [s.symbol for s in first] == ["AUSDT"]
+    planner.found({"A": Decimal(5), "USDT": Decimal(-10)})
+    assert not planner.unsettled("A") and not planner.unsettled("USDT")
+    # BTC alone is unsettled: the hub phase asks its pairs with live partners - none is left.
+    assert planner.next_round() == []
+    assert planner.unexplained() == {"BTC": Decimal(1)}
+
+
+def test_hubs_wait_for_the_alts() -> None:
+    planner = PairPlanner(
+        market(), {"A", "USDT", "BTC"}, {"A": Decimal(1), "USDT": Decimal(-1), "BTC": Decimal(2)}
+    )
+    assert [s.symbol for s in planner.next_round()] == ["AUSDT"]  # not BTCUSDT yet
+    planner.found({})  # AUSDT had no trade
+    assert [s.symbol for s in planner.next_round()] == ["ABTC"]
+    planner.found({"A": Decimal(1), "BTC": Decimal(-1)})
+    assert [s.symbol for s in planner.next_round()] == ["BTCUSDT"]
+
+
+def test_trades_reveal_new_assets_and_the_set_grows() -> None:
+    """X is in no other stream: a trade found in XUSDT makes it a candidate, and since X's balance
+    is zero, its residual pulls in the pair where it was sold."""
+    planner = PairPlanner(
+        [*market(("X",)), Symbol("XBTC", "X", "BTC")],
+        {"USDT", "BTC", "A"},
+        {"USDT": Decimal(-10), "BTC": Decimal(1), "A": Decimal(0)},
+    )
+    planner.asked.add("BTCUSDT")
+    planner.forced = {"XUSDT"}  # say the user named it (extra_pairs)
+    assert [s.symbol for s in planner.next_round()] == ["XUSDT"]
+    planner.found({"X": Decimal(5), "USDT": Decimal(-10)})
+    assert "X" in planner.candidates and planner.residual["X"] == Decimal(-5)
+    assert [s.symbol for s in planner.next_round()] == ["XBTC"]
+
+
+def test_an_alt_whose_partners_are_settled_expands_to_other_markets() -> None:
+    """USDT is settled (a trade of A against it would show), BTC and BNB are no candidates."""
+    planner = PairPlanner(market(), {"A", "USDT"}, {"A": Decimal(3)})
+    assert [s.symbol for s in planner.next_round()] == ["ABTC"]
+    planner.found({})
+    assert [s.symbol for s in planner.next_round()] == ["ABNB"]
+    planner.found({})
+    assert planner.next_round() == []
+    assert planner.unexplained() == {"A": Decimal(3)}
+
+
+def test_thorough_mode_expands_hubs_to_every_market() -> None:
+    guided = PairPlanner(market(), {"USDT"}, {"USDT": Decimal(7)})
+    assert guided.next_round() == []
+    thorough = PairPlanner(market(), {"USDT"}, {"USDT": Decimal(7)}, thorough=True)
+    asked = {s.symbol for s in thorough.next_round()}
+    assert asked == {s.symbol for s in market() if "USDT" in (s.base, s.quote)}
+
+
+def test_a_delisted_pair_makes_its_coin_unreadable_not_the_hub() -> None:
+    symbols = [*market(), Symbol("BCCBTC", "BCC", "BTC", "DELISTED")]
+    planner = PairPlanner(symbols, {"BCC", "BTC"}, {"BCC": Decimal(-2), "BTC": Decimal(1)})
+    assert [s.symbol for s in planner.next_round()] == ["BCCBTC"]
+    planner.unreadable_pair("BCCBTC")
+    assert planner.unreadable == {"BCC"}
+    assert planner.next_round() == []
+
+
+# -- whole syncs ---------------------------------------------------------------------------------------
+
+
+def _spy(sandbox: BinanceSandbox) -> tuple[list[str], Any]:
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v3/myTrades":
+            asked.append(str(request.url.params["symbol"]))
+        return sandbox.handle(request)
+
+    return asked, lambda: httpx.MockTransport(handle)
+
+
+def test_full_sync_of_the_scenario_asks_few_pairs_and_finds_every_trade() -> None:
+    account = ScenarioAccount.generate()
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    asked, transport = _spy(sandbox)
+    rig = make_rig(transport, options={"rate_limit": "off"})
+    report = asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL))
+    assert report.ok, report.errors
+    listed = account.listing.markets
+    traded = {s for s in account.traded_symbols if s in listed}
+    assert len(listed) > 2000 and len(traded) >= 45
+    assert traded <= set(asked)  # every readable traded pair found
+    assert len(asked) <= 1.4 * len(traded) + 4  # never the whole exchange
+    trades = next(s for s in report.streams if s.stream == "trades")
+    assert trades.raws == sum(len(account.trades[s]) for s in traded)
+    gaps = {g.gap_id: g.detail for g in report.coverage_gaps}
+    assert "BCCBTC" in gaps["delisted_pairs"] or any("BCCBTC" in g.detail for g in report.coverage_gaps)
+    # An incremental sync with nothing new asks no myTrades at all.
+    asked.clear()
+    again = asyncio.run(rig.engine.sync(rig.connection.id))
+    assert again.ok and again.total("new") == 0 and asked == []
+
+
+def test_incremental_sync_asks_only_pairs_whose_assets_moved() -> None:
+    account = ScenarioAccount.generate(Scenario.small())
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    asked, transport = _spy(sandbox)
+    rig = make_rig(transport)
+    assert asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL)).ok
+    # A new trade in an alt/USDT pair happens: balances move, nothing else does.
+    markets = account.listing.markets
+    symbol = next(
+        s
+        for s in account.traded_symbols
+        if s in markets and markets[s].quote == "USDT" and markets[s].base not in ("BTC", "ETH", "BNB")
+    )
+    base = markets[symbol].base
+    last = account.trades[symbol][-1]
+    account.trades[symbol].append(dict(last, id=last["id"] + 5, isBuyer=True, commissionAsset=base))
+    qty, quote_qty, fee = (Decimal(last[k]) for k in ("qty", "quoteQty", "commission"))
+    account.spot[base] += qty - fee
+    account.spot["USDT"] -= quote_qty
+    asked.clear()
+    report = asyncio.run(rig.engine.sync(rig.connection.id))
+    assert report.ok and report.total("new") == 1
+    assert asked == [symbol]
