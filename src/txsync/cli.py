@@ -1,6 +1,7 @@
 """``txsync`` command line: the demo main job, plugin listing, and a ledger summary.
 
-txsync demo [--db PATH] [--full]     sync the recorded Demo Exchange account into SQLite and report
+txsync demo [--db PATH] [--full]     sync the recorded Binance account into SQLite and report
+            [--source binance|demo]  (or the small Demo Exchange account)
 txsync connectors                    list installed connector plugins and their status
 txsync summary [--db PATH]           counts per kind and balances of every account in a store
 txsync vault status|rotate|retire V  master key versions and how many secrets each protects; rotate
@@ -13,11 +14,13 @@ import argparse
 import asyncio
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from txsync.connector import Connector
 from txsync.engine import Engine, SyncMode, SyncReport
 from txsync.errors import TxsyncError
 from txsync.models import Credential
@@ -97,38 +100,73 @@ def print_ledger(
         )
 
 
+@dataclass(frozen=True)
+class _Recording:
+    """A recorded account the main job can replay: its connector, test credential and fixed clock."""
+
+    connector: type[Connector]
+    credential: Credential
+    options: dict[str, Any]
+    label: str
+    sandbox: Callable[[], Any]  # the sandbox it was recorded from (its clock; its transport to record)
+
+
+def _recordings() -> dict[str, _Recording]:
+    from txsync.connectors.binance import Binance
+    from txsync.testing.demo_connector import DemoExchange
+    from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
+    from txsync.testing.sandboxes.binance import KEY, SECRET, BinanceSandbox
+
+    return {
+        "binance": _Recording(
+            Binance, Credential(connector_id="binance", secrets={"api_key": KEY, "api_secret": SECRET}),
+            # Weights are accounted on a virtual clock: a replay has no server to protect.
+            {"rate_limit": "simulated"}, "Binance (recorded)",
+            lambda: BinanceSandbox(enforce_limits=False),
+        ),
+        "demo": _Recording(
+            DemoExchange,
+            Credential(connector_id="demo", secrets={"api_key": DEMO_KEY, "api_secret": DEMO_SECRET}),
+            {}, DEMO_LABEL, DemoSandbox,
+        ),
+    }
+
+
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from txsync.testing.cassettes import cassette_vcr, offline_transport
     except ImportError:  # pragma: no cover - vcrpy missing
         out.write("txsync demo replays recorded data with vcrpy: pip install 'txsync[test]'\n")
         return 2
-    from txsync.testing.demo_connector import DemoExchange
-    from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
-
-    cassettes = Path(args.cassettes)
-    sandbox = DemoSandbox()  # only its fixed clock is used when replaying
+    recording = _recordings()[args.source]
+    connector_id = recording.connector.info.id
+    sandbox = recording.sandbox()  # only its fixed clock is used when replaying
     record = bool(args.record)
-    registry = Registry()
-    registry.register(DemoExchange, replace=True)
+    registry = Registry(entry_points=[])
+    registry.register(recording.connector, replace=True)
     store = SqliteStore(args.db)
     transport = sandbox.transport() if record else offline_transport()
     engine = Engine(
         store, registry=registry, transport_for=lambda _c: transport, clock=sandbox.clock,
         credentials=VaultCredentials(store, local_kms(store)),  # only sealed secrets reach the database
     )
-    credential = Credential(connector_id="demo", secrets={"api_key": DEMO_KEY, "api_secret": DEMO_SECRET})
-    existing = [c for c in store.list_connections() if c.connector_id == "demo" and c.label == DEMO_LABEL]
+    credential = recording.credential
+    existing = [
+        c for c in store.list_connections() if c.connector_id == connector_id and c.label == recording.label
+    ]
     if existing:
         connection = existing[0]
         if store.get_credential(connection.id) is None:
             engine.credentials.put(connection, credential)
     else:
-        connection = engine.connect("demo-user", credential, label=DEMO_LABEL)
+        connection = engine.connect(
+            "demo-user", credential, label=recording.label, options=dict(recording.options)
+        )
     recorder = cassette_vcr(
-        cassettes / "demo", "new_episodes" if record else "none", secrets=(DEMO_KEY, DEMO_SECRET)
+        Path(args.cassettes) / connector_id, "new_episodes" if record else "none",
+        secrets=credential.secret_values(),
     )
-    out.write(f"Store: {store.path}\n")
+    out.write(f"Store: {store.path}\nAccount: {recording.label}\n")
     with recorder.use_cassette("main_job.yaml"):
         report = asyncio.run(engine.sync(connection.id, SyncMode.FULL if args.full else SyncMode.INCREMENTAL))
         if record:  # also record what a second, incremental run asks
@@ -198,7 +236,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = argparse.ArgumentParser(prog="txsync", description="Sync crypto transaction history.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="sync the recorded Demo Exchange account into SQLite and report")
+    demo = sub.add_parser("demo", help="sync a recorded exchange account into SQLite and report")
+    demo.add_argument(
+        "--source", choices=["binance", "demo"], default="binance",
+        help="which recorded account: Binance (default) or the small Demo Exchange",
+    )
     demo.add_argument("--db", type=Path, default=None, help=f"SQLite file (default {default_store_path()})")
     demo.add_argument("--full", action="store_true", help="re-read the whole history (idempotent)")
     demo.add_argument("--cassettes", default=str(REPO_CASSETTES), help=argparse.SUPPRESS)
