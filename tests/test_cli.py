@@ -62,5 +62,5 @@ def test_summary_and_connectors(tmp_path: Path) -> None:
     assert "trade                247" in text
     code, text = run("connectors")
     assert code == 0
-    for builtin in ("bitcoin", "bitstamp", "evm", "paymium", "binance_statement"):
+    for builtin in ("binance", "bitcoin", "bitstamp", "evm", "paymium", "binance_statement"):
         assert any(line.split()[:2] == [builtin, "available"] for line in text.splitlines()), text
