@@ -314,6 +314,28 @@ class ConnectorContract:
 
             _run(scenario())
 
+    def test_replay_needs_neither_the_sandbox_nor_the_network(
+        self, monkeypatch: pytest.MonkeyPatch, txsync_store_factory: Callable[[], Store]
+    ) -> None:
+        """(h) With the sandbox and every socket made unreachable, the full sync still replays from
+        its cassette (skipped while recording)."""
+        if record_source() is not RecordSource.REPLAY:
+            pytest.skip("recording run")
+        import socket
+
+        def unreachable(*_args: object, **_kw: object) -> Any:
+            raise AssertionError("the replay reached the sandbox or the network")
+
+        monkeypatch.setattr(self, "recording_transport", unreachable)
+        monkeypatch.setattr(socket.socket, "connect", unreachable)
+        with self.cassette("full_sync", txsync_store_factory) as harness:
+
+            async def scenario() -> None:
+                run = await harness.check_full_sync()
+                await harness.check_normalization(run)
+
+            _run(scenario())
+
     def test_cassettes_hold_no_secret(self) -> None:
         """(g) No cassette holds a secret of the test credential or an unscrubbed key, signature,
         nonce or timestamp. (Defined last: when recording, it scans what the others wrote.)"""

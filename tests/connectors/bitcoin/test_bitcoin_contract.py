@@ -7,21 +7,16 @@ Blockstream-style instance that throttles every 9th request with a 429 without R
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from txsync.connector import Cursor
 from txsync.connectors.bitcoin import BitcoinWallet
 from txsync.connectors.bitcoin._stream import cursor_progress
-from txsync.models import Credential, net_deltas
-from txsync.reconcile import reconcile
-from txsync.testing import ConnectorContract, record_source
-from txsync.testing.cassettes import RecordSource
+from txsync.models import Credential
+from txsync.testing import ConnectorContract
 from txsync.testing.sandboxes.bitcoin import BIP84_ZPUB, EsploraSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "bitcoin"
@@ -45,30 +40,3 @@ class TestBitcoinContract(ConnectorContract):
     def compare_cursors(self, stream: str, before: Cursor, after: Cursor) -> int | None:
         a, b = cursor_progress(before), cursor_progress(after)
         return None if a == b else (1 if b > a else -1)
-
-    @pytest.mark.skipif(record_source() is not RecordSource.REPLAY, reason="recording run")
-    def test_replay_needs_neither_the_sandbox_nor_the_network(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """With the sandbox and every socket unreachable the cassette still replays, and the balance
-        computed from its normalized transactions equals the balance the recorded stats report."""
-
-        def unreachable(*_args: object, **_kw: object) -> None:
-            raise AssertionError("the replay reached the sandbox or the network")
-
-        monkeypatch.setattr(EsploraSandbox, "handle", unreachable)
-        monkeypatch.setattr(socket.socket, "connect", unreachable)
-
-        async def scenario() -> None:
-            with self.cassette("full_sync") as harness:
-                run = await harness.check_full_sync()
-                computed: dict[str, object] = {}
-                for page in run.pages:
-                    for tx in page.transactions:
-                        computed[tx.key] = tx  # the last description of each key wins, as in the ledger
-                totals = net_deltas(leg for tx in computed.values() for leg in tx.legs)  # type: ignore[attr-defined]
-                async with harness.open_connector(verify=False) as connector:
-                    reported = await connector.balances()
-                checks = reconcile(totals, reported)
-                assert checks and all(check.ok for check in checks), checks
-                assert totals == run.store.balances(harness.account_id, include_pending=True)
-
-        asyncio.run(scenario())

@@ -6,18 +6,14 @@ Record with ``TXSYNC_RECORD=1 pytest tests/connectors/evm/test_evm_contract.py``
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from txsync.connectors.evm import EvmWallet
 from txsync.models import Credential
-from txsync.testing import ConnectorContract, record_source
-from txsync.testing.cassettes import RecordSource
+from txsync.testing import ConnectorContract
 from txsync.testing.sandboxes.evm import ADDRESS_A, ADDRESS_B, EVM_API_KEY, EtherscanSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "evm"
@@ -40,20 +36,3 @@ class TestEvmContract(ConnectorContract):
 
     def now(self) -> datetime:
         return EtherscanSandbox().now
-
-    @pytest.mark.skipif(record_source() is not RecordSource.REPLAY, reason="recording run")
-    def test_replay_needs_neither_the_sandbox_nor_the_network(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """With the sandbox and every socket unreachable, the cassettes still replay."""
-
-        def unreachable(*_args: object, **_kw: object) -> None:
-            raise AssertionError("the replay reached the sandbox or the network")
-
-        monkeypatch.setattr(EtherscanSandbox, "handle", unreachable)
-        monkeypatch.setattr(socket.socket, "connect", unreachable)
-
-        async def scenario() -> None:
-            with self.cassette("full_sync") as harness:
-                run = await harness.check_full_sync()
-                await harness.check_normalization(run)
-
-        asyncio.run(scenario())

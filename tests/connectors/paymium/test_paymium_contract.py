@@ -7,18 +7,14 @@ Recorded from :class:`~txsync.testing.sandboxes.paymium.PaymiumSandbox` with ``T
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from txsync.connectors.paymium import Paymium
 from txsync.models import Credential
-from txsync.testing import ConnectorContract, record_source
-from txsync.testing.cassettes import RecordSource
+from txsync.testing import ConnectorContract
 from txsync.testing.sandboxes.paymium import KEY, NOW, SECRET, PaymiumSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "paymium"
@@ -37,20 +33,3 @@ class TestPaymiumContract(ConnectorContract):
 
     def now(self) -> datetime:
         return NOW
-
-    @pytest.mark.skipif(record_source() is not RecordSource.REPLAY, reason="recording run")
-    def test_replay_needs_neither_the_sandbox_nor_the_network(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """With the sandbox and every socket unreachable, the full sync still replays."""
-
-        def unreachable(*_args: object, **_kw: object) -> None:
-            raise AssertionError("the replay reached the sandbox or the network")
-
-        monkeypatch.setattr(PaymiumSandbox, "handle", unreachable)
-        monkeypatch.setattr(socket.socket, "connect", unreachable)
-
-        async def scenario() -> None:
-            with self.cassette("full_sync") as harness:
-                run = await harness.check_full_sync()
-                await harness.check_normalization(run)
-
-        asyncio.run(scenario())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from txsync.errors import BadResponseError
+from txsync.models import to_amount
 
 __all__ = [
     "FIAT",
@@ -89,20 +90,12 @@ def parse_datetime(value: Any) -> datetime:
 
 def amount_of(value: Any) -> Decimal | None:
     """A JSON number or decimal string as an exact ``Decimal``; ``None`` if it is not a number."""
-    if isinstance(value, bool) or value is None:
+    if value is None:
         return None
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            return None
-    else:
+    try:
+        return to_amount(value)
+    except ValueError:
         return None
-    return result if result.is_finite() else None
 
 
 def currency_amounts(row: Mapping[str, Any]) -> dict[str, Decimal]:
