@@ -5,12 +5,14 @@ tests, cassettes and benchmark: :class:`BinanceSandbox` serves a seeded scenario
 from ._market import Listing, Market, generate_listing
 from ._scenario import NOW, Scenario, ScenarioAccount
 from ._server import KEY, READ_ONLY, SECRET, TRADING_KEY, TRADING_SECRET, BinanceSandbox, KeySpec
+from ._statement import STATEMENT_USER_ID, StatementRow, statement_csv, statement_rows
 
 __all__ = [
     "KEY",
     "NOW",
     "READ_ONLY",
     "SECRET",
+    "STATEMENT_USER_ID",
     "TRADING_KEY",
     "TRADING_SECRET",
     "BinanceSandbox",
@@ -19,5 +21,8 @@ __all__ = [
     "Market",
     "Scenario",
     "ScenarioAccount",
+    "StatementRow",
     "generate_listing",
+    "statement_csv",
+    "statement_rows",
 ]
