@@ -1,6 +1,7 @@
 """``txsync`` command line: the demo main job, plugin listing, and a ledger summary.
 
-txsync demo [--db PATH] [--full]     sync the recorded Binance account into SQLite and report
+txsync demo [--db PATH] [--full]     sync the recorded Binance account into SQLite (then import its
+            [--api-only]             account statement file into the same account) and report
             [--source binance|demo]  (or the small Demo Exchange account)
 txsync connectors                    list installed connector plugins and their status
 txsync summary [--db PATH]           counts per kind and balances of every account in a store
@@ -173,11 +174,35 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
             asyncio.run(engine.sync(connection.id))
         reported = asyncio.run(engine.reported_balances(connection.id))
     print_report(report, out)
+    ok = report.ok
+    statement = Path(args.cassettes) / connector_id / "statement.csv"
+    if args.source == "binance" and not args.api_only and statement.is_file():
+        ok = _import_statement(engine, registry, connection.account_id, statement, out) and ok
     print_ledger(
         store, connection.account_id, reconcile(store.balances(connection.account_id), reported), out
     )
     store.close()
-    return 0 if report.ok else 1
+    return 0 if ok else 1
+
+
+def _import_statement(
+    engine: Engine, registry: Registry, account_id: str, path: Path, out: TextIO
+) -> bool:
+    """Import the account statement file into the same account: it fills what the API cannot return."""
+    from txsync.connectors.binance_statement import BinanceStatement
+
+    registry.register(BinanceStatement, replace=True)
+    existing = [
+        c for c in engine.store.list_connections(account_id) if c.connector_id == BinanceStatement.info.id
+    ]
+    connection = existing[0] if existing else engine.connect(
+        "demo-user", Credential(connector_id=BinanceStatement.info.id), account_id=account_id,
+        label="Binance statement file", options={"path": str(path)},
+    )
+    out.write(f"\nImporting the account statement file {path.name} into the same account:\n")
+    report = asyncio.run(engine.sync(connection.id))
+    print_report(report, out)
+    return report.ok
 
 
 def _connectors(_: argparse.Namespace, out: TextIO) -> int:
@@ -243,6 +268,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     )
     demo.add_argument("--db", type=Path, default=None, help=f"SQLite file (default {default_store_path()})")
     demo.add_argument("--full", action="store_true", help="re-read the whole history (idempotent)")
+    demo.add_argument(
+        "--api-only", action="store_true",
+        help="skip importing the account statement file (the balances then show what the API misses)",
+    )
     demo.add_argument("--cassettes", default=str(REPO_CASSETTES), help=argparse.SUPPRESS)
     demo.add_argument("--record", action="store_true", help=argparse.SUPPRESS)
     demo.set_defaults(run=_demo)
