@@ -185,3 +185,12 @@ def test_no_key_material_in_repr_and_no_pickling(tmp_path: Path) -> None:
     assert material not in repr(kms)
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(kms)
+
+
+def test_a_master_key_may_be_standard_or_url_safe_base64() -> None:
+    import base64
+
+    key = os.urandom(32)
+    standard = LocalKMS.from_env(environ={ENV_MASTER_KEY: base64.b64encode(key).decode()})
+    url_safe = LocalKMS.from_env(environ={ENV_MASTER_KEY: base64.urlsafe_b64encode(key).decode().rstrip("=")})
+    assert open_blob(url_safe, seal(standard, b"secret", CTX), CTX) == b"secret"

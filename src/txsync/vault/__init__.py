@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from txsync.errors import MasterKeyError
 from txsync.store.base import Store
 from txsync.vault.credentials import VaultCredentials
 from txsync.vault.envelope import BlobHeader, SealContext, key_of, open_blob, read_header, rewrap, seal
@@ -77,7 +76,4 @@ def local_kms(store: Store, *, key_path: str | os.PathLike[str] | None = None) -
     if os.environ.get(ENV_USE_KEYRING) == "1":
         return LocalKMS.from_keyring(create=may_create)
     path = Path(key_path) if key_path is not None else default_key_path(getattr(store, "path", None))
-    try:
-        return LocalKMS.from_file(path, create=may_create)
-    except MasterKeyError:
-        raise
+    return LocalKMS.from_file(path, create=may_create)

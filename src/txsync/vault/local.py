@@ -56,13 +56,12 @@ def generate_master_key() -> str:
 
 
 def _decode_key(text: str, where: str) -> bytes:
+    # Standard or URL-safe base64, padded or not ("-_" are read as "+/", which stay valid).
+    stripped = text.strip()
     try:
-        raw = base64.b64decode(text.strip() + "=" * (-len(text.strip()) % 4), altchars=b"-_", validate=True)
+        raw = base64.b64decode(stripped + "=" * (-len(stripped) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
-        try:
-            raw = base64.b64decode(text.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise MasterKeyError(f"the master key in {where} is not base64") from None
+        raise MasterKeyError(f"the master key in {where} is not base64") from None
     if len(raw) != 32:
         raise MasterKeyError(f"the master key in {where} must be 32 bytes (base64 of 32 random bytes)")
     return raw

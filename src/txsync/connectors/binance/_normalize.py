@@ -32,6 +32,7 @@ from txsync.pagination import from_ms
 __all__ = [
     "FIAT",
     "NORMALIZERS",
+    "dec",
     "normalize_raws",
     "parse_time",
 ]
@@ -86,7 +87,9 @@ Normalizer = Callable[[RawTransaction], Iterable[NormalizedTransaction]]
 _ZERO = Decimal(0)
 
 
-def _dec(row: Mapping[str, Any], name: str) -> Decimal:
+def dec(row: Mapping[str, Any], name: str) -> Decimal:
+    """An amount field of a Binance row as an exact ``Decimal`` (0 when absent or empty);
+    :class:`BadResponseError` when it is not a number."""
     value = row.get(name)
     if value is None or value == "":
         return _ZERO
@@ -154,8 +157,8 @@ def _trade(raw: RawTransaction, prefix: str, wallet: str) -> Iterable[Normalized
     row = raw.payload
     symbol = str(row["symbol"])
     base, quote = str(row["baseAsset"]), str(row["quoteAsset"])
-    qty, price = _dec(row, "qty"), _dec(row, "price")
-    quote_qty = _dec(row, "quoteQty") if row.get("quoteQty") not in (None, "") else qty * price
+    qty, price = dec(row, "qty"), dec(row, "price")
+    quote_qty = dec(row, "quoteQty") if row.get("quoteQty") not in (None, "") else qty * price
     buyer = row.get("isBuyer")
     key = f"{prefix}:{symbol}:{row['id']}"
     at = parse_time(row["time"])
@@ -179,7 +182,7 @@ def _trade(raw: RawTransaction, prefix: str, wallet: str) -> Iterable[Normalized
         Leg(asset=base, amount=sign * qty, wallet=wallet),
         Leg(asset=quote, amount=-sign * quote_qty, wallet=wallet),
     ]
-    commission = _dec(row, "commission")
+    commission = dec(row, "commission")
     if commission:
         legs.append(
             Leg(asset=str(row["commissionAsset"]), amount=-commission, role=LegRole.FEE, wallet=wallet)
@@ -240,7 +243,7 @@ def normalize_deposit(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
         f"deposit:{row['id']}",
         TransactionKind.DEPOSIT,
         parse_time(row["insertTime"]),
-        [Leg(asset=str(row["coin"]), amount=_dec(row, "amount"), wallet=wallet)],
+        [Leg(asset=str(row["coin"]), amount=dec(row, "amount"), wallet=wallet)],
         status=status,
         flags=flags,
         external={"tx_hash": row.get("txId"), "network": row.get("network"), "address": row.get("address")},
@@ -259,8 +262,8 @@ def normalize_withdrawal(raw: RawTransaction) -> Iterable[NormalizedTransaction]
         TransactionKind.WITHDRAWAL,
         parse_time(row["applyTime"]),
         [
-            Leg(asset=coin, amount=-_dec(row, "amount"), wallet=wallet),
-            Leg(asset=coin, amount=-_dec(row, "transactionFee"), role=LegRole.FEE, wallet=wallet),
+            Leg(asset=coin, amount=-dec(row, "amount"), wallet=wallet),
+            Leg(asset=coin, amount=-dec(row, "transactionFee"), role=LegRole.FEE, wallet=wallet),
         ],
         status=status,
         flags=flags,
@@ -297,7 +300,7 @@ def normalize_fiat_order(raw: RawTransaction) -> Iterable[NormalizedTransaction]
     row = raw.payload
     status, flags = _fiat_status(row.get("status"))
     currency = str(row["fiatCurrency"])
-    amount, fee = _dec(row, "amount"), _dec(row, "totalFee")
+    amount, fee = dec(row, "amount"), dec(row, "totalFee")
     deposit = str(row.get("transactionType")) == "0"
     kind = TransactionKind.FIAT_DEPOSIT if deposit else TransactionKind.FIAT_WITHDRAWAL
     legs = [
@@ -328,7 +331,7 @@ def normalize_fiat_payment(raw: RawTransaction) -> Iterable[NormalizedTransactio
     row = raw.payload
     status, flags = _fiat_status(row.get("status"))
     fiat, crypto = str(row["fiatCurrency"]), str(row["cryptoCurrency"])
-    source, obtain, fee = _dec(row, "sourceAmount"), _dec(row, "obtainAmount"), _dec(row, "totalFee")
+    source, obtain, fee = dec(row, "sourceAmount"), dec(row, "obtainAmount"), dec(row, "totalFee")
     method = str(row.get("paymentMethod") or "card")
     external_wallet = None if method.strip().lower() in _BALANCE_METHODS else f"external:{method}"
     buy = str(row.get("transactionType")) == "0"
@@ -380,7 +383,7 @@ def normalize_convert(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     status = _CONVERT_STATUS.get(state, TransactionStatus.PENDING)
     flags = set() if state in _CONVERT_STATUS else {"unknown_status"}
     src, dst = str(row["fromAsset"]), str(row["toAsset"])
-    out, got = _dec(row, "fromAmount"), _dec(row, "toAmount")
+    out, got = dec(row, "fromAmount"), dec(row, "toAmount")
     meta: dict[str, Any] = {"ratio": str(row.get("ratio", ""))}
     if src in FIAT:
         meta.update(_fiat_meta(src, out))
@@ -404,8 +407,8 @@ def normalize_dust(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     row = raw.payload
     legs: list[Leg] = []
     for detail in row.get("userAssetDribbletDetails") or ():
-        legs.append(Leg(asset=str(detail["fromAsset"]), amount=-_dec(detail, "amount"), wallet="spot"))
-    received, charge = _dec(row, "totalTransferedAmount"), _dec(row, "totalServiceChargeAmount")
+        legs.append(Leg(asset=str(detail["fromAsset"]), amount=-dec(detail, "amount"), wallet="spot"))
+    received, charge = dec(row, "totalTransferedAmount"), dec(row, "totalServiceChargeAmount")
     legs.append(Leg(asset="BNB", amount=received + charge, wallet="spot"))
     legs.append(Leg(asset="BNB", amount=-charge, role=LegRole.FEE, wallet="spot"))
     yield _tx(
@@ -433,9 +436,9 @@ def normalize_swap(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
         TransactionKind.TRADE,
         parse_time(row["swapTime"]),
         [
-            Leg(asset=quote, amount=-_dec(row, "quoteQty"), wallet="spot"),
-            Leg(asset=base, amount=_dec(row, "baseQty"), wallet="spot"),
-            Leg(asset=quote, amount=-_dec(row, "fee"), role=LegRole.FEE, wallet="spot"),
+            Leg(asset=quote, amount=-dec(row, "quoteQty"), wallet="spot"),
+            Leg(asset=base, amount=dec(row, "baseQty"), wallet="spot"),
+            Leg(asset=quote, amount=-dec(row, "fee"), role=LegRole.FEE, wallet="spot"),
         ],
         status=status,
         flags=flags,
@@ -478,7 +481,7 @@ def normalize_dividend(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
         f"dividend:{row['id']}",
         kind or TransactionKind.OTHER,
         parse_time(row["divTime"]),
-        [Leg(asset=str(row["asset"]), amount=sign * _dec(row, "amount"), role=role, wallet="spot")],
+        [Leg(asset=str(row["asset"]), amount=sign * dec(row, "amount"), role=role, wallet="spot")],
         flags=flags,
         external={"tran_id": row.get("tranId")},
         description=info or None,
@@ -507,7 +510,7 @@ def normalize_earn_flexible(raw: RawTransaction) -> Iterable[NormalizedTransacti
         f"earn_flexible:{earn_flexible_id(row)}",
         TransactionKind.INTEREST if kind_ok else TransactionKind.OTHER,
         parse_time(row["time"]),
-        [Leg(asset=str(row["asset"]), amount=_dec(row, "rewards"), role=LegRole.INTEREST, wallet="spot")],
+        [Leg(asset=str(row["asset"]), amount=dec(row, "rewards"), role=LegRole.INTEREST, wallet="spot")],
         flags=set() if kind_ok else {"unknown_type"},
         meta={"product": row.get("projectId"), "type": row.get("type")},
     )
@@ -521,7 +524,7 @@ def normalize_earn_locked(raw: RawTransaction) -> Iterable[NormalizedTransaction
         f"earn_locked:{earn_locked_id(row)}",
         TransactionKind.REWARD,
         parse_time(row["time"]),
-        [Leg(asset=str(row["asset"]), amount=_dec(row, "amount"), role=LegRole.REWARD, wallet="spot")],
+        [Leg(asset=str(row["asset"]), amount=dec(row, "amount"), role=LegRole.REWARD, wallet="spot")],
         meta={
             "position": row.get("positionId"),
             "lock_period": row.get("lockPeriod"),
@@ -555,7 +558,7 @@ def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransact
     legs netting to zero); unknown income types are kept as OTHER with ``unknown_type``."""
     row = raw.payload
     income_type, asset = str(row["incomeType"]), str(row["asset"])
-    amount = _dec(row, "income")
+    amount = dec(row, "income")
     at = parse_time(row["time"])
     key = f"futures_income:{futures_income_id(row)}"
     external = {"tran_id": row.get("tranId"), "trade_id": row.get("tradeId")}
@@ -589,7 +592,7 @@ def normalize_margin_interest(raw: RawTransaction) -> Iterable[NormalizedTransac
         f"margin_interest:{row['txId']}",
         TransactionKind.FEE,
         parse_time(row["interestAccuredTime"]),
-        [Leg(asset=str(row["asset"]), amount=-_dec(row, "interest"), role=LegRole.INTEREST, wallet="margin")],
+        [Leg(asset=str(row["asset"]), amount=-dec(row, "interest"), role=LegRole.INTEREST, wallet="margin")],
         external={"tx_id": row["txId"]},
         meta={"principal": str(row.get("principal", ""))},
     )

@@ -9,12 +9,13 @@ from typing import Any
 
 from txsync.connector import Connector, ConnectorContext, Stream
 from txsync.errors import AuthError, BadResponseError, PermissionDeniedError
-from txsync.models import Balance, Permissions, to_amount
+from txsync.models import Balance, Permissions
 
 from ._api import BinanceApi
 from ._discovery import KNOWN_DELISTED, AssetTally, Symbol
 from ._errors import MarginUnavailableError
 from ._info import INFO
+from ._normalize import dec
 from ._options import Options
 from ._streams import (
     ConvertStream,
@@ -49,12 +50,8 @@ _ZERO = Decimal(0)
 
 
 def _amount(row: Mapping[str, Any], *names: str) -> Decimal:
-    total = _ZERO
-    for name in names:
-        value = row.get(name)
-        if value not in (None, ""):
-            total += to_amount(value)
-    return total
+    """The sum of a balance row's amount fields (absent ones count 0; a non-number is a bad response)."""
+    return sum((dec(row, name) for name in names), _ZERO)
 
 
 class Binance(Connector):

@@ -398,7 +398,8 @@ class BinanceSandbox:
             for a, v in self.account.funding.items()
         ]
 
-    def _my_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
+    def _symbol_and_limit(self, params: dict[str, str]) -> tuple[str, int]:
+        """The ``symbol`` (required, listed) and ``limit`` (1..1000, default 500) of a trades query."""
         symbol = params.get("symbol")
         if not symbol:
             raise _Reject(
@@ -409,6 +410,10 @@ class BinanceSandbox:
         limit = _int(params, "limit", 500) or 500
         if not 1 <= limit <= 1000:
             raise _Reject(400, -1130, "Invalid data sent for a parameter: limit.")
+        return symbol, limit
+
+    def _my_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        symbol, limit = self._symbol_and_limit(params)
         start, end = _int(params, "startTime"), _int(params, "endTime")
         if start is not None and end is not None and end - start > _DAY_MS:
             raise _Reject(400, -1127, "More than 24 hours between startTime and endTime.")
@@ -568,16 +573,7 @@ class BinanceSandbox:
         }
 
     def _margin_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
-        symbol = params.get("symbol")
-        if not symbol:
-            raise _Reject(
-                400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            )
-        if symbol not in self.account.listing.markets:
-            raise _Reject(400, -1121, "Invalid symbol.")
-        limit = _int(params, "limit", 500) or 500
-        if not 1 <= limit <= 1000:
-            raise _Reject(400, -1130, "Invalid data sent for a parameter: limit.")
+        symbol, limit = self._symbol_and_limit(params)
         rows = self.account.margin_trades.get(symbol, [])
         from_id = _int(params, "fromId")
         if from_id is not None:
