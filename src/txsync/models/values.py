@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-__all__ = ["EXACT", "Amount", "UtcDateTime", "exact", "to_amount", "to_utc"]
+__all__ = ["EXACT", "Amount", "UtcDateTime", "check_amount", "exact", "to_amount", "to_utc"]
 
 #: The decimal context of every sum of amounts: wide enough for any token amount (uint256 with its
 #: decimals is 78 digits), and it raises instead of rounding if a result ever needs more.
@@ -50,6 +50,13 @@ def to_amount(value: Any) -> Decimal:
     if not result.is_finite():
         raise ValueError(f"an amount must be finite, not {result}")
     return result
+
+
+def check_amount(value: Any) -> Decimal:
+    """:func:`to_amount` with a fast path: a finite ``Decimal`` is returned as it is (the same object)."""
+    if type(value) is Decimal and value.is_finite():
+        return value
+    return to_amount(value)
 
 
 def to_utc(value: Any) -> datetime:
