@@ -44,6 +44,10 @@ class StoreError(TxsyncError):
     """The store failed or holds data it cannot read."""
 
 
+class StoreBusyError(StoreError):
+    """Another writer held the store longer than the busy timeout."""
+
+
 class UnknownConnectionError(StoreError, KeyError):
     """No connection or account with that id exists in the store."""
 

@@ -22,6 +22,7 @@ from txsync.connector import (
     RequestStats,
     Stream,
 )
+from txsync.engine._gc import ingest_gc
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
 from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
 from txsync.errors import (
@@ -326,10 +327,14 @@ class Engine:
             return report
         secrets = context.credential.secret_values()
         try:
-            await self._run(connector_cls, context, connection, mode, streams, report, secrets)
+            with ingest_gc():
+                await self._run(connector_cls, context, connection, mode, streams, report, secrets)
         finally:
             # Drop the plaintext credential as soon as the sync is over.
             context.credential = None  # type: ignore[assignment]
+            settle = getattr(self.store, "settle", None)
+            if settle is not None:
+                settle()
         info = connector_cls.info
         for noted in context.gaps:
             try:
@@ -404,7 +409,7 @@ class Engine:
             async for page in stream.pages(cursor):
                 fetched = self.clock()
                 raws = [
-                    RawTransaction.model_construct(
+                    RawTransaction(
                         connection_id=connection.id, account_id=connection.account_id, stream=stream.name,
                         source_id=str(rec.source_id), payload=rec.payload, fetched_at=fetched,
                     )

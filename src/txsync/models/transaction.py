@@ -39,6 +39,7 @@ __all__ = [
 _force = msgspec.structs.force_setattr
 _MAX_ASSET = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIELDS: dict[type, tuple[Any, ...]] = {}
 
 
 def transaction_id(account_id: str, origin: Origin | str, key: str) -> str:
@@ -47,8 +48,8 @@ def transaction_id(account_id: str, origin: Origin | str, key: str) -> str:
     The same event always gets the same id, whichever connection (or replaced key) of the account
     reads it, so user edits keyed by id survive every re-sync.
     """
-    digest = hashlib.sha256(f"{account_id}\x1f{origin}\x1f{key}".encode()).hexdigest()
-    return digest[:32]
+    text = account_id + "\x1f" + str(origin) + "\x1f" + key
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _invalid(model: str, field: str, message: str) -> ModelError:
@@ -90,7 +91,10 @@ class _Value(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     def model_construct(cls, **fields: Any) -> Self:
         """Build without checking the rules (for values known to be valid, as pydantic's was)."""
         obj = cls(**cls._placeholder())
-        for info in msgspec.structs.fields(cls):
+        infos = _FIELDS.get(cls)
+        if infos is None:
+            infos = _FIELDS[cls] = msgspec.structs.fields(cls)
+        for info in infos:
             if info.name in fields:
                 value = fields[info.name]
             elif info.default_factory is not msgspec.NODEFAULT:
@@ -167,9 +171,11 @@ class SourceRef(_Value, frozen=True, kw_only=True, gc=False):
         return {"connection_id": "-", "stream": "-", "source_id": "-"}
 
     def __post_init__(self) -> None:
-        _text("SourceRef", "connection_id", self.connection_id)
-        _text("SourceRef", "stream", self.stream)
-        _text("SourceRef", "source_id", self.source_id)
+        c, s, i = self.connection_id, self.stream, self.source_id
+        if type(c) is not str or type(s) is not str or type(i) is not str or not c or not s or not i:
+            _text("SourceRef", "connection_id", c)
+            _text("SourceRef", "stream", s)
+            _text("SourceRef", "source_id", i)
 
 
 class RawTransaction(_Value, frozen=True, kw_only=True, gc=False):
@@ -195,10 +201,13 @@ class RawTransaction(_Value, frozen=True, kw_only=True, gc=False):
                 "fetched_at": _EPOCH}
 
     def __post_init__(self) -> None:
-        _text("RawTransaction", "connection_id", self.connection_id)
-        _text("RawTransaction", "account_id", self.account_id)
-        _text("RawTransaction", "stream", self.stream)
-        _text("RawTransaction", "source_id", self.source_id)
+        c, a, s, i = self.connection_id, self.account_id, self.stream, self.source_id
+        if (type(c) is not str or type(a) is not str or type(s) is not str or type(i) is not str
+                or not c or not a or not s or not i):
+            _text("RawTransaction", "connection_id", c)
+            _text("RawTransaction", "account_id", a)
+            _text("RawTransaction", "stream", s)
+            _text("RawTransaction", "source_id", i)
         at = self.fetched_at
         if type(at) is not datetime or at.tzinfo is not UTC:
             _force(self, "fetched_at", _utc("RawTransaction", "fetched_at", at))
@@ -238,15 +247,17 @@ class Leg(_Value, frozen=True, kw_only=True, gc=False):
                 raise _invalid("Leg", "asset", f"longer than {_MAX_ASSET} characters")
             if not asset.strip() or asset != asset.strip():
                 raise _invalid("Leg", "asset", "must be a non-blank symbol without surrounding spaces")
-        try:
-            amount = check_amount(self.amount)
-        except ValueError as exc:
-            raise _invalid("Leg", "amount", str(exc)) from None
-        if amount is not self.amount:
-            _force(self, "amount", amount)
+        amount = self.amount
+        if type(amount) is not Decimal or not amount.is_finite():
+            try:
+                _force(self, "amount", check_amount(amount))
+            except ValueError as exc:
+                raise _invalid("Leg", "amount", str(exc)) from None
         if type(self.role) is not LegRole:
             _force(self, "role", _enum("Leg", "role", LegRole, self.role))
-        _opt_text("Leg", "wallet", self.wallet)
+        wallet = self.wallet
+        if wallet is not None and type(wallet) is not str:
+            _opt_text("Leg", "wallet", wallet)
 
 
 def _legs(value: Any) -> tuple[Leg, ...]:
@@ -327,8 +338,10 @@ class NormalizedTransaction(_Value, frozen=True, kw_only=True, gc=False):
 
     def __post_init__(self) -> None:
         name = "NormalizedTransaction"
-        _text(name, "account_id", self.account_id)
-        _text(name, "key", self.key)
+        account_id, key = self.account_id, self.key
+        if type(account_id) is not str or type(key) is not str or not account_id or not key:
+            _text(name, "account_id", account_id)
+            _text(name, "key", key)
         if type(self.kind) is not TransactionKind:
             _force(self, "kind", _enum(name, "kind", TransactionKind, self.kind))
         stamp = self.timestamp
@@ -339,13 +352,24 @@ class NormalizedTransaction(_Value, frozen=True, kw_only=True, gc=False):
         if type(self.origin) is not Origin:
             _force(self, "origin", _enum(name, "origin", Origin, self.origin))
         legs = self.legs
-        if type(legs) is not tuple or not all(type(leg) is Leg for leg in legs):
+        if type(legs) is tuple:
+            for leg in legs:
+                if type(leg) is not Leg:
+                    legs = _legs(legs)
+                    _force(self, "legs", legs)
+                    break
+        else:
             legs = _legs(legs)
             _force(self, "legs", legs)
         if not legs:
             raise _invalid(name, "legs", "a transaction needs at least one leg")
         sources = self.sources
-        if type(sources) is not tuple or not all(type(ref) is SourceRef for ref in sources):
+        if type(sources) is tuple:
+            for ref in sources:
+                if type(ref) is not SourceRef:
+                    _force(self, "sources", _sources(sources))
+                    break
+        else:
             _force(self, "sources", _sources(sources))
         external = self.external_ids
         if external:
@@ -356,7 +380,8 @@ class NormalizedTransaction(_Value, frozen=True, kw_only=True, gc=False):
                     raise _invalid(name, "external_ids", f"{k!r} must map a string to a string")
         elif not isinstance(external, Mapping):
             raise _invalid(name, "external_ids", "must be a mapping of strings")
-        _opt_text(name, "description", self.description)
+        if self.description is not None:
+            _opt_text(name, "description", self.description)
         flags = self.flags
         if type(flags) is not frozenset:
             if isinstance(flags, (str, bytes)) or not isinstance(flags, Iterable):

@@ -1,5 +1,6 @@
 """Ledger storage: the ``Store`` protocol and the embedded SQLite default."""
 
+from txsync.store._sql import SqlStore
 from txsync.store.base import Store
 from txsync.store.records import (
     AccountRecord,
@@ -17,6 +18,7 @@ __all__ = [
     "ConnectionState",
     "LedgerTransaction",
     "Override",
+    "SqlStore",
     "SqliteStore",
     "Store",
     "StoredCredential",

@@ -89,6 +89,10 @@ class Store(Protocol):
         """Atomically store a page and its cursor."""
         ...
 
+    def settle(self) -> None:
+        """Bring lazily maintained indexes up to date (the engine calls it when a sync ends)."""
+        ...
+
     def save_sync_run(
         self, connection_id: str, started_at: datetime, finished_at: datetime, ok: bool, report_json: str
     ) -> None:

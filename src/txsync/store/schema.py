@@ -3,6 +3,18 @@
 Times are integer microseconds since the epoch (UTC), amounts live inside JSON text as decimal
 strings: no backend ever sees a float. Synced data (raws, transactions, cursors) and the user's word
 (tombstones, overrides) are kept in separate tables so nothing the engine writes can undo an edit.
+
+The layout is built for ingest (schema 0003): the big tables are clustered on integer surrogate keys
+that grow with every insert (``seq``), so a sync appends instead of inserting at random places; their
+secondary indexes are local too (an account's transactions by time, a stream's raws by source id, the
+raws of a transaction). Three accesses that are random by nature are kept off the hot path:
+
+- the deterministic transaction id (a hash) is unique, but its index (``transaction_ids``) is filled in
+  bulk, in id order, when a sync ends (and before the next one starts), not row by row; lookups by id
+  read it plus the few rows written since (``store_state.ids_indexed_upto``);
+- the merge finds an existing transaction by (account, identity key), the key its id is derived from;
+- file-vs-API matching by net deltas (``match_keys``) is indexed only for accounts that hold
+  descriptions of more than one origin; single-origin accounts (most API syncs) never pay for it.
 """
 
 from __future__ import annotations
@@ -18,23 +30,34 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    text,
 )
 
 __all__ = [
     "account_origins",
     "accounts",
     "connections",
-    "cursors",
+    "credentials",
+    "key_aliases",
+    "match_keys",
     "metadata",
     "overrides",
     "owners",
     "raw_transactions",
+    "sealed_secrets",
+    "store_state",
+    "streams",
     "sync_runs",
     "tombstones",
+    "transaction_ids",
     "transactions",
 ]
 
 metadata = MetaData()
+
+#: An integer surrogate key: SQLite's rowid alias (INTEGER PRIMARY KEY), BIGINT elsewhere.
+_SEQ = BigInteger().with_variant(Integer, "sqlite")
 
 owners = Table(
     "owners",
@@ -51,6 +74,9 @@ accounts = Table(
     Column("connector_id", String(100), nullable=False),
     Column("label", Text, nullable=False, default=""),
     Column("created_at", BigInteger, nullable=False),
+    # The account's integer key in the ledger tables (assigned by the store, never reused).
+    Column("seq", BigInteger, nullable=False, server_default=text("0")),
+    Index("uq_accounts_seq", "seq", unique=True),
 )
 
 connections = Table(
@@ -69,43 +95,82 @@ connections = Table(
     Column("last_success_at", BigInteger, nullable=True),
 )
 
-cursors = Table(
-    "cursors",
+# One row per (connection, stream) that ever stored a page: its integer key for the raws and its
+# cursor (None until a page was committed).
+streams = Table(
+    "streams",
     metadata,
-    Column("connection_id", String(200), ForeignKey("connections.id"), primary_key=True),
-    Column("stream", String(100), primary_key=True),
-    Column("cursor", Text, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("connection_id", String(200), ForeignKey("connections.id"), nullable=False),
+    Column("stream", String(100), nullable=False),
+    Column("cursor", Text, nullable=True),
+    Column("updated_at", BigInteger, nullable=True),
+    UniqueConstraint("connection_id", "stream", name="uq_streams_connection_stream"),
 )
 
 raw_transactions = Table(
     "raw_transactions",
     metadata,
-    Column("connection_id", String(200), primary_key=True),
-    Column("stream", String(100), primary_key=True),
-    Column("source_id", String(400), primary_key=True),
-    Column("account_id", String(200), nullable=False),
-    Column("transaction_id", String(64), nullable=True),
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("stream_seq", BigInteger, ForeignKey("streams.seq"), nullable=False),
+    Column("source_id", String(400), nullable=False),
+    Column("tx_seq", BigInteger, nullable=True),
     Column("payload", Text, nullable=False),
     Column("fetched_at", BigInteger, nullable=False),
-    Index("ix_raw_transactions_transaction_id", "transaction_id"),
+    UniqueConstraint("stream_seq", "source_id", name="uq_raw_transactions_stream_source"),
+    Index("ix_raw_transactions_tx_seq", "tx_seq"),
 )
 
 transactions = Table(
     "transactions",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("account_id", String(200), nullable=False),
+    Column("seq", _SEQ, primary_key=True, autoincrement=False),
+    Column("account_seq", BigInteger, ForeignKey("accounts.seq"), nullable=False),
+    # "<origin>\x1f<key>" of the description the id is derived from (see txsync.models.transaction_id).
+    Column("tx_key", String(600), nullable=False),
+    Column("id", String(64), nullable=False),
     Column("kind", String(40), nullable=False),
     Column("ts", BigInteger, nullable=False),
     Column("status", String(20), nullable=False),
     Column("origins", String(60), nullable=False),
-    Column("signature", String(40), nullable=False),
+    # The effective legs as JSON ([[asset, amount, role, wallet], ...]): what balances sum.
+    Column("legs", Text, nullable=False),
+    # Every description ("part") of the event: {"parts": {part key: part}}.
     Column("body", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
-    Index("ix_transactions_account_ts", "account_id", "ts"),
-    Index("ix_transactions_account_signature_ts", "account_id", "signature", "ts"),
+    UniqueConstraint("account_seq", "tx_key", name="uq_transactions_account_key"),
+    Index("ix_transactions_account_ts", "account_seq", "ts"),
+)
+
+# The index of transaction ids, filled in bulk (see the module docstring).
+transaction_ids = Table(
+    "transaction_ids",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Further identity keys of transactions: a record first read under one key and later under a corrected
+# one is found by both (its id, derived from the first, stays: the user's edits stay attached).
+key_aliases = Table(
+    "key_aliases",
+    metadata,
+    Column("account_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("tx_key", String(600), primary_key=True),
+    Column("tx_seq", BigInteger, nullable=False),
+)
+
+# Net-delta signatures of the transactions of accounts with more than one origin (file-vs-API matching).
+match_keys = Table(
+    "match_keys",
+    metadata,
+    Column("tx_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_seq", BigInteger, nullable=False),
+    Column("signature", String(40), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Index("ix_match_keys_account_signature_ts", "account_seq", "signature", "ts"),
 )
 
 account_origins = Table(
@@ -113,6 +178,14 @@ account_origins = Table(
     metadata,
     Column("account_id", String(200), primary_key=True),
     Column("origin", String(20), primary_key=True),
+)
+
+# Counters of the store itself (``ids_indexed_upto``: the highest transaction seq in transaction_ids).
+store_state = Table(
+    "store_state",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 tombstones = Table(
@@ -137,7 +210,7 @@ overrides = Table(
 sync_runs = Table(
     "sync_runs",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", _SEQ, primary_key=True, autoincrement=True),
     Column("connection_id", String(200), nullable=False, index=True),
     Column("started_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=False),
