@@ -114,9 +114,9 @@ class _Recording:
 
 def _recordings() -> dict[str, _Recording]:
     from txsync.connectors.binance import Binance
-    from txsync.testing.demo_connector import DemoExchange
-    from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
-    from txsync.testing.sandboxes.binance import KEY, SECRET, BinanceSandbox
+    from txsync.connectors.binance.sandbox import KEY, SECRET, BinanceSandbox
+    from txsync.connectors.demo import DemoExchange
+    from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 
     return {
         "binance": _Recording(

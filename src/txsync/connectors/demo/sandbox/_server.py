@@ -20,133 +20,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 
-__all__ = ["DEMO_BASE_URL", "DEMO_KEY", "DEMO_SECRET", "DemoAccount", "DemoSandbox"]
+from ._scenario import NOW, DemoAccount
 
-DEMO_BASE_URL = "https://api.demo-exchange.test"
+__all__ = ["DEMO_BASE_URL", "DEMO_HOST", "DEMO_KEY", "DEMO_SECRET", "DemoSandbox"]
+
+#: The host the emulated API answers for (the connector's default base URL).
+DEMO_HOST = "api.demo-exchange.test"
+DEMO_BASE_URL = f"https://{DEMO_HOST}"
 #: The sandbox's test credential. Cassettes must never contain either value.
 DEMO_KEY = "demo-key-5f2b9c0e8a7d4b1c9e3f6a2d8b7c4e1f"
 DEMO_SECRET = "demo-secret-9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d"  # noqa: S105 - the sandbox's own
 WEIGHT_LIMIT = 600
 MAX_SPAN_MS = 30 * 86_400_000
-MS = 1000
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * MS)
-
-
-@dataclass
-class DemoAccount:
-    """The account the sandbox serves, generated deterministically from ``seed``."""
-
-    trades: list[dict[str, Any]] = field(default_factory=list)
-    deposits: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def generate(
-        cls,
-        *,
-        seed: int = 7,
-        trades: int = 240,
-        deposits: int = 14,
-        start: datetime = datetime(2020, 2, 1, tzinfo=UTC),
-        end: datetime = datetime(2023, 10, 1, tzinfo=UTC),
-    ) -> DemoAccount:
-        """A multi-year account: EUR and BTC deposits, then trades in a few pairs."""
-        rng = random.Random(seed)  # noqa: S311 - deterministic test data, not cryptography
-        span = _ms(end) - _ms(start)
-        account = cls()
-        deposit_times = sorted(_ms(start) + rng.randrange(span // 2) for _ in range(deposits))
-        for i, at in enumerate(deposit_times):
-            asset = "EUR" if i % 2 == 0 else "BTC"
-            amount = (
-                Decimal(rng.randrange(5_000, 20_000))
-                if asset == "EUR"
-                else Decimal(rng.randrange(10, 90)) / 100
-            )
-            account.deposits.append(
-                {
-                    "id": f"dep-{i + 1:04d}",
-                    "asset": asset,
-                    "amount": f"{amount:.8f}",
-                    "status": "success",
-                    "txId": None if asset == "EUR" else hashlib.sha256(f"dep{i}".encode()).hexdigest(),
-                    "insertTime": at,
-                }
-            )
-        account.deposits.append(
-            {  # a deposit still waiting for confirmations
-                "id": f"dep-{deposits + 1:04d}",
-                "asset": "BTC",
-                "amount": "0.05000000",
-                "status": "pending",
-                "txId": hashlib.sha256(b"pending").hexdigest(),
-                "insertTime": _ms(end) - 3_600_000,
-            }
-        )
-        pairs: list[tuple[str, str, Decimal]] = [
-            ("BTC", "EUR", Decimal(30_000)),
-            ("ETH", "EUR", Decimal(2_000)),
-            ("ETH", "BTC", Decimal("0.065")),
-        ]
-        trade_times = sorted(
-            _ms(start) + span // 2 + rng.randrange(span // 2 - 7_200_000) for _ in range(trades)
-        )
-        trade_id = 1000
-        for i, at in enumerate(trade_times):
-            base, quote, price0 = pairs[i % len(pairs)]
-            fills = 2 if i % 37 == 0 else 1  # same-millisecond fills of one order
-            for _ in range(fills):
-                trade_id += rng.randrange(1, 4)  # ids increase but are not contiguous
-                qty = (Decimal(rng.randrange(1, 200)) / 1000).quantize(Decimal("0.001"))
-                price = (Decimal(price0) * Decimal(rng.randrange(80, 120)) / 100).quantize(Decimal("0.00001"))
-                quote_qty = (qty * price).quantize(Decimal("0.00000001"))
-                side = "BUY" if rng.random() < 0.55 else "SELL"
-                account.trades.append(
-                    {
-                        "id": trade_id,
-                        "orderId": 50_000 + i,
-                        "symbol": f"{base}{quote}",
-                        "base": base,
-                        "quote": quote,
-                        "side": side,
-                        "qty": f"{qty}",
-                        "price": f"{price}",
-                        "quoteQty": f"{quote_qty}",
-                        "commission": f"{(quote_qty / 1000).quantize(Decimal('0.00000001'))}",
-                        "commissionAsset": quote,
-                        "time": at,
-                    }
-                )
-        return account
-
-    def balances(self) -> dict[str, Decimal]:
-        """What the account holds after every confirmed movement."""
-        totals: dict[str, Decimal] = {}
-
-        def add(asset: str, amount: Decimal) -> None:
-            totals[asset] = totals.get(asset, Decimal(0)) + amount
-
-        for dep in self.deposits:
-            if dep["status"] == "success":
-                add(dep["asset"], Decimal(dep["amount"]))
-        for tr in self.trades:
-            sign = 1 if tr["side"] == "BUY" else -1
-            add(tr["base"], sign * Decimal(tr["qty"]))
-            add(tr["quote"], -sign * Decimal(tr["quoteQty"]))
-            add(tr["commissionAsset"], -Decimal(tr["commission"]))
-        return totals
 
 
 @dataclass
@@ -170,7 +65,7 @@ class DemoSandbox:
         }
     )
     faults: dict[int, str] = field(default_factory=dict)
-    clock: Callable[[], datetime] = lambda: datetime(2023, 10, 2, tzinfo=UTC)
+    clock: Callable[[], datetime] = lambda: NOW
     weight_limit: int = WEIGHT_LIMIT
     requests: int = 0
     used_weight: int = 0

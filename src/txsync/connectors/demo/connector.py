@@ -3,7 +3,7 @@
 It is what a third-party connector looks like (signing, limits, an id-cursor stream, a time-window
 stream with offset paging inside each window, normalization, coverage gaps) and what the engine's
 own tests, the contract kit's self-test and ``txsync demo`` run against. It reads the API that
-:mod:`txsync.testing.demo_sandbox` emulates.
+:mod:`txsync.connectors.demo.sandbox` emulates.
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ from txsync.models import (
     TransactionStatus,
 )
 from txsync.pagination import IdCursorPaginator, OffsetPaginator, Window, WindowPaginator, as_pages, from_ms
-from txsync.testing.demo_sandbox import DEMO_BASE_URL
 
-__all__ = ["DemoExchange"]
+__all__ = ["DEMO_BASE_URL", "DemoExchange", "DepositsStream", "TradesStream"]
+
+#: The Demo Exchange API (the default ``base_url`` option).
+DEMO_BASE_URL = "https://api.demo-exchange.test"
 
 TRADES_LIMIT = 100
 DEPOSITS_LIMIT = 50
@@ -185,7 +187,7 @@ class DepositsStream(_DemoStream):
 
 
 class DemoExchange(Connector):
-    """Connector for the Demo Exchange (the API :class:`~txsync.testing.demo_sandbox.DemoSandbox`
+    """Connector for the Demo Exchange (the API :class:`~txsync.connectors.demo.sandbox.DemoSandbox`
     emulates). Options: ``base_url``, ``origin`` (ISO date the history starts)."""
 
     info = ConnectorInfo(
