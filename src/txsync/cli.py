@@ -136,8 +136,8 @@ def _recordings() -> dict[str, _Recording]:
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from txsync.testing.cassettes import cassette_vcr, offline_transport
-    except ImportError:  # pragma: no cover - vcrpy missing
-        out.write("txsync demo replays recorded data with vcrpy: pip install 'txsync[test]'\n")
+    except ImportError as exc:  # pragma: no cover - vcrpy missing
+        out.write(f"txsync demo replays recorded data with vcrpy: {exc}\n")
         return 2
     recording = _recordings()[args.source]
     connector_id = recording.connector.info.id

@@ -9,7 +9,9 @@
   (re-exported here as :mod:`txsync.testing.demo_connector` and :mod:`txsync.testing.demo_sandbox`).
 * :mod:`txsync.testing.plugin` - the pytest plugin (fixtures), registered as ``txsync``.
 
-Names are imported lazily: importing the demo connector does not need pytest or vcrpy.
+Names are imported lazily. The contract suite and the cassette helpers need the kit's extra,
+``pip install 'txsync[testing]'`` (pytest, vcrpy, PyYAML); without it, importing them raises an
+``ImportError`` that says so. The Demo Exchange and :class:`ContractHarness` need no extra.
 """
 
 from __future__ import annotations

@@ -34,7 +34,13 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-import pytest
+
+from txsync.testing._extra import missing_extra
+
+try:
+    import pytest
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised in a subprocess
+    raise missing_extra(_exc, "txsync.testing.ConnectorContract") from _exc
 
 from txsync.connector import Connector, Cursor
 from txsync.http import RetryPolicy
