@@ -5,7 +5,9 @@
 * Rate limits: the :class:`RateLimiter` protocol (pluggable, e.g. shared through Redis) and the
   in-process :class:`WeightedRateLimiter` over :class:`Bucket`\\ s fed by the exchange's usage headers.
 * Retries: :class:`RetryPolicy`, on stamina, honouring ``Retry-After``.
-* Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`.
+* Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`;
+  :func:`signing_payload` (the exact query, body bytes and form fields a signer signs) and
+  :func:`with_form_fields` (a nonce into a form body), with no httpx internals.
 * Errors: :data:`ErrorMapper` (a connector's own error codes), :func:`error_for_status`,
   :class:`MalformedBodyError`.
 * Secrets in logs: :func:`redact`, :class:`RedactingFilter`, :func:`install_log_redaction`.
@@ -21,12 +23,14 @@ from txsync.http.errormap import (
     exchange_message,
     parse_retry_after,
 )
+from txsync.http.payload import FORM_CONTENT_TYPE, SigningPayload, signing_payload, with_form_fields
 from txsync.http.ratelimit import Bucket, RateLimiter, WeightedRateLimiter
 from txsync.http.redact import LOGGER_NAME, MASK, RedactingFilter, install_log_redaction, redact
 from txsync.http.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "FORM_CONTENT_TYPE",
     "LOGGER_NAME",
     "MASK",
     "Bucket",
@@ -38,6 +42,7 @@ __all__ = [
     "RedactingFilter",
     "RetryPolicy",
     "SigningAuth",
+    "SigningPayload",
     "WeightedRateLimiter",
     "epoch_ms",
     "error_for_status",
@@ -46,4 +51,6 @@ __all__ = [
     "install_log_redaction",
     "parse_retry_after",
     "redact",
+    "signing_payload",
+    "with_form_fields",
 ]
