@@ -13,7 +13,7 @@ and says how to record (the sandbox transport) and what time it is::
             return AcmeSandbox().transport()
 
         def now(self) -> datetime:
-            return AcmeSandbox.NOW
+            return NOW  # the sandbox's clock, from acme's sandbox package
 
 pytest then runs the contract against the cassettes (one per scenario, see :data:`SCENARIOS`):
 replay only, never the network. ``TXSYNC_RECORD=1 pytest ...`` records them from the sandbox;
