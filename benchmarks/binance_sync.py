@@ -30,12 +30,12 @@ import httpx
 from txsync.connector import LimiterRegistry
 from txsync.connectors.binance import Binance
 from txsync.connectors.binance._limits import BUCKETS, VirtualClock, build_limiters
+from txsync.connectors.binance.sandbox import KEY, NOW, SECRET, BinanceSandbox
 from txsync.engine import Engine, SyncMode
 from txsync.http import RetryPolicy
 from txsync.models import Credential
 from txsync.registry import Registry
 from txsync.store import SqliteStore
-from txsync.testing.sandboxes.binance import KEY, NOW, SECRET, BinanceSandbox
 
 PAGE = 1000
 MY_TRADES_WEIGHT = 20

@@ -15,13 +15,13 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from txsync.connectors.demo import DemoExchange
+from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 from txsync.engine import Engine, SyncMode
 from txsync.models import Credential
 from txsync.reconcile import reconcile
 from txsync.registry import Registry
 from txsync.store import SqliteStore
-from txsync.testing.demo_connector import DemoExchange
-from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 
 
 async def run(db: Path) -> dict[str, object]:

@@ -7,6 +7,8 @@ txsync connectors                    list installed connector plugins and their 
 txsync summary [--db PATH]           counts per kind and balances of every account in a store
 txsync vault status|rotate|retire V  master key versions and how many secrets each protects; rotate
                                      (new primary version, every data key re-wrapped); retire a version
+txsync new-connector NAME [--dir D]  a connector project (package, sandbox, contract tests, recorded
+            [--no-record]            cassettes) from the template in txsync.scaffold
 """
 
 from __future__ import annotations
@@ -114,9 +116,9 @@ class _Recording:
 
 def _recordings() -> dict[str, _Recording]:
     from txsync.connectors.binance import Binance
-    from txsync.testing.demo_connector import DemoExchange
-    from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
-    from txsync.testing.sandboxes.binance import KEY, SECRET, BinanceSandbox
+    from txsync.connectors.binance.sandbox import KEY, SECRET, BinanceSandbox
+    from txsync.connectors.demo import DemoExchange
+    from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 
     return {
         "binance": _Recording(
@@ -136,8 +138,8 @@ def _recordings() -> dict[str, _Recording]:
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from txsync.testing.cassettes import cassette_vcr, offline_transport
-    except ImportError:  # pragma: no cover - vcrpy missing
-        out.write("txsync demo replays recorded data with vcrpy: pip install 'txsync[test]'\n")
+    except ImportError as exc:  # pragma: no cover - vcrpy missing
+        out.write(f"txsync demo replays recorded data with vcrpy: {exc}\n")
         return 2
     recording = _recordings()[args.source]
     connector_id = recording.connector.info.id
@@ -256,6 +258,29 @@ def _vault(args: argparse.Namespace, out: TextIO) -> int:
         store.close()
 
 
+def _new_connector(args: argparse.Namespace, out: TextIO) -> int:
+    from txsync.scaffold import ScaffoldError, new_connector
+
+    try:
+        made = new_connector(args.name, args.dir, record=not args.no_record)
+    except ScaffoldError as exc:
+        out.write(f"txsync new-connector: {exc}\n")
+        return 2
+    out.write(f"Created {made.names.distribution} in {made.directory}:\n")
+    for path in made.files:
+        out.write(f"  {path}\n")
+    if made.recorded:
+        where = f"cassettes/{made.names.name}/"
+        out.write(f"Recorded {len(made.cassettes)} cassettes from the sandbox into {where}.\n")
+    else:
+        out.write(f"Cassettes not recorded ({made.note}). Record them with:\n  {made.record_command}\n")
+    out.write(
+        f"\nNext:\n  cd {made.directory}\n  pip install -e '.[test]'\n  pytest\n"
+        "Then write the sandbox from your API's documentation, adapt the connector, re-record.\n"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``txsync`` command; returns the exit status."""
     out = out or sys.stdout
@@ -285,6 +310,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     vault.add_argument("--force", action="store_true", help="retire even if secrets still need it")
     vault.add_argument("--db", type=Path, default=None)
     vault.set_defaults(run=_vault)
+    scaffold = sub.add_parser(
+        "new-connector", help="generate a connector project: package, sandbox, contract tests, cassettes"
+    )
+    scaffold.add_argument("name", help="the connector id (lower case, digits, underscores), e.g. acme")
+    scaffold.add_argument(
+        "--dir", type=Path, default=None, help="the project directory to create (default ./txsync-NAME)"
+    )
+    scaffold.add_argument(
+        "--no-record", action="store_true", help="do not record the cassettes (print the command instead)"
+    )
+    scaffold.set_defaults(run=_new_connector)
     args = parser.parse_args(argv)
     if args.command == "vault" and args.action == "retire" and not args.version:
         parser.error("vault retire needs the version to retire")

@@ -1,6 +1,6 @@
 """The contract kit's self-test: the Demo Exchange against its cassettes in ``cassettes/demo/``.
 
-Recorded from :class:`~txsync.testing.demo_sandbox.DemoSandbox` with ``TXSYNC_RECORD=1``; replayed
+Recorded from :class:`~txsync.connectors.demo.sandbox.DemoSandbox` with ``TXSYNC_RECORD=1``; replayed
 (without any sandbox, through a transport that refuses every request) otherwise.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from txsync.connectors.demo import DemoExchange
+from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 from txsync.models import Credential
 from txsync.testing import ConnectorContract, record_source
 from txsync.testing.cassettes import RecordSource
-from txsync.testing.demo_connector import DemoExchange
-from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "demo"
 

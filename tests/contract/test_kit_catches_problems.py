@@ -21,6 +21,8 @@ import pytest
 import vcr.errors
 
 from txsync.connector import ConnectorInfo, CredentialField, Cursor, Page, Stream
+from txsync.connectors.demo import DemoExchange, DepositsStream, TradesStream
+from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoAccount, DemoSandbox
 from txsync.models import (
     Credential,
     Leg,
@@ -45,8 +47,6 @@ from txsync.testing import (
     record_source,
 )
 from txsync.testing.cassettes import RecordSource
-from txsync.testing.demo_connector import DemoExchange, DepositsStream, TradesStream
-from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoAccount, DemoSandbox
 
 CREDENTIAL = Credential(connector_id="demo", secrets={"api_key": DEMO_KEY, "api_secret": DEMO_SECRET})
 #: A short history (origin 2023) keeps the sandbox scenarios fast: 3 trade pages, 10 deposit windows.

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from helpers.demo import demo_credential, demo_engine, ledger_of
+from txsync.connectors.demo.sandbox import DEMO_SECRET, DemoAccount, DemoSandbox
 from txsync.engine import ReadOnlyPolicy, SyncMode
 from txsync.errors import ConnectionStateError
 from txsync.store import ConnectionState, SqliteStore
-from txsync.testing.demo_sandbox import DEMO_SECRET, DemoAccount, DemoSandbox
 
 
 @pytest.fixture

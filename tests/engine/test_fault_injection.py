@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.demo import demo_credential, demo_engine, ledger_of
+from txsync.connectors.demo.sandbox import DemoAccount, DemoSandbox
 from txsync.merge import PageBatch
 from txsync.store import SqliteStore
-from txsync.testing.demo_sandbox import DemoAccount, DemoSandbox
 
 ACCOUNT = "acc-fault"
 OPTIONS = {"origin": "2022-06-01T00:00:00+00:00"}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from txsync.connectors.demo import DemoExchange
+from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 from txsync.engine import Engine
 from txsync.models import Credential
 from txsync.registry import Registry
 from txsync.store import SqliteStore
-from txsync.testing.demo_connector import DemoExchange
-from txsync.testing.demo_sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 from txsync.testing.harness import NO_SLEEP_RETRY
 
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from helpers.demo import demo_engine
+from txsync.connectors.demo.sandbox import DemoSandbox
 from txsync.engine import ReadOnlyPolicy
 from txsync.errors import AuthError, PermissionDeniedError, TxsyncError
 from txsync.models import Credential
 from txsync.store import ConnectionState, SqliteStore
-from txsync.testing.demo_sandbox import DemoSandbox
 from txsync.vault import LocalKMS, VaultCredentials, open_blob, seal
 from txsync.vault.envelope import SealContext
 
@@ -162,7 +162,7 @@ async def test_every_object_holding_a_credential_hides_it(file_store: SqliteStor
     engine = demo_engine(file_store, sandbox(), credentials=vault)
     connection = engine.connect("alice", credential)
     context = engine._context(connection)
-    from txsync.testing.demo_connector import DemoExchange
+    from txsync.connectors.demo import DemoExchange
 
     connector = DemoExchange(context)
     holders: list[Any] = [credential, context, connector, vault, vault.kms, engine, getattr(connector, "http", None)]

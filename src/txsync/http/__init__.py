@@ -3,9 +3,12 @@
 * :class:`HttpClient` - an ``httpx.AsyncClient`` wrapper: ``request_json`` / ``get_json`` return exact
   JSON (non-integral numbers as ``Decimal``) or raise one of :mod:`txsync.errors`.
 * Rate limits: the :class:`RateLimiter` protocol (pluggable, e.g. shared through Redis) and the
-  in-process :class:`WeightedRateLimiter` over :class:`Bucket`\\ s fed by the exchange's usage headers.
+  in-process :class:`WeightedRateLimiter` over fixed windows (:class:`Bucket`, fed by the exchange's
+  usage headers) and decaying counters (:class:`DecayingCounter`, Kraken style).
 * Retries: :class:`RetryPolicy`, on stamina, honouring ``Retry-After``.
-* Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`.
+* Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`;
+  :func:`signing_payload` (the exact query, body bytes and form fields a signer signs) and
+  :func:`with_form_fields` (a nonce into a form body), with no httpx internals.
 * Errors: :data:`ErrorMapper` (a connector's own error codes), :func:`error_for_status`,
   :class:`MalformedBodyError`.
 * Secrets in logs: :func:`redact`, :class:`RedactingFilter`, :func:`install_log_redaction`.
@@ -21,23 +24,28 @@ from txsync.http.errormap import (
     exchange_message,
     parse_retry_after,
 )
-from txsync.http.ratelimit import Bucket, RateLimiter, WeightedRateLimiter
+from txsync.http.payload import FORM_CONTENT_TYPE, SigningPayload, signing_payload, with_form_fields
+from txsync.http.ratelimit import Bucket, DecayingCounter, Limit, RateLimiter, WeightedRateLimiter
 from txsync.http.redact import LOGGER_NAME, MASK, RedactingFilter, install_log_redaction, redact
 from txsync.http.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "FORM_CONTENT_TYPE",
     "LOGGER_NAME",
     "MASK",
     "Bucket",
+    "DecayingCounter",
     "ErrorMapper",
     "HmacQueryAuth",
     "HttpClient",
+    "Limit",
     "MalformedBodyError",
     "RateLimiter",
     "RedactingFilter",
     "RetryPolicy",
     "SigningAuth",
+    "SigningPayload",
     "WeightedRateLimiter",
     "epoch_ms",
     "error_for_status",
@@ -46,4 +54,6 @@ __all__ = [
     "install_log_redaction",
     "parse_retry_after",
     "redact",
+    "signing_payload",
+    "with_form_fields",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
@@ -19,6 +18,7 @@ from typing import NoReturn
 import httpx
 
 from txsync.errors import ConfigurationError
+from txsync.http.payload import signing_payload
 
 __all__ = ["HmacQueryAuth", "SigningAuth", "epoch_ms"]
 
@@ -29,21 +29,24 @@ def epoch_ms() -> int:
 
 
 class SigningAuth(httpx.Auth, ABC):
-    """Base of txsync signers: implement :meth:`sign`, which mutates the request in place.
+    """Base of txsync signers: implement :meth:`sign`.
 
-    The request body is loaded before :meth:`sign` runs, so ``request.content`` can be signed.
+    The request body is loaded before :meth:`sign` runs; :func:`~txsync.http.signing_payload` gives
+    the exact query, body bytes and form fields to sign, and :func:`~txsync.http.with_form_fields`
+    adds fields (a nonce) to a form body.
     """
 
     requires_request_body = True
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Sign ``request`` and send it (httpx calls this on every send, retries included)."""
-        self.sign(request)
-        yield request
+        signed = self.sign(request)
+        yield request if signed is None else signed
 
     @abstractmethod
-    def sign(self, request: httpx.Request) -> None:
-        """Add the credential and signature to ``request`` (headers, query or body)."""
+    def sign(self, request: httpx.Request) -> httpx.Request | None:
+        """Add the credential and signature to ``request`` (headers or query, in place), or return
+        the request to send instead (one built by :func:`~txsync.http.with_form_fields`)."""
 
     @property
     def secret_values(self) -> tuple[str, ...]:
@@ -56,8 +59,6 @@ class SigningAuth(httpx.Auth, ABC):
     def __reduce__(self) -> NoReturn:
         raise TypeError(f"{type(self).__name__} holds secrets and cannot be pickled")
 
-
-_FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class HmacQueryAuth(SigningAuth):
@@ -103,22 +104,14 @@ class HmacQueryAuth(SigningAuth):
     def sign(self, request: httpx.Request) -> None:
         """Add the key header, the timestamp (if missing) and the signature to ``request``."""
         request.headers[self._key_header] = self._api_key
-        query = request.url.query
-        body = request.content
-        if self._timestamp_param and not self._has_param(self._timestamp_param, query, request, body):
+        payload = signing_payload(request)
+        query = payload.query.encode("ascii")
+        if self._timestamp_param and not payload.has_param(self._timestamp_param):
             stamp = f"{self._timestamp_param}={self._clock() + self.offset_ms}".encode()
             query = query + b"&" + stamp if query else stamp
-        signature = self.signature(query + body)
+        signature = self.signature(query + payload.body)
         query = (query + b"&" if query else b"") + f"{self._signature_param}={signature}".encode()
         request.url = request.url.copy_with(query=query)
-
-    @staticmethod
-    def _has_param(name: str, query: bytes, request: httpx.Request, body: bytes) -> bool:
-        pattern = re.compile(rb"(?:^|&)" + re.escape(name.encode()) + rb"=")
-        if pattern.search(query):
-            return True
-        content_type = request.headers.get("Content-Type", "")
-        return content_type.startswith(_FORM_TYPE) and pattern.search(body) is not None
 
     def __repr__(self) -> str:
         return (

@@ -5,10 +5,13 @@
 * :class:`ContractHarness` - runs the contract scenarios against any transport.
 * :mod:`txsync.testing.checks` - the checks themselves, as plain functions.
 * :mod:`txsync.testing.cassettes` - the vcrpy configuration (scrubbing, matching, readable YAML).
-* :mod:`txsync.testing.demo_connector` / :mod:`txsync.testing.demo_sandbox` - the Demo Exchange.
+* The Demo Exchange, a complete small connector and its sandbox, lives in :mod:`txsync.connectors.demo`
+  (re-exported here as :mod:`txsync.testing.demo_connector` and :mod:`txsync.testing.demo_sandbox`).
 * :mod:`txsync.testing.plugin` - the pytest plugin (fixtures), registered as ``txsync``.
 
-Names are imported lazily: importing the demo connector does not need pytest or vcrpy.
+Names are imported lazily. The contract suite and the cassette helpers need the kit's extra,
+``pip install 'txsync[testing]'`` (pytest, vcrpy, PyYAML); without it, importing them raises an
+``ImportError`` that says so. The Demo Exchange and :class:`ContractHarness` need no extra.
 """
 
 from __future__ import annotations

@@ -38,13 +38,18 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
-import vcr
-import vcr.matchers
-import yaml  # type: ignore[import-untyped]
 
 from txsync import jsonutil
 from txsync.errors import BadResponseError
 from txsync.http.redact import is_sensitive_name, secret_forms
+from txsync.testing._extra import missing_extra
+
+try:
+    import vcr
+    import vcr.matchers
+    import yaml  # type: ignore[import-untyped]
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised in a subprocess
+    raise missing_extra(_exc, "txsync.testing.cassettes") from _exc
 
 __all__ = [
     "CASSETTE_SUFFIXES",

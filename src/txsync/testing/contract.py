@@ -13,7 +13,7 @@ and says how to record (the sandbox transport) and what time it is::
             return AcmeSandbox().transport()
 
         def now(self) -> datetime:
-            return AcmeSandbox.NOW
+            return NOW  # the sandbox's clock, from acme's sandbox package
 
 pytest then runs the contract against the cassettes (one per scenario, see :data:`SCENARIOS`):
 replay only, never the network. ``TXSYNC_RECORD=1 pytest ...`` records them from the sandbox;
@@ -34,7 +34,13 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-import pytest
+
+from txsync.testing._extra import missing_extra
+
+try:
+    import pytest
+except ModuleNotFoundError as _exc:  # pragma: no cover - exercised in a subprocess
+    raise missing_extra(_exc, "txsync.testing.ConnectorContract") from _exc
 
 from txsync.connector import Connector, Cursor
 from txsync.http import RetryPolicy

@@ -10,13 +10,13 @@ import httpx
 
 from txsync.connector import LimiterRegistry
 from txsync.connectors.binance import Binance
+from txsync.connectors.binance.sandbox import KEY, NOW, SECRET
 from txsync.engine import Engine, InMemoryCredentials
 from txsync.models import Credential
 from txsync.registry import Registry
 from txsync.store import SqliteStore
 from txsync.store.records import ConnectionRecord
 from txsync.testing import NO_SLEEP_RETRY
-from txsync.testing.sandboxes.binance import KEY, NOW, SECRET
 
 SMALL_OPTIONS: dict[str, Any] = {"origin": "2024-01-01", "trades_page_size": 8, "rate_limit": "off"}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from txsync.testing.sandboxes.binance import BinanceSandbox
+from txsync.connectors.binance.sandbox import BinanceSandbox
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from connectors.binance.binance_rig import credential, make_rig
 from txsync.connector import ConnectorContext
 from txsync.connectors.binance import Binance
 from txsync.connectors.binance._api import BinanceAuth
+from txsync.connectors.binance.sandbox import NOW, TRADING_KEY, TRADING_SECRET, BinanceSandbox
 from txsync.engine import SyncMode
 from txsync.errors import ConfigurationError
-from txsync.testing.sandboxes.binance import NOW, TRADING_KEY, TRADING_SECRET, BinanceSandbox
 
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -121,7 +121,7 @@ def test_a_trading_key_is_refused_by_the_engine(sandbox: BinanceSandbox) -> None
     ],
 )
 def test_permissions_from_api_restrictions(sandbox: BinanceSandbox, flag: str, right: str) -> None:
-    from txsync.testing.sandboxes.binance import KEY
+    from txsync.connectors.binance.sandbox import KEY
 
     sandbox.keys[KEY].restrictions = dict(sandbox.keys[KEY].restrictions, **{flag: True})
 

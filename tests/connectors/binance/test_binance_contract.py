@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 
 from txsync.connectors.binance import Binance
+from txsync.connectors.binance.sandbox import KEY, NOW, SECRET, BinanceSandbox
 from txsync.models import Credential
 from txsync.testing import ConnectorContract
-from txsync.testing.sandboxes.binance import KEY, NOW, SECRET, BinanceSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "binance"
 OPTIONS = {"origin": "2024-01-01", "trades_page_size": 8, "rate_limit": "simulated"}

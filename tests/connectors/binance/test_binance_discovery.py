@@ -10,8 +10,8 @@ import httpx
 
 from connectors.binance.binance_rig import make_rig
 from txsync.connectors.binance._discovery import PairPlanner, Symbol
+from txsync.connectors.binance.sandbox import BinanceSandbox, Scenario, ScenarioAccount
 from txsync.engine import SyncMode
-from txsync.testing.sandboxes.binance import BinanceSandbox, Scenario, ScenarioAccount
 
 HUBS = ("USDT", "BTC", "BNB")
 

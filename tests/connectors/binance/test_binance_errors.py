@@ -15,9 +15,9 @@ from txsync.connectors.binance._errors import (
     MarginUnavailableError,
     binance_error_mapper,
 )
+from txsync.connectors.binance.sandbox import BinanceSandbox
 from txsync.engine import SyncMode
 from txsync.errors import AuthError, BadRequestError, RateLimitedError, TransientError
-from txsync.testing.sandboxes.binance import BinanceSandbox
 
 
 def _response(status: int, body: Any, **headers: str) -> tuple[httpx.Response, Any]:
@@ -71,7 +71,7 @@ def test_wrong_key_disables_the_connection_with_the_reason(sandbox: BinanceSandb
 
 
 def test_wrong_secret_is_an_invalid_signature(sandbox: BinanceSandbox) -> None:
-    from txsync.testing.sandboxes.binance import KEY
+    from txsync.connectors.binance.sandbox import KEY
 
     rig = make_rig(sandbox.transport, cred=credential(KEY, "a-wrong-secret-for-the-right-key"))
     report = asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL))

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from connectors.binance.binance_rig import make_rig
 from txsync.connectors.binance import Binance
+from txsync.connectors.binance.sandbox import NOW, BinanceSandbox, Scenario, ScenarioAccount
 from txsync.engine import SyncMode
-from txsync.testing.sandboxes.binance import NOW, BinanceSandbox, Scenario, ScenarioAccount
 
 
 def _sync(account: ScenarioAccount) -> dict[str, str]:

@@ -11,9 +11,9 @@ import httpx
 from connectors.binance.binance_rig import make_rig
 from txsync.connector import LimiterRegistry
 from txsync.connectors.binance._limits import BUCKETS, WEIGHTS, VirtualClock, build_limiters
+from txsync.connectors.binance.sandbox import NOW, BinanceSandbox
+from txsync.connectors.binance.sandbox._server import _WEIGHTS as SANDBOX_WEIGHTS
 from txsync.engine import SyncMode
-from txsync.testing.sandboxes.binance import NOW, BinanceSandbox
-from txsync.testing.sandboxes.binance._server import _WEIGHTS as SANDBOX_WEIGHTS
 
 
 def test_one_table_covers_every_endpoint_with_the_documented_weight() -> None:

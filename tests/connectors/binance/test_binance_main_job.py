@@ -3,7 +3,7 @@
 recorded and replayed exactly the way ``txsync demo`` replays ``cassettes/demo/main_job.yaml``.
 
 ``run_main_job`` is the recipe the command line can mirror: credential ``KEY``/``SECRET`` of
-:mod:`txsync.testing.sandboxes.binance`, options ``{"rate_limit": "simulated"}``, engine clock
+:mod:`txsync.connectors.binance.sandbox`, options ``{"rate_limit": "simulated"}``, engine clock
 ``BinanceSandbox().clock`` (fixed at ``NOW``, 2024-06-01T00:00Z). Record it with
 ``TXSYNC_RECORD=1 pytest tests/connectors/binance/test_binance_main_job.py``.
 """
@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from txsync.connectors.binance import Binance
+from txsync.connectors.binance.sandbox import KEY, SECRET, BinanceSandbox
 from txsync.engine import Engine, SyncMode, SyncReport
 from txsync.models import Credential
 from txsync.reconcile import BalanceCheck, reconcile
 from txsync.registry import Registry
 from txsync.store import SqliteStore
 from txsync.testing.cassettes import RecordSource, cassette_vcr, offline_transport, record_source
-from txsync.testing.sandboxes.binance import KEY, SECRET, BinanceSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "binance"
 LABEL = "Binance (recorded)"

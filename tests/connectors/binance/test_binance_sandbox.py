@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from txsync.testing.sandboxes.binance import KEY, NOW, SECRET, BinanceSandbox, Scenario, ScenarioAccount
+from txsync.connectors.binance.sandbox import KEY, NOW, SECRET, BinanceSandbox, Scenario, ScenarioAccount
 
 STAMP = int(NOW.timestamp() * 1000)
 

@@ -1,7 +1,7 @@
 """The Binance API connector and the statement importer on the SAME account, end to end.
 
 ``cassettes/binance/statement.csv`` is the sandbox scenario account rendered as Binance's "Generate
-all statements" CSV (:func:`txsync.testing.sandboxes.binance.statement_csv`, regenerated with
+all statements" CSV (:func:`txsync.connectors.binance.sandbox.statement_csv`, regenerated with
 ``TXSYNC_RECORD=1``). The main job's cassette is replayed (offline) into a store, the file is
 imported into the same account, and the merged ledger must reconcile exactly: every event the API
 also returned is one transaction with both origins, the delisted pair's trades come from the file.
@@ -18,6 +18,7 @@ import pytest
 
 from connectors.binance.test_binance_main_job import CASSETTES, LABEL, OPTIONS, run_main_job
 from txsync.connectors.binance import Binance
+from txsync.connectors.binance.sandbox import KEY, SECRET, BinanceSandbox, statement_csv, statement_rows
 from txsync.connectors.binance_statement import BinanceStatement
 from txsync.engine import Engine, SyncReport
 from txsync.models import Balance, Credential
@@ -25,7 +26,6 @@ from txsync.reconcile import BalanceCheck, reconcile
 from txsync.registry import Registry
 from txsync.store import SqliteStore
 from txsync.testing.cassettes import RecordSource, offline_transport, record_source
-from txsync.testing.sandboxes.binance import KEY, SECRET, BinanceSandbox, statement_csv, statement_rows
 
 STATEMENT = CASSETTES / "statement.csv"
 pytestmark = pytest.mark.skipif(

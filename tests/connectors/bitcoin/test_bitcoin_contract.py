@@ -1,6 +1,6 @@
 """The Bitcoin connector meets the connector contract, on cassettes in ``cassettes/bitcoin/``.
 
-Recorded from :class:`~txsync.testing.sandboxes.bitcoin.EsploraSandbox` (the BIP84 test wallet on a
+Recorded from :class:`~txsync.connectors.bitcoin.sandbox.EsploraSandbox` (the BIP84 test wallet on a
 Blockstream-style instance that throttles every 9th request with a 429 without Retry-After) with
 ``TXSYNC_RECORD=1``; replayed offline otherwise.
 """
@@ -15,9 +15,9 @@ import httpx
 from txsync.connector import Cursor
 from txsync.connectors.bitcoin import BitcoinWallet
 from txsync.connectors.bitcoin._stream import cursor_progress
+from txsync.connectors.bitcoin.sandbox import BIP84_ZPUB, EsploraSandbox
 from txsync.models import Credential
 from txsync.testing import ConnectorContract
-from txsync.testing.sandboxes.bitcoin import BIP84_ZPUB, EsploraSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "bitcoin"
 

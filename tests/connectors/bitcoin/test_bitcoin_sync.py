@@ -14,19 +14,19 @@ import pytest
 
 from txsync.connector import ConnectorContext
 from txsync.connectors.bitcoin import BitcoinWallet, IncompleteHistoryError
-from txsync.errors import ConfigurationError, RateLimitedError
-from txsync.http import RetryPolicy
-from txsync.models import Credential, TransactionKind, TransactionStatus, net_deltas
-from txsync.reconcile import reconcile
-from txsync.store.base import Store
-from txsync.testing import ContractHarness, SyncRun
-from txsync.testing.sandboxes.bitcoin import (
+from txsync.connectors.bitcoin.sandbox import (
     BIP84_ZPUB,
     EsploraSandbox,
     ScenarioWallet,
     external_address,
     own_address,
 )
+from txsync.errors import ConfigurationError, RateLimitedError
+from txsync.http import RetryPolicy
+from txsync.models import Credential, TransactionKind, TransactionStatus, net_deltas
+from txsync.reconcile import reconcile
+from txsync.store.base import Store
+from txsync.testing import ContractHarness, SyncRun
 
 CREDENTIAL = Credential(connector_id="bitcoin", public={"xpub_or_address": BIP84_ZPUB})
 BUSY = own_address(0, 4)

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from txsync.connectors.bitstamp import Bitstamp
+from txsync.connectors.bitstamp.sandbox import SANDBOX_KEY, SANDBOX_SECRET, BitstampSandbox
 from txsync.engine import Engine
 from txsync.models import Credential
 from txsync.registry import Registry
 from txsync.store import SqliteStore
 from txsync.testing.harness import NO_SLEEP_RETRY
-from txsync.testing.sandboxes.bitstamp import SANDBOX_KEY, SANDBOX_SECRET, BitstampSandbox
 
 
 def bitstamp_credential(key: str = SANDBOX_KEY, secret: str = SANDBOX_SECRET) -> Credential:

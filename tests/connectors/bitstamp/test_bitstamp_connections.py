@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from txsync.connectors.bitstamp.sandbox import BitstampAccount, BitstampSandbox, SandboxKey
 from txsync.engine import Engine, SyncMode
 from txsync.models import Credential
 from txsync.reconcile import reconcile
 from txsync.store import ConnectionState, SqliteStore
-from txsync.testing.sandboxes.bitstamp import BitstampAccount, BitstampSandbox, SandboxKey
 
 EngineFor = Callable[..., Engine]
 CredentialFor = Callable[..., Credential]

@@ -1,6 +1,6 @@
 """Bitstamp meets the connector contract, replayed from ``cassettes/bitstamp/``.
 
-Recorded from :class:`~txsync.testing.sandboxes.bitstamp.BitstampSandbox` with ``TXSYNC_RECORD=1``.
+Recorded from :class:`~txsync.connectors.bitstamp.sandbox.BitstampSandbox` with ``TXSYNC_RECORD=1``.
 The server's response signature is dropped from the cassettes (it covers the request's nonce, which
 is scrubbed, and the body, which is stored pretty-printed), so the contract runs with
 ``verify_response_signature="if_present"``; the strict check is tested against the sandbox itself.
@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 
 from txsync.connectors.bitstamp import Bitstamp
+from txsync.connectors.bitstamp.sandbox import NOW, SANDBOX_KEY, SANDBOX_SECRET, BitstampSandbox
 from txsync.models import Credential
 from txsync.testing import ConnectorContract
-from txsync.testing.sandboxes.bitstamp import NOW, SANDBOX_KEY, SANDBOX_SECRET, BitstampSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "bitstamp"
 

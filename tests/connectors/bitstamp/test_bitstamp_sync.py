@@ -15,12 +15,7 @@ import pytest
 
 from txsync.connector import ConnectorContext
 from txsync.connectors.bitstamp import Bitstamp, BitstampAuth
-from txsync.engine import Engine
-from txsync.models import Credential, TransactionKind
-from txsync.reconcile import reconcile
-from txsync.store import ConnectionState, SqliteStore
-from txsync.testing.harness import NO_SLEEP_RETRY
-from txsync.testing.sandboxes.bitstamp import (
+from txsync.connectors.bitstamp.sandbox import (
     NOW,
     SANDBOX_KEY,
     SANDBOX_SECRET,
@@ -28,6 +23,11 @@ from txsync.testing.sandboxes.bitstamp import (
     BitstampSandbox,
     SandboxKey,
 )
+from txsync.engine import Engine
+from txsync.models import Credential, TransactionKind
+from txsync.reconcile import reconcile
+from txsync.store import ConnectionState, SqliteStore
+from txsync.testing.harness import NO_SLEEP_RETRY
 
 EngineFor = Callable[..., Engine]
 CredentialFor = Callable[..., Credential]

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 
 from txsync.connectors.evm import EvmWallet
+from txsync.connectors.evm.sandbox import ADDRESS_A, ADDRESS_B, EVM_API_KEY, EtherscanSandbox
 from txsync.models import Credential
 from txsync.testing import ConnectorContract
-from txsync.testing.sandboxes.evm import ADDRESS_A, ADDRESS_B, EVM_API_KEY, EtherscanSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "evm"
 

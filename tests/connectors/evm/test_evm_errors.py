@@ -11,10 +11,7 @@ import pytest
 from txsync.connector import ConnectorContext
 from txsync.connectors.evm import EvmWallet
 from txsync.connectors.evm._api import next_utc_midnight
-from txsync.errors import BadRequestError, ConfigurationError
-from txsync.http import RetryPolicy
-from txsync.store.records import ConnectionState
-from txsync.testing.sandboxes.evm import (
+from txsync.connectors.evm.sandbox import (
     EVM_API_KEY,
     EVM_PAID_API_KEY,
     SANDBOX_OPTIONS,
@@ -23,6 +20,9 @@ from txsync.testing.sandboxes.evm import (
     sandbox_credential,
     sandbox_harness,
 )
+from txsync.errors import BadRequestError, ConfigurationError
+from txsync.http import RetryPolicy
+from txsync.store.records import ConnectionState
 
 
 def small(**kw: object) -> EtherscanSandbox:

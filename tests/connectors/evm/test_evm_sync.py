@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 
 from txsync.connectors.evm import EvmWallet
-from txsync.models import LegRole, TransactionKind, TransactionStatus, net_deltas
-from txsync.reconcile import reconcile
-from txsync.testing.harness import ContractHarness
-from txsync.testing.sandboxes.evm import (
+from txsync.connectors.evm.sandbox import (
     ADDRESS_A,
     ADDRESS_B,
     EVM_PAID_API_KEY,
@@ -25,7 +22,10 @@ from txsync.testing.sandboxes.evm import (
     sandbox_credential,
     sandbox_harness,
 )
-from txsync.testing.sandboxes.evm._chain import MULTI, NFT, SPAM, USDC, WETH, tx_hash
+from txsync.connectors.evm.sandbox._scenario import MULTI, NFT, SPAM, USDC, WETH, tx_hash
+from txsync.models import LegRole, TransactionKind, TransactionStatus, net_deltas
+from txsync.reconcile import reconcile
+from txsync.testing.harness import ContractHarness
 
 ACCOUNT = "acc_contract"
 SMALL = {"filler_blocks": 3}

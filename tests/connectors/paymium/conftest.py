@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 
 from txsync.connectors.paymium import Paymium
+from txsync.connectors.paymium.sandbox import KEY, NOW, SECRET, PaymiumSandbox
 from txsync.models import Credential
 from txsync.testing import ContractHarness
-from txsync.testing.sandboxes.paymium import KEY, NOW, SECRET, PaymiumSandbox
 
 
 def _credential(key: str = KEY, secret: str = SECRET) -> Credential:

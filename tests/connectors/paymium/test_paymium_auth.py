@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from txsync.connectors.paymium import NonceSource, PaymiumAuth, shared_nonces
+from txsync.connectors.paymium.sandbox import KEY, SECRET, PaymiumSandbox
 from txsync.errors import ConfigurationError
-from txsync.testing.sandboxes.paymium import KEY, SECRET, PaymiumSandbox
 
 SECRET_T = "paymium-test-secret"
 

@@ -1,6 +1,6 @@
 """The Paymium connector meets the connector contract, on cassettes in ``cassettes/paymium/``.
 
-Recorded from :class:`~txsync.testing.sandboxes.paymium.PaymiumSandbox` with ``TXSYNC_RECORD=1``
+Recorded from :class:`~txsync.connectors.paymium.sandbox.PaymiumSandbox` with ``TXSYNC_RECORD=1``
 (or from the live API with ``TXSYNC_RECORD=live`` and ``TXSYNC_LIVE_PAYMIUM_API_KEY`` /
 ``TXSYNC_LIVE_PAYMIUM_API_SECRET``); replayed offline otherwise.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from txsync.connectors.paymium import Paymium
+from txsync.connectors.paymium.sandbox import KEY, NOW, SECRET, PaymiumSandbox
 from txsync.models import Credential
 from txsync.testing import ConnectorContract
-from txsync.testing.sandboxes.paymium import KEY, NOW, SECRET, PaymiumSandbox
 
 CASSETTES = Path(__file__).resolve().parents[3] / "cassettes" / "paymium"
 

@@ -12,6 +12,7 @@ import pytest
 
 from txsync.connectors.paymium import Paymium, PaymiumNonceError, shared_nonces
 from txsync.connectors.paymium._limits import PaymiumRateLimiter
+from txsync.connectors.paymium.sandbox import KEY, NOW, PaymiumSandbox, Token
 from txsync.engine import SyncMode
 from txsync.errors import (
     AuthError,
@@ -21,7 +22,6 @@ from txsync.errors import (
 )
 from txsync.models import Credential, TransactionKind, TransactionStatus
 from txsync.testing import ContractHarness, SyncRun
-from txsync.testing.sandboxes.paymium import KEY, NOW, PaymiumSandbox, Token
 
 Factory = Callable[..., ContractHarness]
 

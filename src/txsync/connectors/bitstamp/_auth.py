@@ -24,7 +24,7 @@ import httpx
 
 from txsync import jsonutil
 from txsync.errors import BadResponseError, ConfigurationError
-from txsync.http import SigningAuth, epoch_ms
+from txsync.http import FORM_CONTENT_TYPE, SigningAuth, epoch_ms, signing_payload
 
 __all__ = [
     "FORM_CONTENT_TYPE",
@@ -35,7 +35,6 @@ __all__ = [
     "string_to_sign",
 ]
 
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 AUTH_VERSION = "v2"
 SERVER_SIGNATURE_HEADER = "X-Server-Auth-Signature"
 
@@ -137,26 +136,25 @@ class BitstampAuth(SigningAuth):
 
     def sign(self, request: httpx.Request) -> None:
         """Add the five ``X-Auth*`` headers (and ``Content-Type`` only when there is a body)."""
-        body = request.content
+        payload = signing_payload(request)
         nonce = self._nonce()
         timestamp = str(int(self._clock()))
-        if body:
+        if payload.body:
             content_type = FORM_CONTENT_TYPE
             request.headers["Content-Type"] = content_type
         else:
             content_type = ""
             request.headers.pop("Content-Type", None)
-        query = request.url.query.decode()
         message = string_to_sign(
             self._api_key,
-            request.method,
-            request.url.host,
-            request.url.path,
-            f"?{query}" if query else "",
+            payload.method,
+            payload.host,
+            payload.path,
+            f"?{payload.query}" if payload.query else "",
             content_type,
             nonce,
             timestamp,
-            body,
+            payload.body,
         )
         request.headers["X-Auth"] = f"BITSTAMP {self._api_key}"
         request.headers["X-Auth-Signature"] = self.signature(message)

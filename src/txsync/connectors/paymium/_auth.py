@@ -22,7 +22,7 @@ from collections.abc import Callable
 import httpx
 
 from txsync.errors import ConfigurationError
-from txsync.http import SigningAuth
+from txsync.http import SigningAuth, signing_payload
 
 __all__ = ["NonceSource", "PaymiumAuth", "epoch_us", "shared_nonces"]
 
@@ -88,4 +88,5 @@ class PaymiumAuth(SigningAuth):
         nonce = self._nonces.next(self._api_key)
         request.headers["Api-Key"] = self._api_key
         request.headers["Api-Nonce"] = str(nonce)
-        request.headers["Api-Signature"] = self.signature(nonce, str(request.url), request.content)
+        payload = signing_payload(request)
+        request.headers["Api-Signature"] = self.signature(nonce, str(payload.url), payload.body)

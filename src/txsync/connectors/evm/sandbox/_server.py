@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from ._chain import EvmChain
+from ._scenario import EvmChain
 
 __all__ = [
     "ETHERSCAN_HOST",

@@ -2,14 +2,14 @@
 deterministic multi-year account (:class:`BitstampAccount`). The Bitstamp cassettes under
 ``cassettes/bitstamp/`` are recorded from it."""
 
-from txsync.testing.sandboxes.bitstamp._account import (
+from ._scenario import (
     CURRENCIES,
     NOW,
     PAIRS,
     BitstampAccount,
     format_datetime,
 )
-from txsync.testing.sandboxes.bitstamp._server import (
+from ._server import (
     ALL_PERMISSIONS,
     BITSTAMP_HOST,
     SANDBOX_KEY,

@@ -38,7 +38,7 @@ import httpx
 
 from txsync import jsonutil
 
-from ._account import Operation, Order, PaymiumAccount
+from ._scenario import Operation, Order, PaymiumAccount
 
 __all__ = ["HOST", "KEY", "NOW", "SECRET", "PaymiumSandbox", "Token"]
 

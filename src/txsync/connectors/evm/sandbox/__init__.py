@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from txsync.models import Credential
 
-from ._chain import ADDRESS_A, ADDRESS_B, ChainTx, EvmChain, Token, TokenTransfer, Withdrawal
-from .sandbox import (
+from ._scenario import ADDRESS_A, ADDRESS_B, ChainTx, EvmChain, Token, TokenTransfer, Withdrawal
+from ._server import (
     ETHERSCAN_HOST,
     EVM_API_KEY,
     EVM_PAID_API_KEY,

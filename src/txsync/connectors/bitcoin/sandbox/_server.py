@@ -30,7 +30,7 @@ import httpx
 from embit import script  # type: ignore[import-untyped]
 from embit.networks import NETWORKS  # type: ignore[import-untyped]
 
-from ._wallet import ScenarioWallet
+from ._scenario import ScenarioWallet
 
 __all__ = ["FLAVORS", "EsploraSandbox"]
 

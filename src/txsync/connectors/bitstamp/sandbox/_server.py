@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl
 import httpx
 
 from txsync import jsonutil
-from txsync.testing.sandboxes.bitstamp._account import NOW, BitstampAccount
+
+from ._scenario import NOW, BitstampAccount
 
 __all__ = [
     "ALL_PERMISSIONS",
