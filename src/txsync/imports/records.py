@@ -16,13 +16,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from txsync.errors import FileImportError
 from txsync.imports.importer import PlannedRecord
 from txsync.imports.spill import Spill
 from txsync.imports.table import Row
-from txsync.imports.values import canonical_amount, check_symbol, check_text, parse_amount, short, time_key
+from txsync.imports.values import (
+    canonical_amount,
+    check_symbol,
+    check_text,
+    parse_amount_canonical,
+    short,
+    time_key,
+)
 from txsync.models import LegRole, RawTransaction, TransactionKind
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "MOVES",
     "MOVE_MATCH_WINDOW",
     "Meaning",
+    "Money",
     "amount_pair",
     "label_key",
     "match_window",
@@ -43,6 +51,7 @@ __all__ = [
 ]
 
 _SEP = "\x00"
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _DETAILS = "\x02"
 
 #: ISO 4217 currencies that are fiat money (deposits and withdrawals of them are fiat kinds).
@@ -65,7 +74,7 @@ def spill_record(spill: Spill, at: datetime, identity: Sequence[str], details: S
                  payload: Mapping[str, Any]) -> None:
     """Add one validated row: sorted by time, then identity, then details."""
     key = time_key(at) + _SEP + _SEP.join(identity) + _DETAILS + _SEP.join(details)
-    spill.add(key.encode(), json.dumps(payload, separators=(",", ":"), ensure_ascii=False))
+    spill.add(key.encode(), _ENCODE(payload))
 
 
 def plan_records(spill: Spill) -> Iterator[PlannedRecord]:
@@ -144,10 +153,21 @@ MOVES = frozenset({TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL, Transact
                    TransactionKind.FIAT_WITHDRAWAL, TransactionKind.TRANSFER})
 
 
-def amount_pair(row: Row, amount_field: str, currency_field: str, *, signed: bool = False
-                ) -> tuple[Decimal, str] | None:
-    """An amount and its currency from two columns: both blank = ``None``; one without the other, a
-    negative amount (unless ``signed``) or a zero amount is an error of the row."""
+class Money(NamedTuple):
+    """An amount of a currency read from a row, with the amount's canonical text."""
+
+    amount: Decimal
+    currency: str
+    text: str
+
+    def pair(self) -> list[str]:
+        """``[canonical amount, currency]`` as stored in payloads."""
+        return [self.text, self.currency]
+
+
+def amount_pair(row: Row, amount_field: str, currency_field: str, *, signed: bool = False) -> Money | None:
+    """An amount and its currency from two columns: both blank = ``None``; one without the other or a
+    negative amount (unless ``signed``) is an error of the row; a zero amount is ``None``."""
     amount_text, currency_text = row.get(amount_field), row.get(currency_field)
     if not amount_text and not currency_text:
         return None
@@ -155,19 +175,23 @@ def amount_pair(row: Row, amount_field: str, currency_field: str, *, signed: boo
     if not amount_text:
         raise row.error(amount_field, f"is empty while {titles.get(currency_field, currency_field)} "
                         f"is {short(currency_text)!r}")
-    amount = row.parse(amount_field, parse_amount)
-    assert isinstance(amount, Decimal)
+    try:
+        amount, text = parse_amount_canonical(amount_text)
+    except ValueError as exc:
+        raise row.error(amount_field, str(exc), amount_text) from None
     if not currency_text:
         raise row.error(currency_field, f"is empty while {titles.get(amount_field, amount_field)} "
                         f"is {short(amount_text)!r}")
-    currency = row.parse(currency_field, check_symbol)
-    assert isinstance(currency, str)
+    try:
+        currency = check_symbol(currency_text)
+    except ValueError as exc:
+        raise row.error(currency_field, str(exc), currency_text) from None
     if amount < 0 and not signed:
         raise row.error(amount_field, f"{short(amount_text)!r} is negative: this column takes the amount "
                         "as a positive number", amount_text)
     if not amount:
         return None
-    return amount, currency
+    return Money(amount, currency, text)
 
 
 def text_cell(row: Row, field: str, *, multiline: bool = True, limit: int = 10_000) -> str:

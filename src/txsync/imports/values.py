@@ -22,6 +22,7 @@ __all__ = [
     "local_to_utc",
     "minute_precision",
     "parse_amount",
+    "parse_amount_canonical",
     "parse_time",
     "short",
     "time_key",
@@ -36,12 +37,35 @@ MAX_INTEGER_DIGITS = 42
 MAX_FRACTION_DIGITS = 36
 
 _AMOUNT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$")
+_PLAIN = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?")
 _EXPONENT_SANE = 200
 
 
 def short(text: str, limit: int = 40) -> str:
     """``text`` cut to ``limit`` characters for an error message."""
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def parse_amount_canonical(text: str) -> tuple[Decimal, str]:
+    """:func:`parse_amount` and the canonical text of the amount (:func:`canonical_amount`)."""
+    value = text.strip()
+    match = _PLAIN.fullmatch(value)
+    if match is not None and (match[2] or match[3]):
+        integer = match[2].lstrip("0")
+        fraction = (match[3] or "").rstrip("0")
+        if len(integer) > MAX_INTEGER_DIGITS:
+            raise ValueError(f"{short(value)!r} is too large for an amount (more than {MAX_INTEGER_DIGITS} "
+                             "digits before the point)")
+        if len(fraction) > MAX_FRACTION_DIGITS:
+            raise ValueError(f"{short(value)!r} has more than {MAX_FRACTION_DIGITS} decimals")
+        if not integer and not fraction:
+            return Decimal(0), "0"
+        canonical = ("-" if match[1] == "-" else "") + (integer or "0") + ("." + fraction if fraction else "")
+        if match[3] and len(match[3]) > MAX_FRACTION_DIGITS:
+            return Decimal(canonical), canonical
+        return Decimal(value), canonical
+    amount = parse_amount(value)
+    return amount, canonical_amount(amount)
 
 
 def parse_amount(text: str) -> Decimal:
@@ -53,6 +77,11 @@ def parse_amount(text: str) -> Decimal:
     exponent (``1E+3`` becomes ``1000``) and ``-0`` is ``0``.
     """
     value = text.strip()
+    match = _PLAIN.fullmatch(value)
+    if (match is not None and (match[2] or match[3]) and len(match[3] or "") <= MAX_FRACTION_DIGITS
+            and len(match[2].lstrip("0")) <= MAX_INTEGER_DIGITS):
+        amount = Decimal(value)  # a plain decimal within bounds: the fast path
+        return amount if amount else Decimal(0)
     if not _AMOUNT.match(value):
         if "," in value and re.fullmatch(r"[+-]?[\d.,]+", value):
             raise ValueError(f"{short(value)!r} is not a number (write decimals with a point, without "
@@ -131,6 +160,14 @@ def parse_time(text: str, tz: tzinfo = UTC, *, day_first_dots: bool = False) -> 
     they are ambiguous.
     """
     value = text.strip()
+    if (len(value) == 19 and value[4] == "-" and value[7] == "-" and value[10] in " T" and value[13] == ":"
+            and value[16] == ":" and value[:4].isdigit()):
+        try:
+            naive = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # the slow path gives the precise message
+        else:
+            return local_to_utc(naive, tz, value)
     match = _TIME.match(value) or (_DAY_FIRST.match(value) if day_first_dots else None)
     if match is None:
         raise ValueError(f"{short(value)!r} is not a time like 2021-03-04 12:00:00")
@@ -179,13 +216,12 @@ def local_to_utc(naive: datetime, tz: tzinfo, shown: str) -> datetime:
 
 def time_text(at: datetime) -> str:
     """``YYYY-MM-DD HH:MM:SS[.ffffff]`` of a UTC time (the form stored in raw payloads)."""
-    text = at.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text}.{at.microsecond:06d}" if at.microsecond else text
+    return at.replace(tzinfo=None).isoformat(sep=" ")
 
 
 def time_key(at: datetime) -> str:
     """A fixed-width, sortable text of a UTC time (``YYYY-MM-DDTHH:MM:SS.ffffff``)."""
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}"
+    return at.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 # -- text ---------------------------------------------------------------------------------------------

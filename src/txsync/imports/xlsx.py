@@ -93,6 +93,20 @@ def cell_text(value: object) -> str:
     raise ValueError(f"a {type(value).__name__} cell cannot be read here ({str(value)[:40]!r})")
 
 
+def _sheet_rows(worksheet: Any, source: str) -> Iterator[tuple[Any, ...]]:
+    """The sheet's rows as value tuples; a malformed sheet is a :class:`FileImportError`."""
+    rows = worksheet.iter_rows(values_only=True)
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # openpyxl raises many types (XML, zip, KeyError...) for a bad sheet
+            raise FileImportError(f"not a readable Excel workbook ({type(exc).__name__}: {exc})",
+                                  source=source) from None
+        yield values
+
+
 def read_sheet(source: Source, layout_of: Callable[[str, list[str]], Layout], *, sheet: str | None = None
                ) -> Iterator[Row]:
     """The data rows of a workbook's sheet (``sheet`` by name, else the first), like :func:`read_table`."""
@@ -109,12 +123,14 @@ def read_sheet(source: Source, layout_of: Callable[[str, list[str]], Layout], *,
                 raise FileImportError(f"the workbook has no sheet {sheet!r} (it has {book.sheetnames})",
                                       source=source.name)
             worksheet = book[sheet]
+        elif not book.worksheets:
+            raise FileImportError("the workbook has no sheet", source=source.name)
         else:
             worksheet = book.worksheets[0]
         name = f"{source.name}[{worksheet.title}]"
         layout: Layout | None = None
         row_no = 0
-        for line, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        for line, values in enumerate(_sheet_rows(worksheet, source.name), start=1):
             try:
                 cells = [cell_text(v) for v in values]
             except ValueError as exc:
@@ -137,10 +153,5 @@ def read_sheet(source: Source, layout_of: Callable[[str, list[str]], Layout], *,
             yield Row(layout, row_no, line, cells, line_label="sheet row")
         if layout is None:
             raise FileImportError("empty sheet: no header row", source=name)
-    except FileImportError:
-        raise
-    except Exception as exc:  # malformed sheet XML surfaces while iterating
-        raise FileImportError(f"not a readable Excel workbook ({type(exc).__name__}: {exc})",
-                              source=source.name) from None
     finally:
         book.close()

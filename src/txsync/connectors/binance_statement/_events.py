@@ -28,11 +28,10 @@ from txsync.connectors.binance_statement._operations import Group, Operation, lo
 from txsync.connectors.binance_statement._parse import (
     StatementFormatError,
     StatementRow,
-    normalize_amount,
     parse_amount,
     parse_time,
 )
-from txsync.imports.values import time_key
+from txsync.imports.values import time_key, time_text
 from txsync.merge import MATCH_WINDOW_META
 from txsync.models import (
     Leg,
@@ -63,8 +62,7 @@ _SECOND = timedelta(seconds=1)
 
 
 def _time_text(at: datetime) -> str:
-    text = at.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text}.{at.microsecond:06d}" if at.microsecond else text
+    return time_text(at)
 
 
 def _time_key(at: datetime) -> str:
@@ -112,7 +110,7 @@ class Plan:
 
 def content(row: StatementRow) -> tuple[str, str, str, str, str, str]:
     """What identifies a row besides its time (the amount in canonical form)."""
-    return (row.account, row.operation, row.coin, normalize_amount(row.change), row.remark, row.user_id)
+    return (row.account, row.operation, row.coin, row.canonical_change(), row.remark, row.user_id)
 
 
 def sort_key(row: StatementRow) -> bytes:
@@ -164,6 +162,8 @@ def plan_rows(rows: Iterable[StatementRow]) -> Iterator[PlannedRow]:
     previous_line = b""
     rank = 0
     current: list[PlannedRow] = []
+    stamp_at: datetime | None = None
+    stamp_text = stamp_id = ""
 
     def close_instant() -> Iterator[PlannedRow]:
         instant = _Instant(current[0].row.time, list(current))
@@ -176,13 +176,17 @@ def plan_rows(rows: Iterable[StatementRow]) -> Iterator[PlannedRow]:
         if current and row.time != current[0].row.time:
             yield from close_instant()
             current = []
+        if row.time != stamp_at:
+            stamp_at = row.time
+            stamp_text = _time_text(row.time)
+            stamp_id = f"{row.time.strftime('%Y%m%d%H%M%S')}{row.time.microsecond or ''}"
         account, operation, coin, amount, remark, user = content(row)
-        line = "\x1f".join((_time_text(row.time), account, operation, coin, amount, remark, user))
+        line = "\x1f".join((stamp_text, account, operation, coin, amount, remark, user))
         digest_line = line.encode() + b"\n"
         rank = rank + 1 if digest_line == previous_line else 0
         previous_line = digest_line
         digest = hashlib.blake2b(digest_line, digest_size=8).hexdigest()
-        source_id = f"{row.time.strftime('%Y%m%d%H%M%S')}{row.time.microsecond or ''}-{digest}-{rank}"
+        source_id = f"{stamp_id}-{digest}-{rank}"
         current.append(PlannedRow(row, lookup(row.operation, row.account), source_id, "", digest_line))
     if current:
         yield from close_instant()

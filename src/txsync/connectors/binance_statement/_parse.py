@@ -76,6 +76,12 @@ class StatementRow:
     change: Decimal
     change_text: str
     remark: str
+    #: The canonical text of ``change`` (no exponent, no trailing zeros); computed when empty.
+    canonical: str = ""
+
+    def canonical_change(self) -> str:
+        """The canonical text of the change."""
+        return self.canonical or values.canonical_amount(self.change)
 
 
 def statement_layout(source: str, cells: list[str]) -> Layout:
@@ -107,7 +113,10 @@ def statement_row(row: Row, tz: tzinfo = UTC) -> StatementRow:
     required("utc_time")
     at = row.parse("utc_time", lambda t: values.parse_time(t, tz))
     change_text = required("change")
-    change = row.parse("change", values.parse_amount)
+    try:
+        change, canonical = values.parse_amount_canonical(change_text)
+    except ValueError as exc:
+        raise row.error("change", str(exc), change_text) from None
     coin = required("coin")
     if any(c.isspace() for c in coin) or len(coin) > 200:
         raise row.error("coin", f"{values.short(coin)!r} is not a coin symbol", coin)
@@ -115,11 +124,10 @@ def statement_row(row: Row, tz: tzinfo = UTC) -> StatementRow:
     required("account")
     required("operation")
     assert isinstance(at, datetime)
-    assert isinstance(change, Decimal)
     return StatementRow(
         source=row.layout.source, row=row.row, line=row.line, user_id=text("user_id", 100),
         time=at, account=text("account", 200), operation=text("operation", 200), coin=coin, change=change,
-        change_text=change_text, remark=text("remark", 2000, multiline=True),
+        change_text=change_text, remark=text("remark", 2000, multiline=True), canonical=canonical,
     )
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from txsync.connector import ConnectorContext, ConnectorInfo, CoverageGap, StreamInfo
@@ -28,8 +29,6 @@ from txsync.connectors.binance_statement._events import Plan, PlannedRow, normal
 from txsync.connectors.binance_statement._operations import lookup
 from txsync.connectors.binance_statement._parse import (
     StatementRow,
-    parse_amount,
-    parse_time,
     statement_error,
     statement_layout,
     statement_row,
@@ -43,6 +42,9 @@ from txsync.imports.table import header_key, read_table
 from txsync.models import ConnectorKind, NormalizedTransaction, RawTransaction
 
 __all__ = ["BinanceStatement", "StatementStream", "load_plan", "prepare_statement", "statement_rows"]
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DECODE = json.JSONDecoder().decode
 
 
 
@@ -60,9 +62,9 @@ def prepare_statement(options: Mapping[str, Any], spill: Spill, limits: ImportLi
                 op = lookup(row.operation, row.account)
                 if not op.known:
                     prepared.note_unknown(op.name)
-                spill.add(sort_key(row), json.dumps(
+                spill.add(sort_key(row), _ENCODE(
                     [row.time.isoformat(), row.account, row.operation, row.coin, row.change_text, row.remark,
-                     row.user_id, row.source, row.row, row.line], separators=(",", ":"), ensure_ascii=False))
+                     row.user_id, row.source, row.row, row.line, format(row.change, "f"), row.canonical]))
                 prepared.rows += 1
     except FileImportError as exc:
         raise statement_error(exc) from None
@@ -72,10 +74,12 @@ def prepare_statement(options: Mapping[str, Any], spill: Spill, limits: ImportLi
 def statement_rows(spill: Spill) -> Iterator[StatementRow]:
     """The validated rows of a spill, in canonical order."""
     for _, value in spill.sorted():
-        at, account, operation, coin, change, remark, user_id, source, row, line = json.loads(value)
+        (at, account, operation, coin, text, remark, user, source, row, line, change,
+         canonical) = _DECODE(value)
         yield StatementRow(
-            source=source, row=row, line=line, user_id=user_id, time=parse_time(at), account=account,
-            operation=operation, coin=coin, change=parse_amount(change), change_text=change, remark=remark,
+            source=source, row=row, line=line, user_id=user, time=datetime.fromisoformat(at),
+            account=account, operation=operation, coin=coin, change=Decimal(change), change_text=text,
+            remark=remark, canonical=canonical,
         )
 
 

@@ -158,7 +158,7 @@ class CoinTrackingCsv(FileImporter):
                 prepared.rows += 1
         return prepared
 
-    def _value(self, row: Row) -> tuple[Decimal, str] | None:
+    def _value(self, row: Row) -> rec.Money | None:
         for side in ("buy", "sell"):
             for field in row.layout.index:
                 if not field.startswith(f"{side}_value:") or not row.get(field):
@@ -173,7 +173,7 @@ class CoinTrackingCsv(FileImporter):
                 if amount < 0:
                     raise row.error(field, "a value cannot be negative", row.get(field))
                 if amount:
-                    return amount, currency
+                    return rec.Money(amount, currency, canonical_amount(amount))
         return None
 
     def _spill_row(self, row: Row, spill: Spill, prepared: Prepared) -> None:
@@ -192,21 +192,22 @@ class CoinTrackingCsv(FileImporter):
             raise row.error("buy_amount", "the row moves nothing: no Buy and no Sell amount")
         incoming, outgoing, fee_leg, not_deducted = buy, sell, None, None
         if fee is not None:
-            if sell is not None and fee[1] == sell[1]:
-                if fee[0] > sell[0]:
-                    raise row.error("fee_amount", f"the fee {canonical_amount(fee[0])} is larger than the "
-                                    f"Sell amount {canonical_amount(sell[0])} that includes it",
-                                    row.get("fee_amount"))
-                outgoing, fee_leg = (sell[0] - fee[0], sell[1]), fee
-            elif buy is not None and fee[1] == buy[1]:
-                incoming, fee_leg = (buy[0] + fee[0], buy[1]), fee
+            if sell is not None and fee.currency == sell.currency:
+                if fee.amount > sell.amount:
+                    raise row.error("fee_amount", f"the fee {fee.text} is larger than the Sell amount "
+                                    f"{sell.text} that includes it", row.get("fee_amount"))
+                net = sell.amount - fee.amount
+                outgoing, fee_leg = rec.Money(net, sell.currency, canonical_amount(net)), fee
+            elif buy is not None and fee.currency == buy.currency:
+                gross = buy.amount + fee.amount
+                incoming, fee_leg = rec.Money(gross, buy.currency, canonical_amount(gross)), fee
             else:
                 not_deducted = fee
         meant = meaning(type_name)
         if meant is None:
             prepared.note_unknown(type_name)
         kind = (meant.kind if meant and meant.kind else None) or rec.natural_kind(
-            incoming[1] if incoming else None, outgoing[1] if outgoing else None)
+            incoming.currency if incoming else None, outgoing.currency if outgoing else None)
         value = self._value(row)
         exchange = rec.text_cell(row, "exchange", multiline=False, limit=200)
         group = rec.text_cell(row, "group", multiline=False, limit=200)
@@ -215,8 +216,8 @@ class CoinTrackingCsv(FileImporter):
         trade_id = rec.text_cell(row, "trade_id", multiline=False, limit=300)
         window = rec.match_window(move=kind in rec.MOVES, minute_precision=minute_precision(date_text))
 
-        def pair(p: tuple[Decimal, str] | None) -> list[str] | None:
-            return None if p is None else [canonical_amount(p[0]), p[1]]
+        def pair(p: rec.Money | None) -> list[str] | None:
+            return None if p is None else p.pair()
 
         payload: dict[str, Any] = {"time": time_text(at), "type": type_name, "in": pair(incoming),
                                    "out": pair(outgoing), "fee": pair(fee_leg)}

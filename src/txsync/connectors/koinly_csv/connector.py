@@ -22,7 +22,7 @@ from txsync.imports.importer import FileImporter, PlannedRecord, Prepared
 from txsync.imports.sources import iter_sources
 from txsync.imports.spill import Spill
 from txsync.imports.table import Column, Layout, Row, header_key, match_header, read_table
-from txsync.imports.values import canonical_amount, minute_precision, parse_time, time_text
+from txsync.imports.values import minute_precision, parse_time, time_text
 from txsync.merge import MATCH_WINDOW_META
 from txsync.models import ConnectorKind, Leg, LegRole, NormalizedTransaction, Origin, RawTransaction
 
@@ -115,12 +115,12 @@ class KoinlyUniversal(FileImporter):
         if label and meant is None:
             prepared.note_unknown(label)
         kind = (meant.kind if meant and meant.kind else None) or rec.natural_kind(
-            received[1] if received else None, sent[1] if sent else None)
+            received.currency if received else None, sent.currency if sent else None)
         assert isinstance(at, datetime)
         window = rec.match_window(move=kind in rec.MOVES, minute_precision=minute_precision(date_text))
 
-        def pair(p: tuple[Decimal, str] | None) -> list[str] | None:
-            return None if p is None else [canonical_amount(p[0]), p[1]]
+        def pair(p: rec.Money | None) -> list[str] | None:
+            return None if p is None else p.pair()
 
         payload: dict[str, Any] = {"time": time_text(at), "sent": pair(sent), "received": pair(received),
                                    "fee": pair(fee)}

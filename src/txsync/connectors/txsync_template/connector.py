@@ -41,10 +41,9 @@ from txsync.imports.sources import iter_sources
 from txsync.imports.spill import Spill
 from txsync.imports.table import Column, Layout, Row, header_key, match_header, read_table
 from txsync.imports.values import (
-    canonical_amount,
     check_symbol,
     minute_precision,
-    parse_amount,
+    parse_amount_canonical,
     parse_time,
     time_text,
 )
@@ -169,8 +168,10 @@ class TxsyncTemplate(FileImporter):
         asset = row.parse("asset", check_symbol)
         if not row.get("amount"):
             raise row.error("amount", "is empty")
-        amount = row.parse("amount", parse_amount)
-        assert isinstance(amount, Decimal)
+        try:
+            _, amount_text = parse_amount_canonical(row.get("amount"))
+        except ValueError as exc:
+            raise row.error("amount", str(exc), row.get("amount")) from None
         role = _enum(row, "role", LegRole)
         status = _enum(row, "status", TransactionStatus)
         wallet = rec.text_cell(row, "wallet", multiline=False, limit=100)
@@ -192,8 +193,8 @@ class TxsyncTemplate(FileImporter):
             "minute": minute_precision(date_text) if date_text else None,
             "kind": kind.value if kind else None, "status": status.value if status else None,
             "description": description or None, "ext": ext,
-            "value": [canonical_amount(value_pair[0]), value_pair[1].upper()] if value_pair else None,
-            "leg": [asset, canonical_amount(amount), (role or LegRole.PRINCIPAL).value, wallet],
+            "value": [value_pair.text, value_pair.currency.upper()] if value_pair else None,
+            "leg": [asset, amount_text, (role or LegRole.PRINCIPAL).value, wallet],
         }
         group = f"{source}\x00{label}" if label else f"{source}\x01{row.row:012d}"
         legs.add(f"{group}\x00{row.row:012d}".encode(), json.dumps(leg, separators=(",", ":"),
