@@ -171,6 +171,8 @@ class FileImportError(TxsyncError, ValueError):
             where += f": row {row}"
             if line is not None:
                 where += f" ({line_label} {line})"
+        elif line is not None:
+            where += f": {line_label} {line}"
         if column is not None:
             where += f", column {column}"
         super().__init__(f"{where}: {message}")

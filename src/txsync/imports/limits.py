@@ -28,7 +28,7 @@ class ImportLimits:
 
     max_bytes: int = 512 * _MIB
     max_ratio: int = 200
-    ratio_floor: int = 4 * _MIB
+    ratio_floor: int = 1 * _MIB
     max_line_chars: int = 1 * _MIB
     max_members: int = 1000
 

@@ -132,14 +132,21 @@ class Source:
     limits: ImportLimits = field(default_factory=ImportLimits)
     in_memory_text: str | None = None
 
+    def binary_reader(self) -> Any:
+        """The CSV source's bytes as an ``io.BufferedReader`` (``None`` for in-memory text)."""
+        if self.in_memory_text is not None:
+            return None
+        assert self.binary is not None
+        if not isinstance(self.binary, io.BufferedReader):
+            self.binary = io.BufferedReader(_Counting(self.binary))
+        return self.binary
+
     def text(self) -> TextIO:
         """The CSV source as text: UTF-8 (with or without a BOM) or UTF-16 with a BOM, decoded lazily."""
         if self.in_memory_text is not None:
             return io.StringIO(self.in_memory_text.removeprefix("\ufeff"), newline="")
-        assert self.binary is not None
-        buffered: Any = self.binary
-        if not isinstance(buffered, io.BufferedReader):
-            buffered = io.BufferedReader(_Counting(buffered))
+        buffered = self.binary_reader()
+        assert buffered is not None
         head = buffered.peek(4)[:4]
         encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
         return io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")

@@ -132,34 +132,68 @@ class Row:
             raise self.error(field, str(exc), text) from None
 
 
-class _Lines:
-    """Physical lines of a text stream, each at most ``limit`` characters; remembers whether the last
-    one had a line break."""
+class _NotText(Exception):
+    """A line that is not valid text in the file's encoding."""
 
-    def __init__(self, text: TextIO, source: str, limit: int) -> None:
-        self.text = text
+
+class _Lines:
+    """Physical lines of a source, each at most ``limit`` characters (bytes for UTF-8); remembers
+    whether the last one had a line break. UTF-8 is decoded line by line, so an invalid byte is
+    reported on its own line."""
+
+    def __init__(self, source: Source, limit: int) -> None:
         self.source = source
         self.limit = limit
         self.count = 0
         self.unterminated = False
 
+    def _too_long(self) -> FileLimitError:
+        return FileLimitError(f"line is longer than {self.limit} characters: not a CSV file?",
+                              source=self.source.name, line=self.count + 1)
+
     def __iter__(self) -> Iterator[str]:
+        binary = self.source.binary_reader()
+        if binary is None or binary.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            yield from self._text_lines(self.source.text())
+            return
+        first = True
         while True:
-            line = self.text.readline(self.limit + 1)
+            raw = binary.readline(self.limit + 1)
+            if not raw:
+                return
+            if len(raw) > self.limit and not raw.endswith((b"\n", b"\r")):
+                raise self._too_long()
+            self.count += 1
+            if first:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+                first = False
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _NotText(self.count) from None
+            if not line.endswith(("\n", "\r")):
+                self.unterminated = True
+            yield line
+
+    def _text_lines(self, text: TextIO) -> Iterator[str]:
+        while True:
+            try:
+                line = text.readline(self.limit + 1)
+            except UnicodeDecodeError:
+                raise _NotText(self.count + 1) from None
             if not line:
                 return
+            if len(line) > self.limit and not line.endswith(("\n", "\r")):
+                raise self._too_long()
             self.count += 1
             if not line.endswith(("\n", "\r")):
-                if len(line) > self.limit:
-                    raise FileLimitError(f"line is longer than {self.limit} characters: not a CSV file?",
-                                         source=self.source, line=self.count, row=None)
                 self.unterminated = True
             yield line
 
 
 def read_table(source: Source, layout_of: Callable[[str, list[str]], Layout]) -> Iterator[Row]:
     """The data rows of a CSV source (the header is the first non-blank line, given to ``layout_of``)."""
-    lines = _Lines(source.text(), source.name, source.limits.max_line_chars)
+    lines = _Lines(source, source.limits.max_line_chars)
     reader = csv.reader(iter(lines), strict=True)
     layout: Layout | None = None
     row_no = 0
@@ -184,10 +218,10 @@ def read_table(source: Source, layout_of: Callable[[str, list[str]], Layout]) ->
                 source=source.name, row=row_no + 1, line=end + 1) from None
         raise FileImportError(f"malformed CSV ({exc})", source=source.name, row=row_no + 1,
                               line=end + 1) from None
-    except UnicodeDecodeError:
+    except _NotText as bad:
         raise FileImportError(
             "not UTF-8 text: export the file again (CSV, UTF-8) or save it as UTF-8",
-            source=source.name, row=row_no + 1, line=lines.count + 1) from None
+            source=source.name, row=row_no + 1, line=bad.args[0]) from None
     if layout is None:
         raise FileImportError("empty file: no header row", source=source.name)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from txsync.errors import ConfigurationError
@@ -36,9 +36,11 @@ MAX_INTEGER_DIGITS = 42
 #: ... and this many after it (tokens have at most 18-24 decimals; trailing zeros do not count).
 MAX_FRACTION_DIGITS = 36
 
-_AMOUNT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$")
-_PLAIN = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?")
-_EXPONENT_SANE = 200
+_AMOUNT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$", re.ASCII)
+_PLAIN = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?", re.ASCII)
+#: Normalizing must never round (the default context keeps 28 digits): wide enough for any amount the
+#: pattern admits (at most 4 exponent digits are refused later as too large or too fine).
+_WIDE = Context(prec=100_000)
 
 
 def short(text: str, limit: int = 40) -> str:
@@ -83,7 +85,7 @@ def parse_amount(text: str) -> Decimal:
         amount = Decimal(value)  # a plain decimal within bounds: the fast path
         return amount if amount else Decimal(0)
     if not _AMOUNT.match(value):
-        if "," in value and re.fullmatch(r"[+-]?[\d.,]+", value):
+        if "," in value and re.fullmatch(r"[+-]?[0-9.,]+", value):
             raise ValueError(f"{short(value)!r} is not a number (write decimals with a point, without "
                              "thousands separators)")
         raise ValueError(f"{short(value)!r} is not a number")
@@ -93,10 +95,8 @@ def parse_amount(text: str) -> Decimal:
         raise ValueError(f"{short(value)!r} is not a number") from None
     if not amount:
         return Decimal(0)
-    _, digits, exponent = amount.normalize().as_tuple()
+    _, digits, exponent = amount.normalize(_WIDE).as_tuple()
     assert isinstance(exponent, int)  # finite: the pattern admits no NaN or infinity
-    if abs(exponent) > _EXPONENT_SANE + MAX_INTEGER_DIGITS:
-        raise ValueError(f"{short(value)!r} is out of range for an amount")
     integer_digits = len(digits) + exponent
     fraction_digits = -exponent if exponent < 0 else 0
     if integer_digits > MAX_INTEGER_DIGITS:
@@ -107,7 +107,7 @@ def parse_amount(text: str) -> Decimal:
     raw_exponent = amount.as_tuple().exponent
     assert isinstance(raw_exponent, int)
     if raw_exponent < -MAX_FRACTION_DIGITS:  # trailing zeros beyond what any asset uses
-        amount = amount.normalize()
+        amount = amount.normalize(_WIDE)
     return Decimal(format(amount, "f"))
 
 
@@ -115,7 +115,7 @@ def canonical_amount(amount: Decimal) -> str:
     """The canonical text of an amount (no exponent, no trailing zeros, no negative zero)."""
     if not amount:
         return "0"
-    return format(amount.normalize(), "f")
+    return format(amount.normalize(_WIDE), "f")
 
 
 # -- times --------------------------------------------------------------------------------------------
@@ -124,13 +124,13 @@ _TIME = re.compile(
     r"""^(?P<y>\d{4}|\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})
         (?:[ T]+|\s*,\s*)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?
         \s*(?P<tz>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$""",
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
 _DAY_FIRST = re.compile(
     r"""^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})
         (?:[ T]+|\s*,\s*)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?
         \s*(?P<tz>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$""",
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
 
 
@@ -161,7 +161,7 @@ def parse_time(text: str, tz: tzinfo = UTC, *, day_first_dots: bool = False) -> 
     """
     value = text.strip()
     if (len(value) == 19 and value[4] == "-" and value[7] == "-" and value[10] in " T" and value[13] == ":"
-            and value[16] == ":" and value[:4].isdigit()):
+            and value[16] == ":" and value.isascii()):
         try:
             naive = datetime.fromisoformat(value)
         except ValueError:
@@ -204,13 +204,12 @@ def local_to_utc(naive: datetime, tz: tzinfo, shown: str) -> datetime:
     if tz is UTC:
         return naive.replace(tzinfo=UTC)
     first = naive.replace(tzinfo=tz, fold=0)
-    second = naive.replace(tzinfo=tz, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        raise ValueError(f"{short(shown)!r} is ambiguous in {tz}: a daylight-saving change repeats that "
-                         "hour; write the time with its UTC offset")
     at = first.astimezone(UTC)
     if at.astimezone(tz).replace(tzinfo=None) != naive:
         raise ValueError(f"{short(shown)!r} does not exist in {tz} (skipped by a daylight-saving change)")
+    if first.utcoffset() != naive.replace(tzinfo=tz, fold=1).utcoffset():
+        raise ValueError(f"{short(shown)!r} is ambiguous in {tz}: a daylight-saving change repeats that "
+                         "hour; write the time with its UTC offset")
     return at
 
 
