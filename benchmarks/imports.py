@@ -129,7 +129,7 @@ def binance_rows(count: int, rng: random.Random) -> Iterator[str]:
 
 
 def write_file(path: Path, fmt: str, rows: int) -> float:
-    rng = random.Random(7)  # noqa: S311 - test data
+    rng = random.Random(7)
     began = time.perf_counter()
     generator = koinly_rows(rows, rng) if fmt == "koinly" else binance_rows(rows, rng)
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -185,14 +185,16 @@ def main() -> None:
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="txsync-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, {platform.platform()}, "
-          f"CPython {platform.python_version()}, SQLite {sqlite3.sqlite_version}; {datetime.now(UTC):%Y-%m-%d}")
+          f"CPython {platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
+          f"{datetime.now(UTC):%Y-%m-%d}")
     formats = ["koinly", "binance"] if args.format == "both" else [args.format]
     for fmt in formats:
         cls: type[FileImporter] = KoinlyUniversal if fmt == "koinly" else BinanceStatement
         path = workdir / f"{fmt}-{args.rows}.csv"
         if not path.exists():
             seconds = write_file(path, fmt, args.rows)
-            print(f"{fmt}: wrote {args.rows:,} rows ({path.stat().st_size / 2**20:.0f} MiB) in {seconds:.1f} s")
+            size = path.stat().st_size / 2**20
+            print(f"{fmt}: wrote {args.rows:,} rows ({size:.0f} MiB) in {seconds:.1f} s")
         start_rss = _rss_mb()
         sampler = Sampler()
         sampler.start()
@@ -211,8 +213,8 @@ def main() -> None:
         tenth = max(1, len(samples) // 10)
         print(f"{fmt} ({args.stage}): {result}")
         print(f"  {result['rows'] / total:,.0f} rows/s wall, {result['rows'] / cpu:,.0f} rows per CPU-second")
-        print(f"  RSS start {start_rss:.0f} MiB, samples (every 10%): "
-              + ", ".join(f"{rss:.0f}" for _, rss in samples[::tenth]) + f" MiB; peak RSS {_peak_mb():.0f} MiB")
+        shown = ", ".join(f"{rss:.0f}" for _, rss in samples[::tenth])
+        print(f"  RSS start {start_rss:.0f} MiB, samples (every 10%): {shown} MiB; peak RSS {_peak_mb():.0f} MiB")
         sys.stdout.flush()
 
 

@@ -34,6 +34,7 @@ class Spill:
         self._pending: dict[str, list[tuple[bytes, str]]] = {}
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def _ensure(self, table: str) -> None:
         if table not in self._counts:
@@ -79,7 +80,8 @@ class Spill:
                     return
                 yield from batch
         finally:
-            cursor.close()
+            if not self._closed:  # a reader abandoned after the import ended needs no cleanup
+                cursor.close()
 
     def query(self, sql: str, *args: object) -> list[tuple[object, ...]]:
         """Run a read-only query over the spill (duplicate checks and the like)."""
@@ -97,7 +99,8 @@ class Spill:
             del self._pending[table]
 
     def close(self) -> None:
-        """Delete the spill."""
+        """Delete the spill (readers still open end with it)."""
+        self._closed = True
         self._db.close()
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ import datetime as dt
 import math
 import zipfile
 from collections.abc import Callable, Iterator
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 from txsync.errors import ConfigurationError, FileImportError
@@ -30,6 +30,7 @@ __all__ = ["SPREADSHEET_DIGITS", "cell_text", "check_workbook", "read_sheet"]
 #: Significant digits a spreadsheet number keeps.
 SPREADSHEET_DIGITS = 15
 _CHUNK = 1024 * 1024
+_WIDE = Context(prec=400)
 
 
 def check_workbook(archive: zipfile.ZipFile, name: str, budget: _Budget, limits: ImportLimits,
@@ -76,8 +77,8 @@ def cell_text(value: object) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"the number cell {value!r} is not a finite number")
-        exact = Decimal(repr(value))
-        if len(exact.normalize().as_tuple().digits) > SPREADSHEET_DIGITS:
+        exact = Decimal(repr(value)).normalize(_WIDE)
+        if len(exact.as_tuple().digits) > SPREADSHEET_DIGITS:
             raise ValueError(
                 f"the number cell {value!r} has more significant digits than a spreadsheet keeps "
                 f"({SPREADSHEET_DIGITS}): the value typed was rounded; enter it as text"
