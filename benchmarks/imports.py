@@ -214,7 +214,8 @@ def main() -> None:
         print(f"{fmt} ({args.stage}): {result}")
         print(f"  {result['rows'] / total:,.0f} rows/s wall, {result['rows'] / cpu:,.0f} rows per CPU-second")
         shown = ", ".join(f"{rss:.0f}" for _, rss in samples[::tenth])
-        print(f"  RSS start {start_rss:.0f} MiB, samples (every 10%): {shown} MiB; peak RSS {_peak_mb():.0f} MiB")
+        print(f"  RSS start {start_rss:.0f} MiB, samples (every 10%): {shown} MiB; "
+              f"peak RSS {_peak_mb():.0f} MiB")
         sys.stdout.flush()
 
 
