@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from txsync.connector import ConnectorInfo, CoverageGap, StreamInfo
+from txsync.connector import ConnectorContext, ConnectorInfo, CoverageGap, StreamInfo
 from txsync.connectors.cointracking_csv._types import meaning
 from txsync.errors import ConfigurationError, FileImportError
 from txsync.imports import records as rec
@@ -130,7 +130,7 @@ class CoinTrackingCsv(FileImporter):
     format_name = "cointracking"
     unknown_gap = "unknown_labels"
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         currency = context.options.get("value_currency")
         if currency is not None and (not isinstance(currency, str) or not currency.isalpha()):
