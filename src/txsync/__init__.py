@@ -60,6 +60,12 @@ _EXPORTS: dict[str, str] = {
     "BadResponseError": "txsync.errors",
     "ConnectionStateError": "txsync.errors",
     "ModelError": "txsync.errors",
+    "FileImportError": "txsync.errors",
+    "FileLimitError": "txsync.errors",
+    # file imports
+    "detect_format": "txsync.imports",
+    "connector_for": "txsync.imports",
+    "ImportLimits": "txsync.imports",
 }
 
 __all__ = [
@@ -76,6 +82,9 @@ __all__ = [
     "ConnectorInfo",
     "Credential",
     "Engine",
+    "FileImportError",
+    "FileLimitError",
+    "ImportLimits",
     "LedgerTransaction",
     "Leg",
     "LegRole",
@@ -104,7 +113,9 @@ __all__ = [
     "TxsyncError",
     "VaultCredentials",
     "VaultError",
+    "connector_for",
     "default_registry",
+    "detect_format",
     "local_kms",
     "reconcile",
 ]
@@ -132,12 +143,15 @@ if TYPE_CHECKING:  # pragma: no cover
         BadResponseError,
         BannedError,
         ConnectionStateError,
+        FileImportError,
+        FileLimitError,
         ModelError,
         PermissionDeniedError,
         RateLimitedError,
         TransientError,
         TxsyncError,
     )
+    from txsync.imports import ImportLimits, connector_for, detect_format
     from txsync.models import (
         Balance,
         Credential,

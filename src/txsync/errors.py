@@ -149,3 +149,46 @@ class KeyUnavailableError(VaultError):
 
 class MasterKeyError(VaultError, ConfigurationError):
     """The master key itself is missing, unreadable, world-readable or malformed."""
+
+
+class FileImportError(TxsyncError, ValueError):
+    """A file given to an importer cannot be read: its header, a row, a time, an amount, its encoding.
+
+    ``source`` names the file (or archive member), ``row`` the 1-based data row (header excluded),
+    ``line`` the physical line (or spreadsheet row) where that row starts, ``column`` the column at
+    fault and ``value`` the offending text (shortened). Nothing of a file that raises this is stored.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        row: int | None = None,
+        line: int | None = None,
+        column: str | None = None,
+        value: str | None = None,
+        line_label: str = "line",
+    ) -> None:
+        where = source
+        if row is not None:
+            where += f": row {row}"
+            if line is not None:
+                where += f" ({line_label} {line})"
+        elif line is not None:
+            where += f": {line_label} {line}"
+        if column is not None:
+            where += f", column {column}"
+        super().__init__(f"{where}: {message}")
+        self.detail = message
+        self.source = source
+        self.row = row
+        self.line = line
+        self.column = column
+        self.value = value
+        self.line_label = line_label
+
+
+class FileLimitError(FileImportError):
+    """A file exceeds a safety limit: too large, expands too much (an archive bomb), a line too long,
+    too many archive members, or it is not a regular file at all (a device, a pipe)."""

@@ -15,10 +15,12 @@ import pytest
 import txsync.connectors
 
 CONNECTORS = Path(txsync.connectors.__file__).parent
-#: Connectors that talk to an API, so have a sandbox (binance_statement reads files: no sandbox; its
-#: test statements are rendered from the Binance sandbox's account).
+#: Connectors that talk to an API, so have a sandbox. File importers read files: no sandbox (the Binance
+#: statement's test files are rendered from the Binance sandbox's account; the generic templates' tests
+#: write theirs).
 WITH_SANDBOX = ("binance", "bitcoin", "bitstamp", "demo", "evm", "paymium")
-ALL = (*WITH_SANDBOX, "binance_statement")
+FILES = ("binance_statement", "cointracking_csv", "koinly_csv", "txsync_template")
+ALL = (*WITH_SANDBOX, *FILES)
 
 
 def test_the_built_in_packages_are_the_ones_listed() -> None:

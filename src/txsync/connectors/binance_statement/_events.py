@@ -17,7 +17,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,10 +28,10 @@ from txsync.connectors.binance_statement._operations import Group, Operation, lo
 from txsync.connectors.binance_statement._parse import (
     StatementFormatError,
     StatementRow,
-    normalize_amount,
     parse_amount,
     parse_time,
 )
+from txsync.imports.values import time_key, time_text
 from txsync.merge import MATCH_WINDOW_META
 from txsync.models import (
     Leg,
@@ -41,7 +42,16 @@ from txsync.models import (
     TransactionKind,
 )
 
-__all__ = ["DEPOSIT_MATCH_WINDOW", "Plan", "PlannedRow", "build_plan", "normalize_rows"]
+__all__ = [
+    "DEPOSIT_MATCH_WINDOW",
+    "Plan",
+    "PlannedRow",
+    "build_plan",
+    "content",
+    "normalize_rows",
+    "plan_rows",
+    "sort_key",
+]
 
 #: How far apart a statement deposit / withdrawal and the API's record of it may be: the statement is
 #: stamped when the balance changed, the API deposit when it was first seen (confirmations can take
@@ -52,8 +62,7 @@ _SECOND = timedelta(seconds=1)
 
 
 def _time_text(at: datetime) -> str:
-    text = at.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text}.{at.microsecond:06d}" if at.microsecond else text
+    return time_text(at)
 
 
 def _time_key(at: datetime) -> str:
@@ -63,13 +72,15 @@ def _time_key(at: datetime) -> str:
 
 @dataclass(slots=True)
 class PlannedRow:
-    """A row in canonical order with its identity and the event it belongs to."""
+    """A row in canonical order with its identity, the event it belongs to and whether a page may
+    end after it (never inside an instant, nor inside an event that spans two)."""
 
     row: StatementRow
     op: Operation
     source_id: str = ""
     event: str = ""
     digest_line: bytes = b""
+    cut_after: bool = False
 
     def payload(self) -> dict[str, Any]:
         """The raw record stored for this row (no file position: it changes between exports)."""
@@ -88,7 +99,8 @@ class PlannedRow:
 
 @dataclass
 class Plan:
-    """The whole file in canonical order, with the places a page may end."""
+    """A whole (small) file in canonical order, with the places a page may end (for tests and tools:
+    the connector streams the same plan without holding it)."""
 
     rows: list[PlannedRow]
     #: Indexes i such that a page may end after row i (never inside a second or inside an event).
@@ -96,95 +108,139 @@ class Plan:
     unknown: dict[str, int] = field(default_factory=dict)  # unknown operation -> rows
 
 
-def _content(row: StatementRow) -> tuple[str, str, str, str, str, str]:
-    return (row.account, row.operation, row.coin, normalize_amount(row.change), row.remark, row.user_id)
+def content(row: StatementRow) -> tuple[str, str, str, str, str, str]:
+    """What identifies a row besides its time (the amount in canonical form)."""
+    return (row.account, row.operation, row.coin, row.canonical_change(), row.remark, row.user_id)
+
+
+def sort_key(row: StatementRow) -> bytes:
+    """The canonical order of rows as bytes: time, then content (a file's own order never matters)."""
+    return "\x00".join((time_key(row.time), *content(row))).encode()
 
 
 def build_plan(rows: Iterable[StatementRow]) -> Plan:
-    """Order, identify and group the rows of a statement."""
-    ordered = sorted(rows, key=lambda r: (r.time, _content(r)))
-    planned = [PlannedRow(r, lookup(r.operation, r.account)) for r in ordered]
-
-    # Row identities: second + content digest + rank among identical rows of that second.
-    seen: dict[tuple[datetime, str], int] = {}
-    for p in planned:
-        account, operation, coin, amount, remark, user = _content(p.row)
-        line = "\x1f".join((_time_text(p.row.time), account, operation, coin, amount, remark, user))
-        p.digest_line = line.encode() + b"\n"
-        content = hashlib.blake2b(p.digest_line, digest_size=8).hexdigest()
-        rank = seen[(p.row.time, content)] = seen.get((p.row.time, content), -1) + 1
-        p.source_id = f"{p.row.time.strftime('%Y%m%d%H%M%S')}{p.row.time.microsecond or ''}-{content}-{rank}"
-
-    # Events of one instant.
-    events: dict[str, list[PlannedRow]] = {}
-    for p in planned:
-        r, op = p.row, p.op
-        stamp = _time_key(r.time)
-        if op.group == Group.TRADE:
-            key = f"stmt:{stamp}:{r.account}:trade"
-        elif op.group == Group.DUST:
-            key = f"stmt:{stamp}:{r.account}:dust"
-        elif op.group == Group.TRANSFER:
-            key = f"stmt:{stamp}:transfer:{r.coin}"
-        elif op.group == Group.MULTI:
-            key = f"stmt:{stamp}:{r.account}:{op.name}"
-        else:
-            key = f"stmt:{stamp}:{r.account}:{op.name}:{r.coin}"
-        p.event = key
-        events.setdefault(key, []).append(p)
-
-    linked = _join_split_trades(events)
-
-    # A page may end after a row when the next row is in a later second and no event spans both.
-    cuts = []
-    for i in range(len(planned) - 1):
-        here, nxt = planned[i].row.time, planned[i + 1].row.time
-        if nxt != here and (here, nxt) not in linked:
-            cuts.append(i)
-    if planned:
-        cuts.append(len(planned) - 1)
+    """Order, identify and group the rows of a statement held in memory."""
+    ordered = sorted(rows, key=sort_key)
+    planned = list(plan_rows(ordered))
     unknown: dict[str, int] = {}
     for p in planned:
         if not p.op.known:
             unknown[p.op.name] = unknown.get(p.op.name, 0) + 1
-    return Plan(planned, cuts, unknown)
+    return Plan(planned, [i for i, p in enumerate(planned) if p.cut_after], unknown)
+
+
+@dataclass
+class _Trade:
+    """The last trade event of an account: when, its key, its rows, and whether it is joined or waits
+    for the next second's event of the account to complete it."""
+
+    at: datetime
+    key: str
+    rows: list[PlannedRow]
+    joined: bool = False
+    waiting: bool = False
+
+
+@dataclass
+class _Instant:
+    at: datetime
+    rows: list[PlannedRow]
+
+
+def plan_rows(rows: Iterable[StatementRow]) -> Iterator[PlannedRow]:
+    """Identities, events and page cuts of rows given in canonical order (see :func:`sort_key`), as a
+    stream: memory holds about one second of rows, whatever the size of the file.
+
+    Row identity: second + content digest + rank among identical rows of that second. Events of one
+    instant by operation group; a trade event missing its bought or sold side is joined with the
+    account's trade event one second before or after (Binance sometimes stamps a fill's rows over two
+    seconds); no page may end inside an event, so never between the two seconds a join spans.
+    """
+    last: dict[str, _Trade] = {}
+    pending: deque[_Instant] = deque()
+    links: list[tuple[datetime, datetime]] = []  # (first, second) instants a joined event spans
+    previous_line = b""
+    rank = 0
+    current: list[PlannedRow] = []
+    stamp_at: datetime | None = None
+    stamp_text = stamp_id = ""
+
+    def close_instant() -> Iterator[PlannedRow]:
+        instant = _Instant(current[0].row.time, list(current))
+        _group(instant, last, links)
+        pending.append(instant)
+        while len(pending) > 1 and pending[0].at + _SECOND < instant.at:
+            yield from _emit(pending.popleft(), links)
+
+    for row in rows:
+        if current and row.time != current[0].row.time:
+            yield from close_instant()
+            current = []
+        if row.time != stamp_at:
+            stamp_at = row.time
+            stamp_text = _time_text(row.time)
+            stamp_id = f"{row.time.strftime('%Y%m%d%H%M%S')}{row.time.microsecond or ''}"
+        account, operation, coin, amount, remark, user = content(row)
+        line = "\x1f".join((stamp_text, account, operation, coin, amount, remark, user))
+        digest_line = line.encode() + b"\n"
+        rank = rank + 1 if digest_line == previous_line else 0
+        previous_line = digest_line
+        digest = hashlib.blake2b(digest_line, digest_size=8).hexdigest()
+        source_id = f"{stamp_id}-{digest}-{rank}"
+        current.append(PlannedRow(row, lookup(row.operation, row.account), source_id, "", digest_line))
+    if current:
+        yield from close_instant()
+    while pending:
+        yield from _emit(pending.popleft(), links)
+
+
+def _event_key(p: PlannedRow) -> str:
+    r, op = p.row, p.op
+    stamp = _time_key(r.time)
+    if op.group == Group.TRADE:
+        return f"stmt:{stamp}:{r.account}:trade"
+    if op.group == Group.DUST:
+        return f"stmt:{stamp}:{r.account}:dust"
+    if op.group == Group.TRANSFER:
+        return f"stmt:{stamp}:transfer:{r.coin}"
+    if op.group == Group.MULTI:
+        return f"stmt:{stamp}:{r.account}:{op.name}"
+    return f"stmt:{stamp}:{r.account}:{op.name}:{r.coin}"
+
+
+def _group(instant: _Instant, last: dict[str, _Trade], links: list[tuple[datetime, datetime]]) -> None:
+    """Give the rows of one instant their events, joining split trades with the second before."""
+    trades: dict[str, list[PlannedRow]] = {}
+    for p in instant.rows:
+        p.event = _event_key(p)
+        if p.op.group == Group.TRADE:
+            trades.setdefault(p.row.account, []).append(p)
+    for account, members in trades.items():
+        event = _Trade(instant.at, members[0].event, members)
+        before = last.get(account)
+        if (before is not None and not before.joined and instant.at - before.at == _SECOND
+                and (before.waiting or not _complete(members))):
+            for p in members:
+                p.event = before.key
+            before.joined = event.joined = True
+            links.append((before.at, instant.at))
+        else:
+            event.waiting = not _complete(members)
+        last[account] = event
+
+
+def _emit(instant: _Instant, links: list[tuple[datetime, datetime]]) -> Iterator[PlannedRow]:
+    spanned = any(first <= instant.at < second for first, second in links)
+    links[:] = [(first, second) for first, second in links if second > instant.at]
+    for p in instant.rows[:-1]:
+        p.cut_after = False
+    instant.rows[-1].cut_after = not spanned
+    yield from instant.rows
 
 
 def _complete(rows: Sequence[PlannedRow]) -> bool:
     principal = [p.row.change for p in rows if p.op.role == LegRole.PRINCIPAL]
     return any(c > 0 for c in principal) and any(c < 0 for c in principal)
-
-
-def _join_split_trades(events: dict[str, list[PlannedRow]]) -> set[tuple[datetime, datetime]]:
-    """Join an incomplete trade event with the adjacent-second trade event of its account.
-
-    Returns the (second, next second) pairs an event now spans, where no page may end."""
-    trades: dict[str, list[tuple[datetime, str]]] = {}
-    for key, rows in events.items():
-        if rows[0].op.group == Group.TRADE:
-            trades.setdefault(rows[0].row.account, []).append((rows[0].row.time, key))
-    linked: set[tuple[datetime, datetime]] = set()
-    for series in trades.values():
-        series.sort()
-        joined: set[str] = set()
-        for i, (at, key) in enumerate(series):
-            if key in joined or key not in events or _complete(events[key]):
-                continue
-            partner = None
-            if i > 0 and series[i - 1][1] not in joined and at - series[i - 1][0] == _SECOND:
-                partner = i - 1
-            elif i + 1 < len(series) and series[i + 1][1] not in joined and series[i + 1][0] - at == _SECOND:
-                partner = i + 1
-            if partner is None:
-                continue
-            first, second = sorted((i, partner))
-            keep, gone = series[first][1], series[second][1]
-            for p in events[gone]:
-                p.event = keep
-            events[keep].extend(events.pop(gone))
-            joined.update((keep, gone))
-            linked.add((series[first][0], series[second][0]))
-    return linked
 
 
 # -- normalization ------------------------------------------------------------------------------------

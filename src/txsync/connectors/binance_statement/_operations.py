@@ -7,6 +7,7 @@ exports as open-source importers read them (see the connector's documentation fo
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -146,6 +147,7 @@ def _is_futures(account: str) -> bool:
     return "futures" in text or "usd-m" in text or "coin-m" in text
 
 
+@functools.lru_cache(maxsize=4096)
 def lookup(operation: str, account: str) -> Operation:
     """The meaning of ``operation`` in ``account``; an unknown one is kept as OTHER (``known`` False)."""
     key = _canonical(operation)
@@ -157,6 +159,7 @@ def lookup(operation: str, account: str) -> Operation:
     return Operation(_SPACES.sub(" ", operation.strip()), Group.SINGLE, TransactionKind.OTHER, known=False)
 
 
+@functools.lru_cache(maxsize=1024)
 def wallet_of(account: str) -> str:
     """The leg ``wallet`` for a statement Account: "Spot" -> "spot", "USDT-Futures" -> "usdt_futures"."""
     return re.sub(r"[^0-9a-z]+", "_", account.casefold()).strip("_") or "spot"

@@ -6,6 +6,10 @@ merged with the API's (see :mod:`txsync.merge`), so a trade both describe is one
 what only the file knows (dust beyond the API's last 100, delisted pairs, launchpad, ETH 2.0, card,
 P2P, COIN-M futures, loans, mining...) is added.
 
+It is a :class:`~txsync.imports.FileImporter`: the whole file is validated first (a bad row stores
+nothing), its rows are sorted on disk, and pages of whole events are streamed from there, so memory
+stays flat whatever the size of the statement.
+
 Cursor (one stream, ``statement``): ``{"v": 1, "rows": R, "digest": D}`` - the number of rows
 imported, in canonical order, and the SHA-256 of those rows. A re-import of the same file (or of a
 longer, newer export whose first R rows are the same) resumes after row R; any other file is read
@@ -14,101 +18,97 @@ from its first row, which deduplication makes safe (row and event identities com
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from txsync.connector import (
-    Connector,
-    ConnectorContext,
-    ConnectorInfo,
-    CoverageGap,
-    Cursor,
-    Page,
-    RawRecord,
-    Stream,
-    StreamInfo,
+from txsync.connector import ConnectorContext, ConnectorInfo, CoverageGap, StreamInfo
+from txsync.connectors.binance_statement._events import Plan, PlannedRow, normalize_rows, plan_rows, sort_key
+from txsync.connectors.binance_statement._operations import lookup
+from txsync.connectors.binance_statement._parse import (
+    StatementRow,
+    statement_error,
+    statement_layout,
+    statement_row,
 )
-from txsync.connectors.binance_statement._events import Plan, build_plan, normalize_rows
-from txsync.connectors.binance_statement._parse import StatementRow, parse_rows, read_sources
-from txsync.errors import ConfigurationError
-from txsync.models import Balance, ConnectorKind, NormalizedTransaction, Permissions, RawTransaction
+from txsync.errors import ConfigurationError, FileImportError
+from txsync.imports.importer import FileImporter, FileStream, PlannedRecord, Prepared
+from txsync.imports.limits import ImportLimits
+from txsync.imports.sources import iter_sources
+from txsync.imports.spill import Spill
+from txsync.imports.table import header_key, read_table
+from txsync.models import ConnectorKind, NormalizedTransaction, RawTransaction
 
-__all__ = ["BinanceStatement", "StatementStream", "load_plan"]
+__all__ = ["BinanceStatement", "StatementStream", "load_plan", "prepare_statement", "statement_rows"]
 
-CURSOR_VERSION = 1
-DEFAULT_PAGE_SIZE = 500  # events per page
-
-
-def load_plan(options: Any) -> Plan:
-    """Read and parse the file the options name (raises on the first bad row), then plan its events."""
-    rows: list[StatementRow] = []
-    for name, text in read_sources(options):
-        rows.extend(parse_rows(name, text))
-    return build_plan(rows)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DECODE = json.JSONDecoder().decode
 
 
-class StatementStream(Stream):
+
+def prepare_statement(options: Mapping[str, Any], spill: Spill, limits: ImportLimits) -> Prepared:
+    """Pass 1: read and validate every row of the statement the options name into ``spill``.
+
+    Raises :class:`StatementFormatError` on the first bad row (or
+    :class:`~txsync.errors.FileLimitError` / :class:`~txsync.errors.ConfigurationError`)."""
+    prepared = Prepared()
+    try:
+        for source in iter_sources(options, limits, label="binance_statement", text_name="statement"):
+            prepared.sources.append(source.name)
+            for table_row in read_table(source, statement_layout):
+                row = statement_row(table_row)
+                op = lookup(row.operation, row.account)
+                if not op.known:
+                    prepared.note_unknown(op.name)
+                spill.add(sort_key(row), _ENCODE(
+                    [row.time.isoformat(), row.account, row.operation, row.coin, row.change_text, row.remark,
+                     row.user_id, row.source, row.row, row.line, format(row.change, "f"), row.canonical]))
+                prepared.rows += 1
+    except FileImportError as exc:
+        raise statement_error(exc) from None
+    return prepared
+
+
+def statement_rows(spill: Spill) -> Iterator[StatementRow]:
+    """The validated rows of a spill, in canonical order."""
+    for _, value in spill.sorted():
+        (at, account, operation, coin, text, remark, user, source, row, line, change,
+         canonical) = _DECODE(value)
+        yield StatementRow(
+            source=source, row=row, line=line, user_id=user, time=datetime.fromisoformat(at),
+            account=account, operation=operation, coin=coin, change=Decimal(change), change_text=text,
+            remark=remark, canonical=canonical,
+        )
+
+
+def load_plan(options: Any, *, limits: ImportLimits | None = None) -> Plan:
+    """Read, validate and plan a whole statement in memory (for tests and tools; the connector streams)."""
+    spill = Spill()
+    try:
+        prepared = prepare_statement(options, spill, limits or ImportLimits.from_options(options))
+        rows = list(plan_rows(statement_rows(spill)))
+    finally:
+        spill.close()
+    unknown = dict(prepared.unknown)
+    return Plan(rows, [i for i, p in enumerate(rows) if p.cut_after], unknown)
+
+
+class StatementStream(FileStream):
     """Every row of the statement, in canonical order, paged by whole events."""
 
     name = "statement"
 
-    def __init__(self, connector: BinanceStatement) -> None:
-        self.connector = connector
 
-    def pages(self, cursor: Cursor) -> AsyncIterator[Page]:
-        return self._pages(cursor)
-
-    async def _pages(self, cursor: Cursor) -> AsyncIterator[Page]:
-        plan = await self.connector.plan()
-        rows = plan.rows
-        start, running = _resume(plan, cursor)
-        size = self.connector.page_size
-        begin = start
-        events: set[str] = set()
-        cuts = {i for i in plan.cuts if i >= start}
-        for i in range(start, len(rows)):
-            running.update(rows[i].digest_line)
-            events.add(rows[i].event)
-            if i in cuts and (len(events) >= size or i == len(rows) - 1):
-                chunk = rows[begin : i + 1]
-                yield Page(
-                    records=[RawRecord(p.source_id, p.payload()) for p in chunk],
-                    cursor={"v": CURSOR_VERSION, "rows": i + 1, "digest": running.hexdigest()},
-                    label=f"rows {begin + 1}-{i + 1} of {len(rows)}",
-                    extra={"events": len(events)},
-                )
-                begin = i + 1
-                events = set()
-
-    def normalize(self, raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
-        return normalize_rows(raws)
-
-
-def _resume(plan: Plan, cursor: Cursor) -> tuple[int, Any]:
-    """Where to start: after the cursor's rows if this file begins with exactly those rows."""
-    running = hashlib.sha256()
-    if not isinstance(cursor, dict) or cursor.get("v") != CURSOR_VERSION:
-        return 0, running
-    count, digest = cursor.get("rows"), cursor.get("digest")
-    if not isinstance(count, int) or isinstance(count, bool) or not isinstance(digest, str):
-        return 0, running
-    if not 0 < count <= len(plan.rows) or count - 1 not in set(plan.cuts):
-        return 0, hashlib.sha256()
-    for p in plan.rows[:count]:
-        running.update(p.digest_line)
-    if running.hexdigest() != digest:
-        return 0, hashlib.sha256()  # another file: read it all (identities make that idempotent)
-    return count, running
-
-
-class BinanceStatement(Connector):
+class BinanceStatement(FileImporter):
     """Imports a Binance account statement file ("Generate all statements" CSV).
 
     Options: ``path`` (the downloaded .csv, or the .zip / .tar.gz it came in) or ``text`` (the CSV
     content itself, for a host that holds the upload in memory); ``page_size`` (events per page,
-    default 500). No credential is needed: connect with ``Credential(connector_id="binance_statement")``.
+    default 500); ``max_bytes`` / ``max_ratio`` (see :class:`~txsync.imports.ImportLimits`). Times are
+    the statement's UTC_Time (a ``timezone`` option other than UTC is refused). No credential is
+    needed: connect with ``Credential(connector_id="binance_statement")``.
     """
 
     info = ConnectorInfo(
@@ -131,35 +131,36 @@ class BinanceStatement(Connector):
         minimal_permissions="None: a file downloaded from Binance (Wallet > Transaction History > "
         "Generate all statements); no API key.",
     )
+    format_name = "binance-statement"
+    unknown_gap = "unknown_operations"
+    stream_class = StatementStream
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
-        size = context.options.get("page_size", DEFAULT_PAGE_SIZE)
-        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 100_000:
-            raise ConfigurationError("binance_statement option 'page_size' must be an integer 1..100000")
-        self.page_size = size
-        self._plan: Plan | None = None
+        if self.tz is not UTC:
+            raise ConfigurationError("binance_statement: the statement's times are UTC (its UTC_Time "
+                                     "column); the 'timezone' option does not apply")
 
-    async def plan(self) -> Plan:
-        """The parsed file (read once per sync, off the event loop)."""
-        if self._plan is None:
-            self._plan = await asyncio.to_thread(load_plan, dict(self.context.options))
-            if self._plan.unknown:
-                detail = ", ".join(f"{name!r} ({n} rows)" for name, n in sorted(self._plan.unknown.items()))
-                self.context.note_gap("unknown_operations", detail, stream=StatementStream.name)
-        return self._plan
+    @classmethod
+    def sniff(cls, header: Sequence[str]) -> bool:
+        keys = {header_key(h) for h in header}
+        times = {"utctime", "time", "dateutc", "timeutc"}
+        return {"operation", "coin", "change"} <= keys and bool(keys & times)
 
-    async def verify(self) -> Permissions:
-        """Read and check the whole file before anything is stored: a malformed row fails here."""
-        plan = await self.plan()
-        return Permissions(
-            reported=True, can_read=True, can_trade=False, can_withdraw=False, can_transfer=False,
-            details={"rows": len(plan.rows)},
-        )
+    @classmethod
+    def expected_header(cls) -> str:
+        return "User_ID, UTC_Time, Account, Operation, Coin, Change, Remark"
 
-    async def balances(self) -> Sequence[Balance]:
-        """A statement lists changes, not balances: nothing to report."""
-        return []
+    def prepare_into(self, spill: Spill) -> Prepared:
+        return prepare_statement(self.context.options, spill, self.limits)
 
-    def streams(self) -> Sequence[Stream]:
-        return [StatementStream(self)]
+    def plan(self, spill: Spill) -> Iterator[PlannedRecord]:
+        for p in plan_rows(statement_rows(spill)):
+            yield _record(p)
+
+    def normalize(self, raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
+        return normalize_rows(raws)
+
+
+def _record(p: PlannedRow) -> PlannedRecord:
+    return PlannedRecord(p.source_id, p.payload(), p.digest_line, p.event, p.cut_after)
