@@ -6,9 +6,12 @@
   in-process :class:`WeightedRateLimiter` over :class:`Bucket`\\ s fed by the exchange's usage headers.
 * Retries: :class:`RetryPolicy`, on stamina, honouring ``Retry-After``.
 * Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`.
+* Bounds: :class:`HttpLimits` (an overall deadline per attempt, a streamed response size limit);
+  :func:`use_limits` sets the default of the clients built inside a block (the engine's setting).
 * Errors: :data:`ErrorMapper` (a connector's own error codes), :func:`error_for_status`,
   :class:`MalformedBodyError`.
-* Secrets in logs: :func:`redact`, :class:`RedactingFilter`, :func:`install_log_redaction`.
+* Secrets in logs and errors: :func:`redact`, :class:`SecretSet`, :class:`RedactingFilter`,
+  :func:`install_log_redaction`, :func:`scrub_exception`.
 """
 
 from txsync.http.auth import HmacQueryAuth, SigningAuth, epoch_ms
@@ -21,11 +24,32 @@ from txsync.http.errormap import (
     exchange_message,
     parse_retry_after,
 )
+from txsync.http.limits import (
+    DEFAULT_DEADLINE,
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    HttpLimits,
+    current_limits,
+    use_limits,
+)
 from txsync.http.ratelimit import Bucket, RateLimiter, WeightedRateLimiter
-from txsync.http.redact import LOGGER_NAME, MASK, RedactingFilter, install_log_redaction, redact
+from txsync.http.redact import (
+    LOGGER_NAME,
+    MASK,
+    RedactingFilter,
+    SecretSet,
+    install_log_redaction,
+    is_sensitive_name,
+    redact,
+    scrub_exception,
+    secret_forms,
+)
 from txsync.http.retry import RetryPolicy
 
 __all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "LOGGER_NAME",
     "MASK",
@@ -33,17 +57,24 @@ __all__ = [
     "ErrorMapper",
     "HmacQueryAuth",
     "HttpClient",
+    "HttpLimits",
     "MalformedBodyError",
     "RateLimiter",
     "RedactingFilter",
     "RetryPolicy",
+    "SecretSet",
     "SigningAuth",
     "WeightedRateLimiter",
+    "current_limits",
     "epoch_ms",
     "error_for_status",
     "exchange_code",
     "exchange_message",
     "install_log_redaction",
+    "is_sensitive_name",
     "parse_retry_after",
     "redact",
+    "scrub_exception",
+    "secret_forms",
+    "use_limits",
 ]
