@@ -161,7 +161,7 @@ def main() -> None:
         db = args.db or Path(tmp) / "bench.sqlite3"
         store = SqliteStore(db)
         engine = Engine(store, registry=registry)
-        con = engine.connect("bench", Credential(connector_id="synthetic"))
+        con = engine.connect("bench", Credential(connector_id="synthetic"), verify=False)
         rss0 = _rss_mb()
         wall0, cpu0 = time.perf_counter(), time.process_time()
         report = asyncio.run(engine.sync(con.id))

@@ -166,6 +166,7 @@ class DemoSandbox:
             "canRead": True,
             "canTrade": False,
             "canWithdraw": False,
+            "canTransfer": False,
             "ipRestrict": True,
         }
     )
