@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -115,8 +115,9 @@ async def test_no_entry_point_leaks_an_echoed_secret(
         assert not report.ok
         check_report(f"sync {tag}", report, store)
         engine.resume(existing.id)  # a disabling error leaves it disabled; sync it again below
-        for due in await engine.sync_due():
-            check_report(f"sync_due {tag}", due, store)
+        due = await engine.sync_due(datetime.now(UTC) + timedelta(days=400))
+        assert [r.connection_id for r in due] == [existing.id]
+        check_report(f"sync_due {tag}", due[0], store)
         engine.resume(existing.id)
         blocking = await asyncio.to_thread(engine.sync_blocking, existing.id)
         check_report(f"sync_blocking {tag}", blocking, store)
