@@ -134,7 +134,8 @@ class SyntheticExchange(Connector):
 
     async def verify(self) -> Permissions:
         return Permissions(
-            reported=True, can_read=True, can_trade=False, can_withdraw=False, ip_restricted=True
+            reported=True, can_read=True, can_trade=False, can_withdraw=False, can_transfer=False,
+            ip_restricted=True,
         )
 
     async def balances(self) -> Sequence[Balance]:
