@@ -1,7 +1,7 @@
 """No plaintext secret in the frames of an exception escaping the engine.
 
 Error trackers (Sentry...) capture the local variables of every frame of an exception's traceback.
-For an exception escaping each public entry point (a refused key, a store failure mid-sync, a
+For an exception escaping each public entry point (a refused key, a sync killed mid-page, a
 cancelled sync), these tests walk those frames' locals recursively (containers, object ``__dict__``
 and ``__slots__``, bound methods, generators, chained exceptions) and find no key or secret outside
 the objects built to hold one without ever showing it (``Credential``, signers, ``SecretSet``).
@@ -22,9 +22,9 @@ from helpers.echo_servers import CONNECTORS, KEY, SECRET, credential, echo_401, 
 from helpers.hostile import Request, hostile
 from helpers.leaks import needles, reachable
 from txsync.engine import Engine
-from txsync.errors import StoreError
 from txsync.http import HttpLimits, RetryPolicy
 from txsync.store import SqliteStore
+from txsync.testing.harness import SimulatedCrash
 
 SECRETS = needles(KEY, SECRET)
 
@@ -103,22 +103,23 @@ async def test_a_cancelled_sync_leaves_no_secret_in_frames(connector_id: str, st
             assert_clean(f"{connector_id} cancelled {name}", exc)
 
 
-class FailingStore:
-    """A store whose page commits fail (a full disk): the StoreError escapes the sync."""
+class KilledStore:
+    """A store whose page commit is where the process dies (a kill, an interrupt): the BaseException
+    escapes the sync with every frame below it (a store failure is only reported, not raised)."""
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
 
     def commit_page(self, *args: Any, **kw: Any) -> Any:
-        raise StoreError("cannot commit the page: disk full")
+        raise SimulatedCrash("killed while committing a page")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
 
-async def test_a_store_failure_mid_sync_leaves_no_secret_in_frames(store: SqliteStore) -> None:
+async def test_a_sync_killed_mid_page_leaves_no_secret_in_frames(store: SqliteStore) -> None:
     async with hostile(demo_api(endless_trades)) as server:
-        engine = engine_for(FailingStore(store), demo_registry())
+        engine = engine_for(KilledStore(store), demo_registry())
         opts = {"base_url": server.base_url, "origin": "2020-01-01T00:00:00+00:00"}
         con = engine.connect("owner", credential("demo"), options=opts, verify=False)
         for name, call in (
@@ -127,8 +128,8 @@ async def test_a_store_failure_mid_sync_leaves_no_secret_in_frames(store: Sqlite
             ("sync_blocking", lambda: asyncio.to_thread(engine.sync_blocking, con.id)),
         ):
             exc = await escaped(call)
-            assert isinstance(exc, StoreError), exc
-            assert_clean(f"store failure in {name}", exc)
+            assert isinstance(exc, SimulatedCrash), exc
+            assert_clean(f"killed in {name}", exc)
         assert any(r.path == "/v1/trades" for r in server.requests)  # a page was fetched with the key
 
 

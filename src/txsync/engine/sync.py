@@ -502,8 +502,6 @@ class Engine:
             report.errors.append(f"BannedError: {_redact(str(exc), secrets)}")
         except RateLimitedError as exc:
             report.errors.append(f"RateLimitedError: {_redact(str(exc), secrets)}; sync again later")
-        except StoreError:
-            raise
         except TxsyncError as exc:  # verify() failing transiently, a bad response...
             report.errors.append(f"{type(exc).__name__}: {_redact(str(exc), secrets)}")
         except Exception as exc:  # a connector bug (constructor, verify, streams()): reported, not raised
