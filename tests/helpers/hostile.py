@@ -131,12 +131,3 @@ async def hostile(handler: Handler) -> AsyncIterator[HostileServer]:
     async with HostileServer(handler) as server:
         yield server
 
-
-async def trickle(writer: asyncio.StreamWriter, data: bytes, every: float = 0.01) -> None:
-    """Send ``data`` one byte at a time, ``every`` seconds apart; then keep the line open forever."""
-    for byte in data:
-        await send(writer, bytes([byte]))
-        await asyncio.sleep(every)
-    while True:
-        await asyncio.sleep(every)
-        await send(writer, b"")
