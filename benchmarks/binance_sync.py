@@ -71,7 +71,7 @@ def main() -> None:
     )
     credential = Credential(connector_id="binance", secrets={"api_key": KEY, "api_secret": SECRET})
     options: dict[str, Any] = {"pair_discovery": "thorough"} if args.thorough else {}
-    connection = engine.connect("bench", credential, options=options)
+    connection = engine.connect("bench", credential, options=options, verify=False)
     build_limiters(
         limiters, ip_label="default", account_id=connection.account_id, clock=clock.time, sleep=clock.sleep
     )

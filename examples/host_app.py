@@ -34,9 +34,13 @@ async def run(db: Path) -> dict[str, object]:
         store, registry=registry, transport_for=lambda _c: sandbox.transport(), clock=sandbox.clock
     )
 
-    connection = engine.connect(
+    # The key's rights are checked before anything is stored: a key that could withdraw, transfer or
+    # trade is refused. The warnings say what to improve (an IP restriction missing...).
+    connection, warnings = await engine.connect_verified(
         "user-42", Credential(connector_id="demo", secrets={"api_key": DEMO_KEY, "api_secret": DEMO_SECRET})
     )
+    for warning in warnings:
+        print(f"warning: {warning}")
     first = await engine.sync(connection.id)
 
     # The user deletes a transaction and labels another: both survive every later sync.

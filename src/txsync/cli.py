@@ -157,20 +157,21 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     existing = [
         c for c in store.list_connections() if c.connector_id == connector_id and c.label == recording.label
     ]
-    if existing:
-        connection = existing[0]
-        if store.get_credential(connection.id) is None:
-            engine.credentials.put(connection, credential)
-    else:
-        connection = engine.connect(
-            "demo-user", credential, label=recording.label, options=dict(recording.options)
-        )
     recorder = cassette_vcr(
         Path(args.cassettes) / connector_id, "new_episodes" if record else "none",
         secrets=credential.secret_values(),
     )
-    out.write(f"Store: {store.path}\nAccount: {recording.label}\n")
     with recorder.use_cassette("main_job.yaml"):
+        if existing:
+            connection = existing[0]
+            if store.get_credential(connection.id) is None:
+                engine.replace_credential(connection.id, credential)  # verified through the recording
+        else:
+            # The key is verified (its rights read from the recording) before anything is stored.
+            connection = engine.connect(
+                "demo-user", credential, label=recording.label, options=dict(recording.options)
+            )
+        out.write(f"Store: {store.path}\nAccount: {recording.label}\n")
         report = asyncio.run(engine.sync(connection.id, SyncMode.FULL if args.full else SyncMode.INCREMENTAL))
         if record:  # also record what a second, incremental run asks
             asyncio.run(engine.sync(connection.id))

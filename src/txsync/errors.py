@@ -10,22 +10,38 @@ what the engine (and the user) must do about them:
 * :class:`BannedError` - the exchange banned the IP: stop at once, report when the ban ends.
 * :class:`BadRequestError` / :class:`BadResponseError` - a bug or an API change: reported, not retried.
 
+* :class:`RequestDeadlineError` / :class:`ResponseTooLargeError` / :class:`StreamBudgetError` - a
+  server that trickles bytes, sends an endless or huge body, or pages forever: the work is cut at a
+  bound, the stream fails with a report entry, what was committed before stays.
+
 Messages never contain secrets: they are built from status codes, endpoint paths and the exchange's
-error code and message, never from request headers or signed query strings.
+error code and message, never from request headers or signed query strings; and every constructor
+redacts its text once more with the secrets in use at that moment (the keys of open HTTP clients and
+of the sync in progress, see :mod:`txsync._redaction`), so a message echoing a key is masked even
+when its author forgot.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from txsync._redaction import redact_live
+
+
+def _redacted(value: object) -> object:
+    return redact_live(value) if isinstance(value, str) else value
+
 
 class TxsyncError(Exception):
-    """Base class of every error raised by txsync."""
+    """Base class of every error raised by txsync. Its message is redacted when it is built."""
 
     #: Whether retrying the same request may succeed.
     retryable: bool = False
     #: Whether the connection must be disabled until the user acts.
     disables_connection: bool = False
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(_redacted(arg) for arg in args))
 
 
 class ModelError(TxsyncError, ValueError):
@@ -56,6 +72,11 @@ class ConnectionStateError(TxsyncError):
     """The connection's state forbids the operation (paused, or disabled with a reason)."""
 
 
+class EventLoopError(TxsyncError, RuntimeError):
+    """A blocking call (``Engine.connect``, ``Engine.sync_blocking``...) was made from the thread of a
+    running event loop, which it would block: ``await`` its async twin instead."""
+
+
 class ConnectorError(TxsyncError):
     """A connector's remote side failed. ``endpoint`` names the path, never the signed URL."""
 
@@ -68,9 +89,9 @@ class ConnectorError(TxsyncError):
         code: str | int | None = None,
     ) -> None:
         super().__init__(message)
-        self.endpoint = endpoint
+        self.endpoint = redact_live(endpoint) if endpoint is not None else None
         self.status = status
-        self.code = code
+        self.code = redact_live(code) if isinstance(code, str) else code
 
     def __str__(self) -> str:
         parts = [super().__str__()]
@@ -119,6 +140,15 @@ class TransientError(ConnectorError):
     retryable = True
 
 
+class RequestDeadlineError(TransientError):
+    """A request did not complete (connect, send, headers and whole body) within its overall deadline:
+    a server trickling bytes is cut there, whatever httpx's per-read timeouts would allow."""
+
+    def __init__(self, message: str, *, deadline: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.deadline = deadline
+
+
 class BadRequestError(ConnectorError):
     """The remote side rejected the request as malformed (a 4xx that is not auth or rate limit)."""
 
@@ -129,6 +159,29 @@ class BadResponseError(ConnectorError):
 
 class PaginationLoopError(BadResponseError):
     """A paginator was handed the same cursor twice: the remote side is not advancing."""
+
+
+class ResponseTooLargeError(BadResponseError):
+    """A response body is larger than the client's limit (announced or while streaming, after
+    decompression): it is refused before more than the limit is held in memory. Not retried."""
+
+    def __init__(self, message: str, *, limit: int | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.limit = limit
+
+
+class StreamBudgetError(ConnectorError):
+    """A stream used up its budget for one sync (pages, or wall-clock seconds): a server paging
+    forever or growing its cursor forever. The stream fails with this in the report; the pages
+    committed before stay, and the next sync resumes after them. ``budget`` is ``"pages"`` or
+    ``"seconds"``."""
+
+    def __init__(
+        self, message: str, *, stream: str | None = None, budget: str | None = None, **kw: object
+    ) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.stream = stream
+        self.budget = budget
 
 
 class VaultError(TxsyncError):

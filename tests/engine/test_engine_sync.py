@@ -23,7 +23,7 @@ def sandbox() -> DemoSandbox:
 
 async def test_full_history_balances_and_report(store: SqliteStore, sandbox: DemoSandbox) -> None:
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential(), label="main")
+    con = engine.connect("alice", demo_credential(), label="main", verify=False)
     report = await engine.sync(con.id)
     assert report.ok, report.errors
     trades, deposits = report.streams
@@ -50,7 +50,7 @@ async def test_second_sync_adds_nothing_and_costs_a_handful_of_requests(
     store: SqliteStore, sandbox: DemoSandbox
 ) -> None:
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     await engine.sync(con.id)
     before = ledger_of(store, con.account_id)
     sent = sandbox.requests
@@ -69,7 +69,7 @@ async def test_new_trades_arrive_incrementally(store: SqliteStore) -> None:
     account.trades = account.trades[:30]
     sandbox = DemoSandbox(account=account)
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     await engine.sync(con.id)
     account.trades.extend(later)
     report = await engine.sync(con.id)
@@ -81,7 +81,7 @@ async def test_since_latest_starts_at_the_newest_transaction(
     store: SqliteStore, sandbox: DemoSandbox
 ) -> None:
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     await engine.sync(con.id)
     sent = sandbox.requests
     report = await engine.sync(con.id, SyncMode.SINCE_LATEST)
@@ -93,7 +93,7 @@ async def test_since_latest_starts_at_the_newest_transaction(
 
 async def test_wrong_key_disables_without_retry_storm(store: SqliteStore, sandbox: DemoSandbox) -> None:
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential(secret="wrong-secret-0000"))
+    con = engine.connect("alice", demo_credential(secret="wrong-secret-0000"), verify=False)
     report = await engine.sync(con.id)
     assert not report.ok
     assert sandbox.requests == 1  # one rejected request, never retried
@@ -101,7 +101,7 @@ async def test_wrong_key_disables_without_retry_storm(store: SqliteStore, sandbo
     assert store.count_transactions() == 0
     with pytest.raises(ConnectionStateError, match="disabled"):
         await engine.sync(con.id)
-    engine.replace_credential(con.id, demo_credential())
+    await engine.replace_credential_verified(con.id, demo_credential())
     assert (await engine.sync(con.id)).ok
 
 
@@ -120,7 +120,7 @@ async def test_keys_with_dangerous_rights_are_refused(
     sandbox = DemoSandbox()
     sandbox.permissions.update(rights)
     engine = demo_engine(store, sandbox, permissions=ReadOnlyPolicy(allow_trading=allow_trading))
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     report = await engine.sync(con.id)
     if refused is None:
         assert report.ok
@@ -133,14 +133,14 @@ async def test_no_ip_restriction_warns(store: SqliteStore) -> None:
     sandbox = DemoSandbox()
     sandbox.permissions["ipRestrict"] = False
     engine = demo_engine(store, sandbox)
-    report = await engine.sync(engine.connect("alice", demo_credential()).id)
+    report = await engine.sync(engine.connect("alice", demo_credential(), verify=False).id)
     assert report.ok and any("IP restriction" in w for w in report.warnings)
 
 
 async def test_ban_stops_the_sync_and_reports_until_without_disabling(store: SqliteStore) -> None:
     sandbox = DemoSandbox(faults={3: "418"})
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     report = await engine.sync(con.id)
     assert not report.ok and report.banned_until is not None
     assert report.state == ConnectionState.ACTIVE
@@ -152,13 +152,13 @@ async def test_retries_absorb_transient_faults(store: SqliteStore) -> None:
         faults={2: "429", 3: "500", 4: "timeout", 6: "truncated", 9: "429-0", 10: "disconnect"}
     )
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.ok, report.errors
     assert report.total("retries") >= 5
     clean = SqliteStore(":memory:")
     clean_engine = demo_engine(clean, DemoSandbox())
-    clean_con = clean_engine.connect("alice", demo_credential())
+    clean_con = clean_engine.connect("alice", demo_credential(), verify=False)
     await clean_engine.sync(clean_con.id)
     assert sorted(row[1:] for row in ledger_of(store, con.account_id)) == sorted(
         row[1:] for row in ledger_of(clean, clean_con.account_id)
@@ -167,7 +167,7 @@ async def test_retries_absorb_transient_faults(store: SqliteStore) -> None:
 
 async def test_paused_connection_does_not_sync(store: SqliteStore, sandbox: DemoSandbox) -> None:
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     engine.pause(con.id)
     with pytest.raises(ConnectionStateError, match="paused"):
         await engine.sync(con.id)
@@ -181,7 +181,7 @@ async def test_unknown_records_are_kept_and_counted(store: SqliteStore) -> None:
     account.trades[3]["side"] = "SELF_TRADE"
     account.deposits[0]["status"] = "under_review"
     engine = demo_engine(store, DemoSandbox(account=account))
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.ok
     assert report.total("unknown") == 2
@@ -196,7 +196,7 @@ async def test_a_connector_bug_fails_its_stream_only_and_stores_nothing_of_that_
     account = DemoAccount.generate(trades=10)
     del account.trades[4]["qty"]  # normalization will hit a KeyError
     engine = demo_engine(store, DemoSandbox(account=account))
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     report = await engine.sync(con.id)
     trades, deposits = report.streams
     assert not report.ok and trades.errors and "KeyError" in trades.errors[0]
@@ -207,16 +207,16 @@ async def test_a_connector_bug_fails_its_stream_only_and_stores_nothing_of_that_
 
 async def test_edits_survive_full_resync_and_replaced_key(store: SqliteStore, sandbox: DemoSandbox) -> None:
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     await engine.sync(con.id)
     first, second, *_ = store.transactions(account_id=con.account_id)
     store.delete_transaction(first.id)
     store.set_override(second.id, label="salary", fiat_value=Decimal("10.00"), fiat_currency="EUR")
     await engine.sync(con.id, SyncMode.FULL)
-    engine.replace_credential(con.id, demo_credential())
+    await engine.replace_credential_verified(con.id, demo_credential())
     await engine.sync(con.id, SyncMode.FULL)
     # a second connection (a new key) on the same account
-    other = engine.connect("alice", demo_credential(), account_id=con.account_id)
+    other = engine.connect("alice", demo_credential(), account_id=con.account_id, verify=False)
     await engine.sync(other.id, SyncMode.FULL)
     ids = [tx.id for tx in store.transactions(account_id=con.account_id)]
     assert first.id not in ids
@@ -227,7 +227,7 @@ async def test_edits_survive_full_resync_and_replaced_key(store: SqliteStore, sa
 
 async def test_sync_due_follows_the_schedule(store: SqliteStore, sandbox: DemoSandbox) -> None:
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     store.touch_owner("alice", sandbox.clock())
     first = await engine.sync_due()
     assert [r.connection_id for r in first] == [con.id]
@@ -241,10 +241,10 @@ async def test_no_secret_in_logs_reports_or_the_database(
     caplog.set_level(logging.DEBUG)
     sandbox = DemoSandbox(faults={2: "500", 5: "401"})
     engine = demo_engine(store, sandbox)
-    con = engine.connect("alice", demo_credential())
+    con = engine.connect("alice", demo_credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.state == ConnectionState.DISABLED
-    engine.replace_credential(con.id, demo_credential())
+    await engine.replace_credential_verified(con.id, demo_credential())
     await engine.sync(con.id)
     texts = [
         caplog.text,

@@ -34,7 +34,7 @@ def _account() -> DemoAccount:
 def _setup(store: SqliteStore, sandbox: DemoSandbox) -> tuple[Any, str]:
     store.add_account("owner", "demo", account_id=ACCOUNT)
     engine = demo_engine(store, sandbox)
-    con = engine.connect("owner", demo_credential(), account_id=ACCOUNT, options=OPTIONS)
+    con = engine.connect("owner", demo_credential(), account_id=ACCOUNT, options=OPTIONS, verify=False)
     return engine, con.id
 
 

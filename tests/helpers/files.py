@@ -39,7 +39,7 @@ def engine(store: SqliteStore, *extra: Any, **kwargs: Any) -> Engine:
 def connect(eng: Engine, connector_id: str, account_id: str | None = None, **options: Any) -> str:
     """A file connection (its own account unless ``account_id``); returns the connection id."""
     return eng.connect("alice", Credential(connector_id=connector_id), account_id=account_id,
-                       options=options, label=f"{connector_id} file").id
+                       options=options, label=f"{connector_id} file", verify=False).id
 
 
 async def run(eng: Engine, connection_id: str, mode: SyncMode = SyncMode.INCREMENTAL) -> SyncReport:

@@ -94,11 +94,11 @@ async def _import(store: SqliteStore, sandbox: PaymiumSandbox, file_connector: s
                   file_first: bool) -> tuple[str, str, str]:
     eng = Engine(store, registry=registry(Paymium), clock=lambda: NOW,
                  transport_for=lambda c: sandbox.transport() if c.connector_id == "paymium" else None)
-    api = eng.connect("alice", CREDENTIAL, label="Paymium").id
+    api = eng.connect("alice", CREDENTIAL, label="Paymium", verify=False).id
     account = store.get_connection(api).account_id
     path = write(Path(store.path).parent / f"history-{file_connector}.csv", text)
     file = eng.connect("alice", Credential(connector_id=file_connector), account_id=account,
-                       options={"path": str(path), "page_size": 7}, label="history file").id
+                       options={"path": str(path), "page_size": 7}, label="history file", verify=False).id
     for connection in ([file, api] if file_first else [api, file]):
         report = await eng.sync(connection)
         assert report.ok, errors(report)
@@ -122,7 +122,7 @@ def test_a_file_of_deposits_makes_the_paymium_account_complete(tmp_path: Path, c
             try:
                 eng = Engine(api_only, registry=registry(Paymium), clock=lambda: NOW,
                              transport_for=lambda _c: sandbox.transport())
-                alone = eng.connect("alice", CREDENTIAL).id
+                alone = eng.connect("alice", CREDENTIAL, verify=False).id
                 assert asyncio.run(eng.sync(alone)).ok
                 api_count = api_only.count_transactions(api_only.get_connection(alone).account_id)
             finally:
@@ -148,7 +148,7 @@ def test_without_the_file_the_deposits_are_missing(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "api.sqlite3")
     try:
         eng = Engine(store, registry=registry(Paymium), clock=lambda: NOW, transport_for=lambda _c: sandbox.transport())
-        api = eng.connect("alice", CREDENTIAL).id
+        api = eng.connect("alice", CREDENTIAL, verify=False).id
         report = asyncio.run(eng.sync(api))
         assert {g.gap_id for g in report.coverage_gaps} == {"deposits", "exchange_credits"}
         account = store.get_connection(api).account_id

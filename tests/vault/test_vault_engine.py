@@ -135,8 +135,8 @@ async def test_a_credential_copied_to_another_connection_does_not_open(
 ) -> None:
     vault = vaulted(file_store, tmp_path)
     engine = demo_engine(file_store, sandbox(), credentials=vault)
-    first = engine.connect("alice", sentinel_credential())
-    second = engine.connect("alice", sentinel_credential())
+    first = engine.connect("alice", sentinel_credential(), verify=False)
+    second = engine.connect("alice", sentinel_credential(), verify=False)
     stolen = file_store.get_credential(first.id)
     assert stolen is not None
     file_store.put_credential(second.id, "demo", {}, stolen.sealed)  # an attacker with SQL access
@@ -148,7 +148,7 @@ async def test_a_credential_copied_to_another_connection_does_not_open(
 
 async def test_a_lost_master_key_is_a_clear_sync_error(file_store: SqliteStore, tmp_path: Path) -> None:
     engine = demo_engine(file_store, sandbox(), credentials=vaulted(file_store, tmp_path))
-    connection = engine.connect("alice", sentinel_credential())
+    connection = engine.connect("alice", sentinel_credential(), verify=False)
     other_key = LocalKMS.from_file(tmp_path / "other.key", create=True)
     engine.credentials = VaultCredentials(file_store, other_key)
     report = await engine.sync(connection.id)
@@ -160,7 +160,7 @@ async def test_every_object_holding_a_credential_hides_it(file_store: SqliteStor
     credential = sentinel_credential()
     vault = vaulted(file_store, tmp_path)
     engine = demo_engine(file_store, sandbox(), credentials=vault)
-    connection = engine.connect("alice", credential)
+    connection = engine.connect("alice", credential, verify=False)
     context = engine._context(connection)
     from txsync.connectors.demo import DemoExchange
 
@@ -185,7 +185,7 @@ async def test_a_forced_exception_path_leaks_nothing(
     caplog.set_level(logging.DEBUG)
     box = sandbox(faults={4: "401"})
     engine = demo_engine(file_store, box, credentials=vaulted(file_store, tmp_path))
-    connection = engine.connect("alice", sentinel_credential())
+    connection = engine.connect("alice", sentinel_credential(), verify=False)
     report = await engine.sync(connection.id)
     assert report.state == ConnectionState.DISABLED
     errors: list[str] = []

@@ -1,5 +1,6 @@
 """The sync engine: checkpointed, resumable syncs with dedup-merge, states, scheduling, reports."""
 
+from txsync.engine.budget import StreamBudget
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
 from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
 from txsync.engine.sync import ConnectorResolver, Engine, ReadOnlyPolicy
@@ -11,6 +12,7 @@ __all__ = [
     "GapReport",
     "InMemoryCredentials",
     "ReadOnlyPolicy",
+    "StreamBudget",
     "StreamReport",
     "SyncMode",
     "SyncReport",

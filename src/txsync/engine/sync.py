@@ -6,7 +6,6 @@ a sync killed anywhere resumes from the last committed page with nothing lost an
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,14 @@ from txsync.connector import (
     Stream,
 )
 from txsync.engine._gc import ingest_gc
+from txsync.engine._guard import (
+    guarded,
+    guarded_blocking,
+    redact_report,
+    run_blocking,
+    secret_scope,
+)
+from txsync.engine.budget import StreamBudget, bounded_pages
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
 from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
 from txsync.errors import (
@@ -36,6 +43,7 @@ from txsync.errors import (
     TxsyncError,
     VaultError,
 )
+from txsync.http import HttpLimits, SecretSet, use_limits
 from txsync.http import redact as _redact
 from txsync.merge import PageBatch
 from txsync.models import (
@@ -65,7 +73,13 @@ class ConnectorResolver(Protocol):
 
 
 class ReadOnlyPolicy:
-    """Which key rights the engine accepts. Keys that can move funds out are always refused."""
+    """Which key rights the engine accepts. Keys that can move funds out are always refused.
+
+    It fails closed: when the source reports permissions (``Permissions.reported``) but leaves a right
+    unknown (``None``: the answer lacked the flag, after an API change or through a proxy), the key
+    is refused as if it held that right. Sources that cannot report rights at all are accepted with
+    a warning (their documentation names the minimal rights to grant).
+    """
 
     def __init__(self, *, allow_trading: bool = False) -> None:
         self.allow_trading = allow_trading
@@ -82,6 +96,21 @@ class ReadOnlyPolicy:
             raise PermissionDeniedError(
                 f"the {connector_id} key can transfer funds: create a read-only key and replace it"
             )
+        if permissions.reported:
+            unknown = [
+                right
+                for right, value in (
+                    ("withdraw", permissions.can_withdraw),
+                    ("transfer funds", permissions.can_transfer),
+                    ("trade", False if self.allow_trading else permissions.can_trade),
+                )
+                if value is None
+            ]
+            if unknown:
+                raise PermissionDeniedError(
+                    f"{connector_id} did not say whether the key can {' or '.join(unknown)}: it is refused "
+                    "as if it could (check the key's rights on the exchange; create a read-only key)"
+                )
         if permissions.can_trade and not self.allow_trading:
             raise PermissionDeniedError(
                 f"the {connector_id} key can trade: create a read-only key (or allow trading keys explicitly)"
@@ -115,7 +144,16 @@ class Engine:
     only for an in-memory store;
     ``transport_for`` replaces the network for a connection (cassettes, mock transports);
     ``match_tolerance`` is how far apart in time a file row and an API record of one event may be;
-    ``retry`` (a :class:`txsync.http.RetryPolicy`) is handed to connectors for their HTTP clients.
+    ``retry`` (a :class:`txsync.http.RetryPolicy`) is handed to connectors for their HTTP clients;
+    ``http_limits`` (a :class:`txsync.http.HttpLimits`: deadline per request attempt, response size
+    limit) applies to every HTTP client a connector builds during a sync or a key check;
+    ``stream_budget`` (a :class:`~txsync.engine.StreamBudget`) bounds the pages and the time one
+    stream may use in one sync.
+
+    Secrets: a connection's key is opened just in time, held only in objects that never show it
+    (:class:`~txsync.models.Credential`, :class:`~txsync.http.SecretSet`) and dropped when the work
+    is done. No exception leaving a public method carries it: messages and chained exceptions are
+    redacted, and the local variables of the frames it went through are cleared.
     """
 
     def __init__(
@@ -131,6 +169,8 @@ class Engine:
         permissions: ReadOnlyPolicy | None = None,
         match_tolerance: timedelta = timedelta(seconds=2),
         retry: Any = None,
+        http_limits: HttpLimits | None = None,
+        stream_budget: StreamBudget | None = None,
     ) -> None:
         self.store = store
         self._registry = registry
@@ -142,6 +182,8 @@ class Engine:
         self.permissions = permissions or ReadOnlyPolicy()
         self.match_tolerance = match_tolerance
         self.retry = retry
+        self.http_limits = http_limits
+        self.stream_budget = stream_budget if stream_budget is not None else StreamBudget()
 
     @property
     def registry(self) -> ConnectorResolver:
@@ -154,6 +196,7 @@ class Engine:
 
     # -- connections --------------------------------------------------------------------------------
 
+    @guarded_blocking
     def connect(
         self,
         owner_id: str,
@@ -163,8 +206,44 @@ class Engine:
         label: str = "",
         options: dict[str, Any] | None = None,
         connection_id: str | None = None,
+        verify: bool = True,
     ) -> ConnectionRecord:
-        """Create a connection (and its account unless ``account_id`` names an existing one)."""
+        """Create a connection (and its account unless ``account_id`` names an existing one).
+
+        By default the key is verified first: this is the blocking twin of :meth:`connect_verified`
+        (a key the source rejects, or one the read-only policy refuses, raises and nothing at all is
+        stored; the policy's warnings are logged). It works from any thread without a running event
+        loop; inside a running loop's thread it raises :class:`~txsync.errors.EventLoopError`: use
+        ``await engine.connect_verified(...)`` there. ``verify=False`` stores the key unchecked
+        (offline tests and tools only).
+        """
+        if verify:
+            connection, warnings = run_blocking(
+                lambda: self.connect_verified(
+                    owner_id, credential, account_id=account_id, label=label, options=options,
+                    connection_id=connection_id,
+                ),
+                "Engine.connect (which verifies the key)",
+                "engine.connect_verified(...)",
+            )
+            for warning in warnings:
+                log.warning("connection %s: %s", connection.id, warning)
+            return connection
+        return self._save_connection(
+            owner_id, credential, account_id=account_id, label=label, options=options,
+            connection_id=connection_id,
+        )
+
+    def _save_connection(
+        self,
+        owner_id: str,
+        credential: Credential,
+        *,
+        account_id: str | None,
+        label: str,
+        options: dict[str, Any] | None,
+        connection_id: str | None,
+    ) -> ConnectionRecord:
         connector_id = credential.connector_id
         self.registry.get(connector_id)  # unknown or broken connector: fail before storing anything
         if account_id is None:
@@ -176,6 +255,7 @@ class Engine:
         self.credentials.put(connection, credential)
         return connection
 
+    @guarded
     async def check_credential(
         self, credential: Credential, *, options: dict[str, Any] | None = None
     ) -> tuple[Permissions, list[str]]:
@@ -183,21 +263,25 @@ class Engine:
 
         Returns the permissions and the policy's warnings; raises :class:`AuthError` for a rejected key
         and :class:`PermissionDeniedError` for one that can withdraw or transfer (or trade, unless the
-        host allows trading keys).
+        host allows trading keys), or whose rights the source left unknown.
         """
         connector_cls = self.registry.get(credential.connector_id)
         probe = ConnectionRecord(
             id="con_unsaved", account_id="acc_unsaved", connector_id=credential.connector_id,
             options=dict(options or {}), created_at=self.clock(),
         )
-        context = self._context(probe, credential)
-        try:
-            async with connector_cls(context) as connector:
-                permissions = await connector.verify()
-        finally:
-            context.credential = None  # type: ignore[assignment]
-        return permissions, self.permissions.check(permissions, credential.connector_id)
+        secrets = SecretSet(credential.secret_values())
+        with secret_scope(secrets), use_limits(self.http_limits):
+            context = self._context(probe, credential)
+            try:
+                async with connector_cls(context) as connector:
+                    permissions = await connector.verify()
+            finally:
+                context.credential = None  # type: ignore[assignment]
+            permissions = _redacted_permissions(permissions, secrets)
+            return permissions, self.permissions.check(permissions, credential.connector_id)
 
+    @guarded
     async def connect_verified(
         self,
         owner_id: str,
@@ -208,26 +292,48 @@ class Engine:
         options: dict[str, Any] | None = None,
         connection_id: str | None = None,
     ) -> tuple[ConnectionRecord, list[str]]:
-        """:meth:`connect` after :meth:`check_credential`: a key the policy refuses is never saved.
+        """Verify the key (:meth:`check_credential`), then create the connection: a key the source
+        rejects or the policy refuses is never saved (no account, no connection, no credential).
         Returns the connection and the policy's warnings (no IP restriction, rights not reported)."""
         _, warnings = await self.check_credential(credential, options=options)
-        connection = self.connect(
+        connection = self._save_connection(
             owner_id, credential, account_id=account_id, label=label, options=options,
             connection_id=connection_id,
         )
         return connection, warnings
 
+    @guarded
     async def replace_credential_verified(
         self, connection_id: str, credential: Credential
     ) -> tuple[ConnectionRecord, list[str]]:
         """:meth:`replace_credential` after :meth:`check_credential` (the old key stays if refused)."""
         connection = self.store.get_connection(connection_id)
         _, warnings = await self.check_credential(credential, options=dict(connection.options))
-        return self.replace_credential(connection_id, credential), warnings
+        return self._replace_credential(connection_id, credential), warnings
 
-    def replace_credential(self, connection_id: str, credential: Credential) -> ConnectionRecord:
+    @guarded_blocking
+    def replace_credential(
+        self, connection_id: str, credential: Credential, *, verify: bool = True
+    ) -> ConnectionRecord:
         """Give a connection a new key. Its account, transactions and the user's edits stay; a
-        connection disabled for an auth or permission failure becomes active again."""
+        connection disabled for an auth or permission failure becomes active again.
+
+        Like :meth:`connect`, the key is verified first by default (the blocking twin of
+        :meth:`replace_credential_verified`; a refused key raises and the old one stays);
+        ``verify=False`` stores it unchecked.
+        """
+        if verify:
+            connection, warnings = run_blocking(
+                lambda: self.replace_credential_verified(connection_id, credential),
+                "Engine.replace_credential (which verifies the key)",
+                "engine.replace_credential_verified(...)",
+            )
+            for warning in warnings:
+                log.warning("connection %s: %s", connection_id, warning)
+            return connection
+        return self._replace_credential(connection_id, credential)
+
+    def _replace_credential(self, connection_id: str, credential: Credential) -> ConnectionRecord:
         connection = self.store.get_connection(connection_id)
         self.credentials.put(connection, credential)
         if connection.state == ConnectionState.DISABLED:
@@ -242,12 +348,18 @@ class Engine:
         """Make a paused (or disabled) connection active again."""
         return self.store.set_connection_state(connection_id, ConnectionState.ACTIVE)
 
+    @guarded
     async def reported_balances(self, connection_id: str) -> Sequence[Balance]:
         """The balances the source reports now for a connection (for reconciliation)."""
         connection = self.store.get_connection(connection_id)
         connector_cls = self.registry.get(connection.connector_id)
-        async with connector_cls(self._context(connection)) as connector:
-            return await connector.balances()
+        context = self._context(connection)
+        try:
+            with secret_scope(SecretSet(context.credential.secret_values())), use_limits(self.http_limits):
+                async with connector_cls(context) as connector:
+                    return await connector.balances()
+        finally:
+            context.credential = None  # type: ignore[assignment]
 
     def _context(
         self, connection: ConnectionRecord, credential: Credential | None = None
@@ -266,10 +378,15 @@ class Engine:
 
     # -- syncing ------------------------------------------------------------------------------------
 
+    @guarded_blocking
     def sync_blocking(self, connection_id: str, mode: SyncMode = SyncMode.INCREMENTAL) -> SyncReport:
-        """:meth:`sync` for code that is not async."""
-        return asyncio.run(self.sync(connection_id, mode))
+        """:meth:`sync` for code that is not async (any thread without a running event loop; inside a
+        running loop's thread it raises :class:`~txsync.errors.EventLoopError`)."""
+        return run_blocking(
+            lambda: self.sync(connection_id, mode), "Engine.sync_blocking", "engine.sync(...)"
+        )
 
+    @guarded
     async def sync_due(self, now: datetime | None = None) -> list[SyncReport]:
         """Sync every connection the scheduling policy says is due, one after the other."""
         reports = []
@@ -280,6 +397,7 @@ class Engine:
                 continue
         return reports
 
+    @guarded
     async def sync(
         self,
         connection_id: str,
@@ -325,9 +443,9 @@ class Engine:
             )
             log.error("connection %s: credential cannot be opened (%s)", connection_id, type(exc).__name__)
             return report
-        secrets = context.credential.secret_values()
+        secrets = SecretSet(context.credential.secret_values())
         try:
-            with ingest_gc():
+            with ingest_gc(), secret_scope(secrets), use_limits(self.http_limits):
                 await self._run(connector_cls, context, connection, mode, streams, report, secrets)
         finally:
             # Drop the plaintext credential as soon as the sync is over.
@@ -349,6 +467,7 @@ class Engine:
         report.finished_at = self.clock()
         current = self.store.get_connection(connection_id)
         report.state, report.state_reason = current.state, current.state_reason
+        redact_report(report, secrets)
         self.store.mark_sync(
             connection_id, attempted_at=started, finished_at=report.finished_at, success=report.ok
         )
@@ -365,7 +484,7 @@ class Engine:
         mode: SyncMode,
         only: Sequence[str] | None,
         report: SyncReport,
-        secrets: Sequence[str],
+        secrets: SecretSet,
     ) -> None:
         origin = Origin.FILE if connector_cls.info.kind == ConnectorKind.FILE else Origin.API
         try:
@@ -389,6 +508,10 @@ class Engine:
             report.errors.append(f"RateLimitedError: {_redact(str(exc), secrets)}; sync again later")
         except TxsyncError as exc:  # verify() failing transiently, a bad response...
             report.errors.append(f"{type(exc).__name__}: {_redact(str(exc), secrets)}")
+        except Exception as exc:  # a connector bug (constructor, verify, streams()): reported, not raised
+            message = _redact(f"{type(exc).__name__}: {exc}", secrets)
+            report.errors.append(f"connector error: {message}")
+            log.error("connection %s failed: %s", connection.id, message)
 
     async def _sync_stream(
         self,
@@ -398,7 +521,7 @@ class Engine:
         mode: SyncMode,
         origin: Origin,
         report: SyncReport,
-        secrets: Sequence[str],
+        secrets: SecretSet,
     ) -> None:
         sr = StreamReport(stream=stream.name)
         report.streams.append(sr)
@@ -406,7 +529,7 @@ class Engine:
         began = time.perf_counter()
         try:
             cursor = self._start_cursor(stream, connection, mode)
-            async for page in stream.pages(cursor):
+            async for page in bounded_pages(stream.pages(cursor), self.stream_budget, stream.name):
                 fetched = self.clock()
                 raws = [
                     RawTransaction(
@@ -465,6 +588,17 @@ class Engine:
                 if from_time is not None:
                     return from_time
         return stored
+
+
+def _redacted_permissions(permissions: Permissions, secrets: SecretSet) -> Permissions:
+    """``permissions`` with the source's details redacted (a hostile answer may echo the key)."""
+    if not permissions.details:
+        return permissions
+    details = {
+        key: secrets.redact(value) if isinstance(value, str) else value
+        for key, value in permissions.details.items()
+    }
+    return permissions.model_copy(update={"details": details})
 
 
 def _check_normalized(

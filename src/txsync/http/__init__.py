@@ -9,9 +9,12 @@
 * Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`;
   :func:`signing_payload` (the exact query, body bytes and form fields a signer signs) and
   :func:`with_form_fields` (a nonce into a form body), with no httpx internals.
+* Bounds: :class:`HttpLimits` (an overall deadline per attempt, a streamed response size limit);
+  :func:`use_limits` sets the default of the clients built inside a block (the engine's setting).
 * Errors: :data:`ErrorMapper` (a connector's own error codes), :func:`error_for_status`,
   :class:`MalformedBodyError`.
-* Secrets in logs: :func:`redact`, :class:`RedactingFilter`, :func:`install_log_redaction`.
+* Secrets in logs and errors: :func:`redact`, :class:`SecretSet`, :class:`RedactingFilter`,
+  :func:`install_log_redaction`, :func:`scrub_exception`.
 """
 
 from txsync.http.auth import HmacQueryAuth, SigningAuth, epoch_ms
@@ -24,12 +27,33 @@ from txsync.http.errormap import (
     exchange_message,
     parse_retry_after,
 )
+from txsync.http.limits import (
+    DEFAULT_DEADLINE,
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    HttpLimits,
+    current_limits,
+    use_limits,
+)
 from txsync.http.payload import FORM_CONTENT_TYPE, SigningPayload, signing_payload, with_form_fields
 from txsync.http.ratelimit import Bucket, DecayingCounter, Limit, RateLimiter, WeightedRateLimiter
-from txsync.http.redact import LOGGER_NAME, MASK, RedactingFilter, install_log_redaction, redact
+from txsync.http.redact import (
+    LOGGER_NAME,
+    MASK,
+    RedactingFilter,
+    SecretSet,
+    install_log_redaction,
+    is_sensitive_name,
+    redact,
+    scrub_exception,
+    secret_forms,
+)
 from txsync.http.retry import RetryPolicy
 
 __all__ = [
+    "DEFAULT_DEADLINE",
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "FORM_CONTENT_TYPE",
     "LOGGER_NAME",
@@ -39,21 +63,28 @@ __all__ = [
     "ErrorMapper",
     "HmacQueryAuth",
     "HttpClient",
+    "HttpLimits",
     "Limit",
     "MalformedBodyError",
     "RateLimiter",
     "RedactingFilter",
     "RetryPolicy",
+    "SecretSet",
     "SigningAuth",
     "SigningPayload",
     "WeightedRateLimiter",
+    "current_limits",
     "epoch_ms",
     "error_for_status",
     "exchange_code",
     "exchange_message",
     "install_log_redaction",
+    "is_sensitive_name",
     "parse_retry_after",
     "redact",
+    "scrub_exception",
+    "secret_forms",
     "signing_payload",
+    "use_limits",
     "with_form_fields",
 ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,9 +22,11 @@ from txsync.errors import (
     ConfigurationError,
     ConnectorError,
     RateLimitedError,
+    RequestDeadlineError,
     TransientError,
     TxsyncError,
 )
+from txsync.http._body import ACCEPT_ENCODING, bound_response
 from txsync.http.auth import SigningAuth
 from txsync.http.errormap import (
     ErrorMapper,
@@ -29,8 +34,9 @@ from txsync.http.errormap import (
     error_for_status,
     parse_retry_after,
 )
+from txsync.http.limits import HttpLimits, current_limits
 from txsync.http.ratelimit import RateLimiter
-from txsync.http.redact import LOGGER_NAME, install_log_redaction, redact
+from txsync.http.redact import LOGGER_NAME, SecretSet, install_log_redaction, scrub_exception
 from txsync.http.retry import RetryPolicy
 from txsync.jsonutil import loads
 
@@ -51,6 +57,22 @@ def _user_agent() -> str:
 
 _USER_AGENT = _user_agent()
 
+_SSL_LOCK = threading.Lock()
+_SSL_CONTEXT: ssl.SSLContext | None = None
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for every client (loading the CA bundle costs ~75 ms per client).
+
+    Built once, as httpx builds its default (certifi's bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set); an ``SSLContext`` is safe to share between connections and threads.
+    """
+    global _SSL_CONTEXT
+    with _SSL_LOCK:
+        if _SSL_CONTEXT is None:
+            _SSL_CONTEXT = httpx.create_ssl_context()
+        return _SSL_CONTEXT
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -65,10 +87,20 @@ class HttpClient:
     :func:`txsync.jsonutil.loads` (non-integral numbers are ``Decimal``) and retries per ``retry``.
     ``stats`` is updated as it goes. ``transport`` replaces the network (cassettes, mocks).
 
+    Each attempt is bounded by ``limits`` (:class:`~txsync.http.HttpLimits`; default: the limits in
+    effect where the client is built, see :func:`~txsync.http.use_limits`): connect, send, headers
+    and the whole body must complete within ``limits.deadline`` seconds
+    (:class:`~txsync.errors.RequestDeadlineError`, retried like a timeout), and the body is streamed
+    through ``limits.max_response_bytes``, decompression included
+    (:class:`~txsync.errors.ResponseTooLargeError`, not retried). ``timeout`` is httpx's per-phase
+    timeout (connect, each read), which the deadline does not replace.
+
     Errors name the endpoint path only; neither errors nor the DEBUG log lines (logger
     ``txsync.http``: method, path, status, elapsed time) include query strings, headers or bodies,
     and ``secrets`` (plus the signer's own :attr:`SigningAuth.secret_values`) are redacted from every
-    line of the ``txsync.http`` and ``httpx`` loggers while the client is open.
+    log line and every error built while the client is open. Every error leaving :meth:`request_json`
+    is scrubbed with them (its chained exceptions included; httpx requests and URLs it held are
+    dropped, the locals of the frames below this client cleared).
     """
 
     def __init__(
@@ -83,19 +115,29 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
-        secrets: Sequence[str] = (),
+        secrets: Sequence[str] | SecretSet = (),
         clock: Callable[[], datetime] = _utcnow,
+        limits: HttpLimits | None = None,
     ) -> None:
         self._limiter = limiter
         self._error_mapper = error_mapper
         self._retry = retry if retry is not None else RetryPolicy()
         self._clock = clock
+        self.limits = limits if limits is not None else current_limits()
         self.stats = stats if stats is not None else RequestStats()
-        own = auth.secret_values if isinstance(auth, SigningAuth) else ()
-        self._secrets: tuple[str, ...] = tuple(s for s in (*secrets, *own) if s)
+        self._secrets = SecretSet(
+            (
+                *(secrets.reveal() if isinstance(secrets, SecretSet) else secrets),
+                *(auth.secret_values if isinstance(auth, SigningAuth) else ()),
+            )
+        )
         self._filter = install_log_redaction()
         self._filter.add_secrets(self._secrets)
-        default_headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        default_headers = {
+            "User-Agent": _USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         default_headers.update(headers or {})
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -104,6 +146,8 @@ class HttpClient:
             timeout=timeout,
             headers=default_headers,
             follow_redirects=False,
+            event_hooks={"response": [self._bound_body]},
+            verify=_ssl_context() if transport is None else True,
         )
         self._closed = False
 
@@ -145,7 +189,13 @@ class HttpClient:
                 self.stats.retries += 1
             return await self._attempt(method, path, name, cost, params, data, json, number)
 
-        return await self._retry.call(attempt)
+        try:
+            return await self._retry.call(attempt)
+        except BaseException as exc:
+            # The one exit of every error: redact it and its chain with this client's secrets, drop
+            # the httpx objects it holds and the locals (requests, signed URLs) of the frames below.
+            scrub_exception(exc, self._secrets, clear_frames=True)
+            raise
 
     async def get_json(
         self,
@@ -174,21 +224,36 @@ class HttpClient:
         self.stats.requests += 1
         self.stats.weight += sum(weights.values())
         started = time.perf_counter()
+        failure: TxsyncError | None = None
         try:
-            response = await self._client.request(method, path, params=params, data=data, json=json)
+            response = await self._exchange(method, path, endpoint, params, data, json)
         except httpx.InvalidURL:
-            raise ConfigurationError(f"invalid URL for endpoint {endpoint}") from None
+            failure = ConfigurationError(f"invalid URL for endpoint {endpoint}")
         except httpx.HTTPError as exc:
+            failure = self._transport_error(exc, endpoint)
+        except TimeoutError:
+            failure = RequestDeadlineError(
+                f"no complete response within the deadline of {self.limits.deadline:g} s",
+                deadline=self.limits.deadline,
+                endpoint=endpoint,
+            )
+        except BadResponseError as exc:  # too large, or an encoding we cannot decode
+            exc.endpoint = endpoint
+            failure = exc
+        if failure is not None:
             elapsed = time.perf_counter() - started
             logger.debug(
                 "%s %s -> %s in %.0f ms (attempt %d)",
                 method,
                 endpoint,
-                type(exc).__name__,
+                type(failure).__name__,
                 elapsed * 1000,
                 number,
             )
-            raise self._transport_error(exc, endpoint) from None
+            # Raised outside the handler, so no httpx exception (which holds the request, its signed
+            # URL and key headers) is chained to it as __context__.
+            failure.__context__ = None
+            raise failure
         elapsed = time.perf_counter() - started
         status = response.status_code
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
@@ -196,6 +261,24 @@ class HttpClient:
         if self._limiter is not None:
             self._limiter.observe(response.headers)
         return self._result(response, endpoint)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+        json: Any,
+    ) -> httpx.Response:
+        """Send one request and read its whole body (bounded by :meth:`_bound_body`) within the
+        deadline."""
+        async with asyncio.timeout(self.limits.deadline):
+            return await self._client.request(method, path, params=params, data=data, json=json)
+
+    async def _bound_body(self, response: httpx.Response) -> None:
+        """httpx response hook: cap the body at ``limits.max_response_bytes`` before it is read."""
+        bound_response(response, self.limits.max_response_bytes)
 
     def _result(self, response: httpx.Response, endpoint: str) -> Any:
         status = response.status_code
@@ -215,6 +298,8 @@ class HttpClient:
             error = error_for_status(
                 response, body, endpoint=endpoint, secrets=self._secrets, now=self._clock()
             )
+        if error is not None:
+            scrub_exception(error, self._secrets)  # a connector's mapper may quote the body as is
         if error is not None:
             self._account(error)
             raise error
@@ -255,7 +340,7 @@ class HttpClient:
     def _transport_error(self, exc: httpx.HTTPError, endpoint: str) -> TxsyncError:
         kind = type(exc).__name__
         # httpx messages rarely hold the URL, but redact in case one holds a signed query string.
-        detail = redact(str(exc), self._secrets)[:200]
+        detail = self._secrets.redact(str(exc))[:200]
         text = f"{kind}: {detail}" if detail else kind
         if isinstance(exc, httpx.TimeoutException):
             return TransientError(f"request timed out ({text})", endpoint=endpoint)
@@ -289,4 +374,4 @@ class HttpClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"HttpClient(base_url={redact(str(self._client.base_url), self._secrets)!r})"
+        return f"HttpClient(base_url={self._secrets.redact(str(self._client.base_url))!r})"

@@ -27,7 +27,7 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
-from txsync.http.redact import redact
+from txsync.http.redact import SecretSet, redact
 
 __all__ = [
     "ErrorMapper",
@@ -93,7 +93,7 @@ def exchange_code(body: Any | None) -> str | int | None:
     return None
 
 
-def exchange_message(body: Any | None, secrets: Iterable[str] = ()) -> str | None:
+def exchange_message(body: Any | None, secrets: Iterable[str] | SecretSet = ()) -> str | None:
     """The exchange's error message in a JSON error body, redacted and shortened, if any."""
     if not isinstance(body, Mapping):
         return None
@@ -114,7 +114,7 @@ def error_for_status(
     body: Any | None,
     *,
     endpoint: str,
-    secrets: Iterable[str] = (),
+    secrets: Iterable[str] | SecretSet = (),
     now: datetime | None = None,
 ) -> ConnectorError | None:
     """The default error for a response's status, or ``None`` for a 2xx.

@@ -56,6 +56,7 @@ def make_rig(
         limiters=limiters,
     )
     connection = engine.connect(
-        "owner", cred or credential(), options=dict(SMALL_OPTIONS if options is None else options)
+        "owner", cred or credential(), options=dict(SMALL_OPTIONS if options is None else options),
+        verify=False,
     )
     return Rig(engine, store, connection)

@@ -46,13 +46,13 @@ def run_main_job(
     engine = Engine(store, registry=registry, transport_for=lambda _c: transport, clock=sandbox.clock)
     credential = Credential(connector_id="binance", secrets={"api_key": KEY, "api_secret": SECRET})
     existing = [c for c in store.list_connections() if c.connector_id == "binance" and c.label == LABEL]
-    if existing:
-        connection = existing[0]
-        engine.credentials.put(connection, credential)
-    else:
-        connection = engine.connect("binance-user", credential, label=LABEL, options=dict(OPTIONS))
     recorder = cassette_vcr(CASSETTES, "new_episodes" if record else "none", secrets=(KEY, SECRET))
     with recorder.use_cassette("main_job.yaml"):
+        if existing:
+            connection = existing[0]
+            engine.credentials.put(connection, credential)
+        else:  # the key's rights are verified through the recording before anything is stored
+            connection = engine.connect("binance-user", credential, label=LABEL, options=dict(OPTIONS))
         report = asyncio.run(engine.sync(connection.id, SyncMode.FULL if full else SyncMode.INCREMENTAL))
         if record:  # also record what a second, incremental run asks
             asyncio.run(engine.sync(connection.id))

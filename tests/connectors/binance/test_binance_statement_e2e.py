@@ -51,7 +51,7 @@ def _import(store: SqliteStore, account_id: str, path: Path = STATEMENT) -> tupl
         "binance-user",
         Credential(connector_id="binance_statement"),
         account_id=account_id,
-        options={"path": str(path)},
+        options={"path": str(path)},  # verified: the whole file is read and checked first
     )
     return connection.id, asyncio.run(engine.sync(connection.id))
 
@@ -185,6 +185,7 @@ def test_file_first_gives_the_same_ledger(api_then_file: dict[str, Any], tmp_pat
         Credential(connector_id="binance", secrets={"api_key": KEY, "api_secret": SECRET}),
         label=LABEL,
         options=dict(OPTIONS),
+        verify=False,
     )
     _, imported = _import(store, api.account_id)
     assert imported.ok, imported.errors

@@ -277,7 +277,7 @@ def engine(store: SqliteStore) -> Engine:
 
 
 def connect_api(engine: Engine) -> str:
-    return engine.connect("alice", Credential(connector_id="fakebinance"), label="Binance API").id
+    return engine.connect("alice", Credential(connector_id="fakebinance"), label="Binance API", verify=False).id
 
 
 def connect_file(engine: Engine, account_id: str, **options: Any) -> str:
@@ -287,6 +287,7 @@ def connect_file(engine: Engine, account_id: str, **options: Any) -> str:
         account_id=account_id,
         options=options,
         label="statement",
+        verify=False,
     ).id
 
 

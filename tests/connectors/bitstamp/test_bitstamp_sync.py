@@ -59,7 +59,7 @@ async def test_full_history_txids_balances_and_report(
     store: SqliteStore, sandbox: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
 ) -> None:
     engine = engine_for(store, sandbox)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.ok, (report.errors, [s.errors for s in report.streams])
     (stream,) = report.streams
@@ -109,7 +109,7 @@ async def test_second_sync_rechecks_only_the_young_unbroadcast_withdrawal(
     store: SqliteStore, small: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
 ) -> None:
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     await engine.sync(con.id)
     cursor = store.get_cursor(con.id, "user_transactions")
     pending = small.account.transactions[-1]
@@ -142,11 +142,11 @@ async def test_a_wrong_secret_disables_the_connection_without_a_retry_storm(
     store: SqliteStore, small: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
 ) -> None:
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential(secret="wrong-secret-" + "x" * 30))
+    con = engine.connect("alice", credential(secret="wrong-secret-" + "x" * 30), verify=False)
     report = await engine.sync(con.id)
     assert report.state == ConnectionState.DISABLED and small.requests == 1
     assert "signature" in (report.state_reason or "") and report.errors[0].startswith("AuthError")
-    unknown = engine.connect("bob", credential(key="unknown-key-" + "y" * 30))
+    unknown = engine.connect("bob", credential(key="unknown-key-" + "y" * 30), verify=False)
     report = await engine.sync(unknown.id)
     assert report.state == ConnectionState.DISABLED and "API0001" in (report.state_reason or "")
 
@@ -156,7 +156,7 @@ async def test_a_key_without_user_transactions_is_disabled_with_the_reason(
 ) -> None:
     small.keys[SANDBOX_KEY].permissions = frozenset({"balance"})
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.state == ConnectionState.DISABLED
     assert report.errors[0].startswith("PermissionDeniedError")
@@ -169,7 +169,7 @@ async def test_without_the_crypto_permission_the_sync_goes_on_and_notes_the_gap(
 ) -> None:
     small.keys[SANDBOX_KEY].permissions = frozenset({"balance", "user_transactions"})
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.ok and report.state == ConnectionState.ACTIVE
     gap = next(g for g in report.coverage_gaps if g.gap_id == "onchain_txids")
@@ -183,7 +183,7 @@ async def test_transient_failures_are_retried(
 ) -> None:
     small.faults = {2: fault}
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.ok, report.streams[0].errors
     assert report.streams[0].retries == 1
@@ -195,7 +195,7 @@ async def test_an_exhausted_rate_limit_stops_the_sync_and_keeps_what_was_committ
 ) -> None:
     sandbox.rate_limit = 3  # verify, page 1, crypto-transactions; then 400.002 for ever
     engine = engine_for(store, sandbox)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     assert not report.ok and report.errors[0].startswith("RateLimitedError")
     assert report.state == ConnectionState.ACTIVE  # not the user's fault: no disabling
@@ -208,7 +208,7 @@ async def test_malformed_bodies_fail_the_stream_after_bounded_retries(
 ) -> None:
     small.faults = {2: "malformed", 3: "malformed"}
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     (stream,) = report.streams
     assert not report.ok and "MalformedBodyError" in stream.errors[0]
@@ -222,7 +222,7 @@ async def test_a_forged_or_unsigned_answer_is_refused(
 ) -> None:
     sandbox.faults = {4: fault}  # the second user_transactions page (3 is crypto-transactions)
     engine = engine_for(store, sandbox)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     (stream,) = report.streams
     assert not report.ok and "ResponseSignatureError" in stream.errors[0]
@@ -235,7 +235,7 @@ async def test_a_repeated_page_is_a_loop_error_not_silent_duplicates(
 ) -> None:
     sandbox.faults = {4: "duplicate_page"}  # page 2 answers page 1 again
     engine = engine_for(store, sandbox)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     (stream,) = report.streams
     assert not report.ok and "PaginationLoopError" in stream.errors[0]
@@ -247,7 +247,7 @@ async def test_unknown_types_are_kept_reported_and_counted(
 ) -> None:
     small.account.add(36, NOW - timedelta(minutes=5), {"eur": Decimal("-7.50")})
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     assert report.ok and report.streams[0].unknown == 1
     assert "unknown_types" in {g.gap_id for g in report.coverage_gaps}
@@ -259,8 +259,8 @@ async def test_offset_paging_fallback_gives_the_same_ledger(
     store: SqliteStore, small: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
 ) -> None:
     engine = engine_for(store, small)
-    by_id = engine.connect("alice", credential())
-    by_offset = engine.connect("bob", credential(), options={"paging": "offset", "page_limit": 100})
+    by_id = engine.connect("alice", credential(), verify=False)
+    by_offset = engine.connect("bob", credential(), options={"paging": "offset", "page_limit": 100}, verify=False)
     await engine.sync(by_id.id)
     report = await engine.sync(by_offset.id)
     assert report.ok and report.streams[0].pages == 3
@@ -292,7 +292,7 @@ async def test_no_secret_in_logs_reports_or_errors(
     caplog.set_level(logging.DEBUG)
     small.faults = {2: "500", 3: "bad_signature"}
     engine = engine_for(store, small)
-    con = engine.connect("alice", credential())
+    con = engine.connect("alice", credential(), verify=False)
     report = await engine.sync(con.id)
     for text in (caplog.text, report.model_dump_json(), str(store.last_sync_run(con.id))):
         assert SANDBOX_SECRET not in text and SANDBOX_KEY not in text

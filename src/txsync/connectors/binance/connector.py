@@ -49,6 +49,16 @@ TRADING_FLAGS = (
 _ZERO = Decimal(0)
 
 
+def _any_right(required: Sequence[bool | None], optional: Sequence[bool | None] = ()) -> bool | None:
+    """Whether a key holds a right that any of these flags grants: ``True`` if one says so, ``None``
+    (unknown) if a required flag is missing, ``False`` only when every required flag says no."""
+    if any(value is True for value in (*required, *optional)):
+        return True
+    if any(value is None for value in required):
+        return None
+    return False
+
+
 def _amount(row: Mapping[str, Any], *names: str) -> Decimal:
     """The sum of a balance row's amount fields (absent ones count 0; a non-number is a bad response)."""
     return sum((dec(row, name) for name in names), _ZERO)
@@ -79,21 +89,30 @@ class Binance(Connector):
     # -- key and balances -------------------------------------------------------------------------------
 
     async def verify(self) -> Permissions:
-        """The key's own rights from ``/sapi/v1/account/apiRestrictions``."""
+        """The key's own rights from ``/sapi/v1/account/apiRestrictions``, read fail-closed.
+
+        Only a JSON ``true``/``false`` counts as an answer. A right whose flag is missing or not a
+        boolean (an API change, a proxy rewriting the body) is unknown (``None``), which the engine's
+        read-only policy refuses as if the key held it: withdrawals (``enableWithdrawals``),
+        transfers (``enableInternalTransfer``, ``permitsUniversalTransfer``) and trading (the
+        ``enableSpotAndMarginTrading`` flag every answer has; the other trading flags count when
+        present). Reading needs ``enableReading: true``.
+        """
         path = "/sapi/v1/account/apiRestrictions"
         body = await self.api.signed(path)
         if not isinstance(body, dict):
             raise BadResponseError("apiRestrictions: expected an object", endpoint=path)
 
-        def flag(name: str) -> bool:
-            return bool(body.get(name))
+        def flag(name: str) -> bool | None:
+            value = body.get(name)
+            return value if isinstance(value, bool) else None
 
         return Permissions(
             reported=True,
-            can_read=flag("enableReading"),
-            can_trade=any(flag(name) for name in TRADING_FLAGS),
+            can_read=flag("enableReading") is True,
+            can_trade=_any_right([flag(TRADING_FLAGS[0])], [flag(name) for name in TRADING_FLAGS[1:]]),
             can_withdraw=flag("enableWithdrawals"),
-            can_transfer=flag("enableInternalTransfer") or flag("permitsUniversalTransfer"),
+            can_transfer=_any_right([flag("enableInternalTransfer"), flag("permitsUniversalTransfer")]),
             ip_restricted=flag("ipRestrict"),
             details={k: v for k, v in body.items() if isinstance(v, bool | int | str)},
         )

@@ -237,16 +237,23 @@ class DemoExchange(Connector):
         )
 
     async def verify(self) -> Permissions:
+        """The key's rights from ``/v1/key``, fail-closed: a missing or non-boolean flag is unknown
+        (``None``), which the engine refuses as if the key held that right."""
         body = await self.http.get_json("/v1/key", weights={"weight": 1})
         if not isinstance(body, dict):
             raise BadResponseError("key: expected an object", endpoint="/v1/key")
+
+        def flag(name: str) -> bool | None:
+            value = body.get(name)
+            return value if isinstance(value, bool) else None
+
         return Permissions(
             reported=True,
-            can_read=bool(body.get("canRead")),
-            can_trade=bool(body.get("canTrade")),
-            can_withdraw=bool(body.get("canWithdraw")),
-            can_transfer=bool(body.get("canTransfer")),
-            ip_restricted=bool(body.get("ipRestrict")),
+            can_read=flag("canRead") is True,
+            can_trade=flag("canTrade"),
+            can_withdraw=flag("canWithdraw"),
+            can_transfer=flag("canTransfer"),
+            ip_restricted=flag("ipRestrict"),
             details=dict(body),
         )
 

@@ -61,6 +61,7 @@ class DemoSandbox:
             "canRead": True,
             "canTrade": False,
             "canWithdraw": False,
+            "canTransfer": False,
             "ipRestrict": True,
         }
     )

@@ -1,0 +1,119 @@
+"""What keeps secrets inside the engine: scopes, guarded entry points, report redaction, blocking twins.
+
+* :func:`secret_scope` registers a connection's secrets (a :class:`~txsync.http.SecretSet`, never
+  plaintext in a frame) as live while the engine works with them, so every log line and every
+  :class:`~txsync.errors.TxsyncError` built meanwhile is redacted, and scrubs any exception leaving
+  the scope with them (its chain included).
+* :func:`guarded` / :func:`guarded_blocking` wrap the public entry points: an exception escaping one is
+  scrubbed once more and the locals of every finished frame of its traceback (and of its chained
+  exceptions) are cleared, so an error tracker that captures locals finds no key, signer, request or
+  credential there.
+* :func:`redact_report` masks the secrets in every text of a sync report.
+* :func:`run_blocking` runs a coroutine to completion for a blocking twin, refusing (clearly) to run
+  inside a running event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from txsync._redaction import LIVE, SecretSet, redact, scrub_exception
+from txsync.engine.report import SyncReport
+from txsync.errors import EventLoopError
+from txsync.http import install_log_redaction
+
+__all__ = ["guarded", "guarded_blocking", "redact_report", "run_blocking", "secret_scope"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@contextmanager
+def secret_scope(secrets: SecretSet) -> Iterator[None]:
+    """Treat ``secrets`` as live inside the block; scrub any exception leaving it with them."""
+    install_log_redaction()
+    LIVE.add(secrets)
+    try:
+        yield
+    except BaseException as exc:
+        scrub_exception(exc, secrets)
+        raise
+    finally:
+        LIVE.remove(secrets)
+
+
+def guarded(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Wrap an async entry point: exceptions leave it scrubbed, with their frames' locals cleared."""
+
+    @functools.wraps(method)
+    async def entry(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except BaseException as exc:
+            scrub_exception(exc, clear_frames=True)
+            raise
+
+    return entry
+
+
+def guarded_blocking(method: Callable[P, T]) -> Callable[P, T]:
+    """:func:`guarded` for a blocking entry point."""
+
+    @functools.wraps(method)
+    def entry(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except BaseException as exc:
+            scrub_exception(exc, clear_frames=True)
+            raise
+
+    return entry
+
+
+def run_blocking(make: Callable[[], Coroutine[Any, Any, T]], name: str, twin: str) -> T:
+    """Run the coroutine ``make()`` builds on a fresh event loop in this thread and return its result.
+
+    Works from any thread without a running loop (also while a loop runs in another thread); in a
+    running loop's thread it raises :class:`EventLoopError` naming the async ``twin`` instead of
+    blocking that loop (the coroutine is then never created).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    raise EventLoopError(
+        f"{name} blocks until it is done and cannot run inside a running event loop: "
+        f"use `await {twin}` there"
+    )
+
+
+def _redact_value(value: Any, secrets: SecretSet) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact_value(v, secrets) for v in value)
+    return value
+
+
+def redact_report(report: SyncReport, secrets: SecretSet) -> None:
+    """Mask ``secrets`` (and sensitive-looking values) in every text of ``report``, in place: errors,
+    warnings, the state reason, coverage gap details and the permission details the source sent."""
+    report.errors[:] = [redact(e, secrets) for e in report.errors]
+    report.warnings[:] = [redact(w, secrets) for w in report.warnings]
+    if report.state_reason is not None:
+        report.state_reason = redact(report.state_reason, secrets)
+    for stream in report.streams:
+        stream.errors[:] = [redact(e, secrets) for e in stream.errors]
+    for gap in report.coverage_gaps:
+        gap.detail = redact(gap.detail, secrets)
+        gap.title = redact(gap.title, secrets)
+        gap.remedy = redact(gap.remedy, secrets)
+    if report.permissions is not None:
+        details = _redact_value(dict(report.permissions.details), secrets)
+        report.permissions = report.permissions.model_copy(update={"details": details})
