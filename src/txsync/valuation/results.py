@@ -105,8 +105,8 @@ class PriceEvidence:
             "pair": self.pair,
             "granularity": self.granularity.value,
             "candle_time": self.candle_time.isoformat(),
-            "rate": str(self.rate),
-            "price": str(self.price),
+            "rate": _s(self.rate),
+            "price": _s(self.price),
             "asset": self.asset,
             "quote": self.quote,
             "inverted": self.inverted,
@@ -129,6 +129,11 @@ class PriceEvidence:
             inverted=bool(data.get("inverted", False)),
             observed_at=datetime.fromisoformat(observed) if observed else None,
         )
+
+
+def _s(value: Decimal | None) -> str | None:
+    """A decimal as a plain decimal string (never in exponent form), ``None`` kept."""
+    return None if value is None else format(value, "f")
 
 
 def _evidence(resolved: ResolvedPrice | None) -> tuple[PriceEvidence | None, tuple[PriceEvidence, ...]]:
@@ -184,8 +189,8 @@ class _Provenance:
             "source": self.source,
             "pair": self.pair,
             "candle_time": self.candle_time.isoformat() if self.candle_time else None,
-            "rate": None if self.rate is None else str(self.rate),
-            "fx_rate": None if self.fx_rate is None else str(self.fx_rate),
+            "rate": _s(self.rate),
+            "fx_rate": _s(self.fx_rate),
             "price": self.price.to_dict() if self.price is not None else None,
             "conversions": [c.to_dict() for c in self.conversions],
         }
@@ -221,13 +226,13 @@ class LegValuation(_Provenance):
             "index": self.index,
             "asset": self.asset,
             "asset_id": self.asset_id,
-            "quantity": str(self.quantity),
+            "quantity": _s(self.quantity),
             "role": self.role.value,
             "status": self.status.value,
             "method": self.method.value,
             "currency": self.currency,
-            "amount": None if self.amount is None else str(self.amount),
-            "unit_price": None if self.unit_price is None else str(self.unit_price),
+            "amount": _s(self.amount),
+            "unit_price": _s(self.unit_price),
             "derived": self.derived,
             "reason": self.reason,
             **self._provenance_dict(),
@@ -300,7 +305,7 @@ class TransactionValuation(_Provenance):
         are the fixed names; the rest of the evidence follows.
         """
         return {
-            "amount": None if self.amount is None else str(self.amount),
+            "amount": _s(self.amount),
             "currency": self.currency,
             "status": self.status.value,
             "method": self.method.value,

@@ -340,7 +340,9 @@ class CandleSource(ABC):
         found = cache.get_many([self._symbol_key(route), self._key(route, slot)])
         symbol = found.get(self._symbol_key(route))
         if symbol is not None and symbol.price is None and self._fresh(symbol, route, now):
-            item.reasons.append(symbol.note or f"{route.instrument} is not listed")
+            reason = symbol.note or f"{route.instrument} is not listed"
+            if reason not in item.reasons:
+                item.reasons.append(reason)
             return None
         entry = found.get(self._key(route, slot))
         item.symbol_only = False
