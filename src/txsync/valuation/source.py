@@ -211,9 +211,11 @@ class CandleSource(ABC):
 
         Batch them into as few requests as the API allows; return an entry per price received (the
         slots asked for and any neighbour the answers held) and "no price" entries where the source
-        says so (``price=None`` with a note: an instrument that does not exist is one entry under
-        :meth:`PriceKey.symbol`). A slot asked for and not returned is recorded as "no price" by the
-        caller. Raise a :class:`~txsync.errors.TxsyncError` when the source fails.
+        says so (``price=None`` with a note). Facts about the instrument go under
+        :meth:`PriceKey.symbol` with ``price=None``: without ``observed_at`` it does not exist (checked
+        again after :attr:`symbol_ttl`), with ``observed_at`` it has prices only from then on (its
+        listing: slots before it are never fetched again). A slot asked for and not returned is recorded
+        as "no price" by the caller. Raise a :class:`~txsync.errors.TxsyncError` when the source fails.
         """
 
     def available_at(self, route: Route, slot: datetime) -> datetime:
@@ -238,11 +240,26 @@ class CandleSource(ABC):
     def _symbol_key(self, route: Route) -> PriceKey:
         return PriceKey.symbol(self.info.id, route.base, route.quote)
 
+    def _absent(self, symbol: CachedPrice | None, route: Route, slot: datetime, now: datetime) -> str | None:
+        """Why the instrument has no price at ``slot`` according to what is known of it, if so.
+
+        A symbol entry without price says the instrument does not exist (no ``observed_at``) or has
+        prices only from ``observed_at`` on (its listing).
+        """
+        if symbol is None or symbol.price is not None or not self._fresh(symbol, route, now):
+            return None
+        if symbol.observed_at is None:
+            return symbol.note or f"{route.instrument} is not listed"
+        if slot < route.granularity.floor(symbol.observed_at):
+            return f"{route.instrument} has prices only from {symbol.observed_at.isoformat()}"
+        return None
+
     def _fresh(self, entry: CachedPrice, route: Route, now: datetime) -> bool:
         if entry.price is not None:
             return True
         if entry.key == self._symbol_key(route):
-            return now - entry.fetched_at < self.symbol_ttl
+            # "listed since": history does not change; "not listed": may change, checked again later
+            return entry.observed_at is not None or now - entry.fetched_at < self.symbol_ttl
         # "no price here": final when it was fetched well after the price should have existed
         published = self.available_at(route, entry.key.time)
         return entry.fetched_at - published >= self.settle or now - entry.fetched_at < self.recheck
@@ -308,8 +325,7 @@ class CandleSource(ABC):
         missing: dict[Route, set[datetime]] = {}
         for item in items:
             route = item.route
-            symbol = found.get(self._symbol_key(route))
-            if symbol is not None and symbol.price is None and self._fresh(symbol, route, now):
+            if self._absent(found.get(self._symbol_key(route)), route, item.slot(), now) is not None:
                 continue
             entry = found.get(self._key(route, item.slot()))
             if entry is None or not self._fresh(entry, route, now):
@@ -324,7 +340,10 @@ class CandleSource(ABC):
                 _log.warning("%s failed, not asking it again in this pass: %s", self.info.id, exc)
                 return f"{self.info.id}: {type(exc).__name__}: {exc}"
             got = {entry.key for entry in entries}
-            symbol_gone = any(e.key == self._symbol_key(route) and e.price is None for e in entries)
+            symbol_gone = any(
+                e.key == self._symbol_key(route) and e.price is None and e.observed_at is None
+                for e in entries
+            )
             if not symbol_gone:
                 entries += [
                     CachedPrice(key, None, now, route.instrument, note="no price in the source's answer")
@@ -338,11 +357,13 @@ class CandleSource(ABC):
         """The answer for ``item`` on its current route, or ``None`` to try the next route."""
         route, slot = item.route, item.slot()
         found = cache.get_many([self._symbol_key(route), self._key(route, slot)])
-        symbol = found.get(self._symbol_key(route))
-        if symbol is not None and symbol.price is None and self._fresh(symbol, route, now):
-            reason = symbol.note or f"{route.instrument} is not listed"
-            if reason not in item.reasons:
-                item.reasons.append(reason)
+        absent = self._absent(found.get(self._symbol_key(route)), route, slot, now)
+        if absent is not None:
+            if absent not in item.reasons:
+                item.reasons.append(absent)
+            symbol = found.get(self._symbol_key(route))
+            if symbol is not None and symbol.observed_at is not None:
+                item.symbol_only = False
             return None
         entry = found.get(self._key(route, slot))
         item.symbol_only = False

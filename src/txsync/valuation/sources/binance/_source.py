@@ -74,7 +74,8 @@ class BinanceKlines(CandleSource):
     serves the same public market data), ``bridges`` (quote tickers tried after the currency asked,
     default ``USDT``, ``BTC``, ``BUSD``), ``ip_label`` (whose per-IP budget it shares with the Binance
     connector, default ``"default"``), ``rate_limit`` (``"on"``; ``"simulated"`` counts weight on a
-    virtual clock, for replays; ``"off"``).
+    virtual clock, for replays; ``"off"``), ``max_gap_minutes`` (minutes asked together in one request
+    may be this far apart, default 60).
     """
 
     info: ClassVar[PriceSourceInfo] = PriceSourceInfo(
@@ -98,6 +99,7 @@ class BinanceKlines(CandleSource):
         if mode not in ("on", "simulated", "off"):
             raise ConfigurationError(f"option rate_limit must be on, simulated or off, not {mode!r}")
         ip_label = str(options.get("ip_label", "default"))
+        self.max_gap = timedelta(minutes=int(options.get("max_gap_minutes", 60)))
         self.virtual: VirtualClock | None = None
         limiter: RateLimiter | None = None
         if mode != "off":
@@ -158,39 +160,42 @@ class BinanceKlines(CandleSource):
     # -- fetching ----------------------------------------------------------------------------------
 
     async def fetch(self, route: Route, slots: Sequence[datetime], now: datetime) -> Iterable[CachedPrice]:
-        """One klines request per run of slots spanning at most 1000 minutes."""
+        """One klines request per run of close slots (at most 1000 minutes, gaps of ``max_gap``).
+
+        Requests name ``startTime`` and ``limit`` only: for a window before the symbol's listing Binance
+        answers its first candles, which date the listing, so no window before it is asked again.
+        """
         entries: list[CachedPrice] = []
-        for first, last in _windows(slots):
+        symbol_key = PriceKey.symbol(self.info.id, route.base, route.quote)
+        listed: datetime | None = None
+        for first, last in _windows(slots, self.max_gap):
+            if listed is not None and last < listed:
+                continue  # before the listing learnt from an earlier window
             try:
                 rows = await self._klines(route.instrument, first, last)
             except BadRequestError as exc:
                 if exc.code == _INVALID_SYMBOL:
                     note = f"Binance answered -1121 (Invalid symbol): {route.instrument} is not listed"
-                    return [
-                        CachedPrice(
-                            PriceKey.symbol(self.info.id, route.base, route.quote), None, now, note=note
-                        )
-                    ]
+                    return [CachedPrice(symbol_key, None, now, note=note)]
                 raise
-            entries.extend(self._entries(route, rows, first, last, now))
+            window = self._entries(route, rows, now)
+            if window and window[0].key.time > first and listed is None:
+                listed = window[0].key.time
+                note = f"first {route.instrument} candle at {listed.isoformat()}"
+                entries.append(
+                    CachedPrice(symbol_key, None, now, route.instrument, observed_at=listed, note=note)
+                )
+            entries.extend(e for e in window if first <= e.key.time <= last)
         return entries
 
     async def _klines(self, symbol: str, first: datetime, last: datetime) -> Any:
         count = int((last - first) / _MINUTE) + 1
-        params = {
-            "symbol": symbol,
-            "interval": "1m",
-            "startTime": _ms(first),
-            "endTime": _ms(last + _MINUTE) - 1,
-            "limit": count,
-        }
+        params = {"symbol": symbol, "interval": "1m", "startTime": _ms(first), "limit": count}
         return await self.http.get_json(
             "/api/v3/klines", params=params, weights={"spot": KLINES_WEIGHT}, endpoint="/api/v3/klines"
         )
 
-    def _entries(
-        self, route: Route, rows: Any, first: datetime, last: datetime, now: datetime
-    ) -> list[CachedPrice]:
+    def _entries(self, route: Route, rows: Any, now: datetime) -> list[CachedPrice]:
         if not isinstance(rows, list):
             raise BadResponseError("klines: expected a list of candles", endpoint="/api/v3/klines")
         found: dict[datetime, CachedPrice] = {}
@@ -213,8 +218,8 @@ class BinanceKlines(CandleSource):
             start = _from_ms(open_ms)
             if start != Granularity.MINUTE.floor(start) or close_ms != open_ms + 59_999:
                 raise BadResponseError("klines: not a 1-minute candle", endpoint="/api/v3/klines")
-            if _from_ms(close_ms) >= now or not first <= start <= last:
-                continue  # the candle in progress, or outside what was asked
+            if _from_ms(close_ms) >= now:
+                continue  # the candle in progress
             key = PriceKey(self.info.id, route.base, route.quote, Granularity.MINUTE.value, start)
             found[start] = CachedPrice(key, price, now, route.instrument)
         return [found[start] for start in sorted(found)]
@@ -224,11 +229,12 @@ class BinanceKlines(CandleSource):
         await self.http.aclose()
 
 
-def _windows(slots: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
-    """Runs of consecutive slots spanning at most :data:`KLINES_LIMIT` minutes."""
+def _windows(slots: Sequence[datetime], max_gap: timedelta) -> list[tuple[datetime, datetime]]:
+    """Runs of slots, each spanning at most :data:`KLINES_LIMIT` minutes with no gap over ``max_gap``
+    (a wider gap costs more candles than a request saves)."""
     windows: list[tuple[datetime, datetime]] = []
     for slot in sorted(slots):
-        if windows and slot - windows[-1][0] < KLINES_LIMIT * _MINUTE:
+        if windows and slot - windows[-1][0] < KLINES_LIMIT * _MINUTE and slot - windows[-1][1] <= max_gap:
             windows[-1] = (windows[-1][0], slot)
         else:
             windows.append((slot, slot))

@@ -46,9 +46,14 @@ class TableSource(CandleSource):
         found = [
             Route(f"{b}/{q}", b, q, Granularity.MINUTE)
             for (b, q) in [*self.table, *self.missing]
-            if b == request.asset and (q == request.quote or self.info.id == "table")
+            if b == request.asset
         ]
-        found.sort(key=lambda r: r.quote != request.quote)
+        found += [
+            Route(f"{b}/{q}", b, q, Granularity.MINUTE, inverted=True)
+            for (b, q) in self.table
+            if q == request.asset and b == request.quote
+        ]
+        found.sort(key=lambda r: (r.base if r.inverted else r.quote) != request.quote)
         return found or Refusal(AnswerStatus.UNKNOWN, f"no {request.asset}")
 
     async def fetch(self, route: Route, slots: Sequence[datetime], now: datetime) -> Iterable[CachedPrice]:
@@ -70,7 +75,9 @@ class FxTable(TableSource):
     )
 
 
-def context(table: Mapping[tuple[str, str], str], *, now: datetime = NOW, **options: Any) -> PriceSourceContext:
+def context(
+    table: Mapping[tuple[str, str], str], *, now: datetime = NOW, **options: Any
+) -> PriceSourceContext:
     return PriceSourceContext(
         options={"table": {k: Decimal(v) for k, v in table.items()}, **options}, clock=lambda: now
     )
@@ -84,7 +91,10 @@ def ledger_tx(
     account: str = "acc",
     **extra: Any,
 ) -> LedgerTransaction:
-    built = [Leg(asset=leg[0], amount=Decimal(leg[1]), role=leg[2] if len(leg) > 2 else "principal") for leg in legs]
+    built = [
+        Leg(asset=leg[0], amount=Decimal(leg[1]), role=leg[2] if len(leg) > 2 else "principal")
+        for leg in legs
+    ]
     return LedgerTransaction(
         id=tx_id,
         account_id=account,
