@@ -26,6 +26,7 @@ A second pass over the same history therefore makes no request at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,7 +39,8 @@ import httpx
 from pydantic import Field, field_validator
 
 from txsync.connector import CredentialField, LimiterRegistry, RequestStats
-from txsync.errors import TxsyncError
+from txsync.errors import ConfigurationError, TxsyncError
+from txsync.http import Bucket, RateLimiter, WeightedRateLimiter
 from txsync.models import TxsyncModel
 from txsync.plugins import PLUGIN_ID
 from txsync.valuation._decimal import invert
@@ -47,6 +49,7 @@ from txsync.valuation.prices import AnswerStatus, Granularity, PriceAnswer, Pric
 
 __all__ = [
     "PRICE_SOURCE_API_VERSION",
+    "RATE_LIMIT_MODES",
     "CandleSource",
     "PriceSource",
     "PriceSourceContext",
@@ -54,6 +57,8 @@ __all__ = [
     "Refusal",
     "Route",
     "SourceKind",
+    "VirtualClock",
+    "source_limiter",
 ]
 
 _log = logging.getLogger("txsync.valuation")
@@ -64,6 +69,49 @@ PRICE_SOURCE_API_VERSION = 1
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: The values of a source's ``rate_limit`` option: wait in real time (``on``), count on a virtual
+#: clock that jumps instead of sleeping (``simulated``: replays, benchmarks), or not at all (``off``).
+RATE_LIMIT_MODES = ("on", "simulated", "off")
+
+
+class VirtualClock:
+    """A clock that jumps forward instead of sleeping (the ``simulated`` rate-limit mode)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+        #: Seconds "waited" in all.
+        self.waited = 0.0
+
+    def time(self) -> float:
+        """The virtual time in seconds since the epoch."""
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance the clock by ``seconds`` (and let other tasks run)."""
+        if seconds > 0:
+            self.now += seconds
+            self.waited += seconds
+        await asyncio.sleep(0)
+
+
+def source_limiter(context: PriceSourceContext, key: str, buckets: Sequence[Bucket]) -> RateLimiter | None:
+    """The rate limiter a source shares under ``key`` in ``context.limiters``, per its ``rate_limit``
+    option (see :data:`RATE_LIMIT_MODES`); ``None`` when off."""
+    mode = str(context.options.get("rate_limit", "on"))
+    if mode not in RATE_LIMIT_MODES:
+        raise ConfigurationError(f"option rate_limit must be one of {RATE_LIMIT_MODES}, not {mode!r}")
+    if mode == "off":
+        return None
+    if mode == "simulated":
+        virtual = VirtualClock(context.clock().timestamp())
+        limiter: RateLimiter = context.limiters.get(
+            f"{key}:simulated", lambda: WeightedRateLimiter(buckets, clock=virtual.time, sleep=virtual.sleep)
+        )
+        return limiter
+    shared: RateLimiter = context.limiters.get(key, lambda: WeightedRateLimiter(buckets))
+    return shared
 
 
 class SourceKind(StrEnum):

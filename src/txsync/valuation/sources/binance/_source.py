@@ -19,16 +19,14 @@ the policy: tether's own market price, never its peg). The price of a minute is 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from txsync.connectors.binance._limits import BUCKETS, VirtualClock, limiter_key
+from txsync.connectors.binance._limits import BUCKETS, limiter_key
 from txsync.errors import BadRequestError, BadResponseError, ConfigurationError
-from txsync.http import HttpClient, RateLimiter, WeightedRateLimiter
+from txsync.http import HttpClient
 from txsync.valuation.assets import fiat_code, is_fiat
 from txsync.valuation.cache import CachedPrice, PriceKey
 from txsync.valuation.prices import AnswerStatus, Granularity, PriceRequest
@@ -39,6 +37,7 @@ from txsync.valuation.source import (
     Refusal,
     Route,
     SourceKind,
+    source_limiter,
 )
 from txsync.valuation.sources.binance._tickers import asset_of, ticker_of
 
@@ -95,26 +94,11 @@ class BinanceKlines(CandleSource):
         if isinstance(bridges, str) or not all(isinstance(b, str) and b for b in bridges):
             raise ConfigurationError("option bridges must be a list of tickers")
         self.bridges = tuple(str(b).upper() for b in bridges)
-        mode = str(options.get("rate_limit", "on"))
-        if mode not in ("on", "simulated", "off"):
-            raise ConfigurationError(f"option rate_limit must be on, simulated or off, not {mode!r}")
         ip_label = str(options.get("ip_label", "default"))
         self.max_gap = timedelta(minutes=int(options.get("max_gap_minutes", 60)))
-        self.virtual: VirtualClock | None = None
-        limiter: RateLimiter | None = None
-        if mode != "off":
-            clock: Callable[[], float] = time.time
-            sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-            label = ip_label
-            if mode == "simulated":
-                self.virtual = VirtualClock(context.clock().timestamp())
-                clock, sleep, label = self.virtual.time, self.virtual.sleep, f"{ip_label}:simulated"
-            bucket = BUCKETS["spot"]
-
-            def build() -> WeightedRateLimiter:
-                return WeightedRateLimiter([bucket], clock=clock, sleep=sleep)
-
-            limiter = context.limiters.get(limiter_key("spot", ip_label=label, account_id=""), build)
+        # the connector's key for its per-IP spot budget: both spend the same weight
+        key = limiter_key("spot", ip_label=ip_label, account_id="")
+        limiter = source_limiter(context, key, [BUCKETS["spot"]])
         self.http = HttpClient(
             self.base_url,
             limiter=limiter,

@@ -42,7 +42,7 @@ from txsync.errors import (
     RateLimitedError,
     TxsyncError,
 )
-from txsync.http import Bucket, HttpClient, WeightedRateLimiter
+from txsync.http import Bucket, HttpClient
 from txsync.valuation.assets import fiat_code, is_fiat, parse_caip19
 from txsync.valuation.cache import CachedPrice, PriceKey
 from txsync.valuation.prices import EPOCH, AnswerStatus, Granularity, PriceRequest
@@ -53,6 +53,7 @@ from txsync.valuation.source import (
     Refusal,
     Route,
     SourceKind,
+    source_limiter,
 )
 
 __all__ = [
@@ -204,7 +205,7 @@ class CoinGecko(CandleSource):
     Secret ``api_key``: a Demo or a paid key. Options: ``plan`` (``"demo"`` when a key is given,
     ``"pro"`` for a paid key, ``"public"`` without key), ``granularity`` (``"hourly"``, the default,
     or ``"daily"``: fewer requests, coarser prices), ``requests_per_minute`` (the plan's by default),
-    ``base_url`` (the plan's root URL by default).
+    ``base_url`` (the plan's root URL by default), ``rate_limit`` (``on``, ``simulated`` or ``off``).
     """
 
     info: ClassVar[PriceSourceInfo] = PriceSourceInfo(
@@ -242,9 +243,10 @@ class CoinGecko(CandleSource):
             raise ConfigurationError(f"CoinGecko option granularity must be hourly or daily, not {mode!r}")
         self.hourly = mode == "hourly"
         per_minute = int(options.get("requests_per_minute", per_minute))
-        bucket = Bucket("coingecko", per_minute, 60)
         identity = hashlib.sha256((key or "keyless").encode()).hexdigest()[:16]
-        limiter = context.limiters.get(f"coingecko:{plan}:{identity}", lambda: WeightedRateLimiter([bucket]))
+        limiter = source_limiter(
+            context, f"coingecko:{plan}:{identity}", [Bucket("coingecko", per_minute, 60)]
+        )
         self.http = HttpClient(
             str(options.get("base_url", root)),
             limiter=limiter,

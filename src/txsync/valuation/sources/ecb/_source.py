@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import httpx
 
 from txsync.errors import BadRequestError, BadResponseError, TxsyncError
-from txsync.http import Bucket, HttpClient, WeightedRateLimiter
+from txsync.http import Bucket, HttpClient
 from txsync.valuation.assets import fiat_code, is_fiat
 from txsync.valuation.cache import CachedPrice, PriceKey
 from txsync.valuation.prices import AnswerStatus, Granularity, PriceRequest
@@ -40,6 +40,7 @@ from txsync.valuation.source import (
     Refusal,
     Route,
     SourceKind,
+    source_limiter,
 )
 from txsync.valuation.sources.ecb._calendar import is_business_day, previous_business_day
 
@@ -81,7 +82,8 @@ class EcbReferenceRates(CandleSource):
     """The ECB's daily euro reference rates (see the module notes).
 
     Options: ``base_url`` (default ``https://data-api.ecb.europa.eu/service``), ``requests_per_minute``
-    (default 30).
+    (default 30: the ECB documents no limit, this is our own pace), ``rate_limit`` (``on``,
+    ``simulated`` or ``off``).
     """
 
     info: ClassVar[PriceSourceInfo] = PriceSourceInfo(
@@ -97,7 +99,7 @@ class EcbReferenceRates(CandleSource):
         super().__init__(context)
         options = context.options
         bucket = Bucket("ecb", int(options.get("requests_per_minute", 30)), 60)
-        limiter = context.limiters.get("ecb:data-api", lambda: WeightedRateLimiter([bucket]))
+        limiter = source_limiter(context, "ecb:data-api", [bucket])
         self.http = HttpClient(
             str(options.get("base_url", "https://data-api.ecb.europa.eu/service")),
             limiter=limiter,

@@ -131,21 +131,23 @@ class CoinGeckoSandbox:
         host = request.url.host
         demo = request.headers.get("x-cg-demo-api-key") or params.get("x_cg_demo_api_key")
         pro = request.headers.get("x-cg-pro-api-key") or params.get("x_cg_pro_api_key")
+        # CoinGecko knows which plan a key belongs to, whatever header carries it
+        given = pro or demo
         if host == "pro-api.coingecko.com":
-            if demo and not pro:
+            if given == DEMO_KEY:
                 raise _Reject(401, _code(10011, "If you are using Demo API key, please change your root URL "
                                         "from pro-api.coingecko.com to api.coingecko.com"))  # fmt: skip
-            if pro != PRO_KEY:
-                raise _Reject(401, _code(10002, "API Key Missing" if not pro else "Invalid API Key"))
+            if given != PRO_KEY:
+                raise _Reject(401, _code(10002, "API Key Missing" if not given else "Invalid API Key"))
             return "pro"
         if host != "api.coingecko.com":
             raise _Reject(404, {"error": "Not Found"})
-        if pro:
+        if given == PRO_KEY:
             raise _Reject(401, _code(10010, "If you are using Pro API key, please change your root URL "
                                     "from api.coingecko.com to pro-api.coingecko.com"))  # fmt: skip
-        if demo is None:
+        if given is None:
             return "public"
-        if demo != DEMO_KEY:
+        if given != DEMO_KEY:
             raise _Reject(401, _code(10002, "Invalid API Key"))
         return "demo"
 
