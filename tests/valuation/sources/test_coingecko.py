@@ -194,3 +194,10 @@ def test_holes_and_non_positive_prices_are_skipped_not_taken_as_zero() -> None:
     (answer,) = ask(source(transport), PriceRequest(BTC, EUR, RECENT))
     assert answer.status is AnswerStatus.UNAVAILABLE and answer.point is None
     assert Decimal(0) not in [a.point.price for a in [answer] if a.point]
+
+
+def test_a_paid_tier_with_a_shorter_history_is_configured_and_refused_locally() -> None:
+    sandbox = CoinGeckoSandbox(enforce_limits=False)
+    basic = source(sandbox.transport(), PRO_KEY, plan="pro", history_days=730)
+    (answer,) = ask(basic, PriceRequest(BTC, EUR, NOW - timedelta(days=800)))
+    assert answer.status is AnswerStatus.UNAVAILABLE and "730 days" in answer.reason and sandbox.requests == 0

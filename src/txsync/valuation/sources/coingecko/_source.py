@@ -205,7 +205,9 @@ class CoinGecko(CandleSource):
     Secret ``api_key``: a Demo or a paid key. Options: ``plan`` (``"demo"`` when a key is given,
     ``"pro"`` for a paid key, ``"public"`` without key), ``granularity`` (``"hourly"``, the default,
     or ``"daily"``: fewer requests, coarser prices), ``requests_per_minute`` (the plan's by default),
-    ``base_url`` (the plan's root URL by default), ``rate_limit`` (``on``, ``simulated`` or ``off``).
+    ``base_url`` (the plan's root URL by default), ``history_days`` (how far back the key's plan reads:
+    365 for Demo and keyless, all for a paid key unless set, e.g. 730 for the Basic tier),
+    ``rate_limit`` (``on``, ``simulated`` or ``off``).
     """
 
     info: ClassVar[PriceSourceInfo] = PriceSourceInfo(
@@ -236,6 +238,8 @@ class CoinGecko(CandleSource):
         if plan != "public" and not key:
             raise ConfigurationError(f"the CoinGecko {plan} plan needs an api_key")
         root, header, per_minute, history = PLANS[plan]
+        if "history_days" in options:  # paid tiers differ: Basic reads 2 years, Analyst and up everything
+            history = None if options["history_days"] is None else int(options["history_days"])
         self.plan = plan
         self.history = None if history is None else timedelta(days=history)
         mode = str(options.get("granularity", "hourly"))
@@ -282,7 +286,7 @@ class CoinGecko(CandleSource):
             return Refusal(
                 AnswerStatus.UNAVAILABLE,
                 f"the CoinGecko {self.plan} plan reads only the past {days} days: a paid key "
-                "(x-cg-pro-api-key) reads the full history",
+                "(x-cg-pro-api-key) of a tier with full history reads it all",
             )
         instrument = f"{path}/{vs}"
         daily = Route(instrument, request.asset, quote, Granularity.DAY)
