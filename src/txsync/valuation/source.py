@@ -167,6 +167,9 @@ class PriceSourceContext:
     def __repr__(self) -> str:
         return f"PriceSourceContext(options={dict(self.options)!r}, secrets={sorted(self.secrets)!r})"
 
+    def __reduce__(self) -> Any:
+        raise TypeError("a PriceSourceContext holds keys and cannot be pickled")
+
 
 @runtime_checkable
 class PriceSource(Protocol):

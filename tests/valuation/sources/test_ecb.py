@@ -148,6 +148,8 @@ def test_failures_that_persist_fail_the_source_and_cache_nothing() -> None:
     "body",
     [
         {"no": "structure"},
+        {"structure": {"dimensions": {"series": ["CURRENCY"], "observation": [{"values": []}]}},
+         "dataSets": [{"series": {}}]},
         {"structure": {"dimensions": {"series": [], "observation": [{"values": []}]}}, "dataSets": [{"series": {}}]},
         {
             "structure": {"dimensions": {"series": [{"id": "CURRENCY", "values": [{"id": "USD"}]}],

@@ -199,10 +199,15 @@ class BinanceKlines(CandleSource):
                 raise BadResponseError(
                     f"klines: bad close price {str(close)[:30]!r}", endpoint="/api/v3/klines"
                 )
-            start = _from_ms(open_ms)
+            try:
+                start, closes = _from_ms(open_ms), _from_ms(close_ms)
+            except OverflowError:
+                raise BadResponseError(
+                    "klines: a candle time is out of range", endpoint="/api/v3/klines"
+                ) from None
             if start != Granularity.MINUTE.floor(start) or close_ms != open_ms + 59_999:
                 raise BadResponseError("klines: not a 1-minute candle", endpoint="/api/v3/klines")
-            if _from_ms(close_ms) >= now:
+            if closes >= now:
                 continue  # the candle in progress
             key = PriceKey(self.info.id, route.base, route.quote, Granularity.MINUTE.value, start)
             found[start] = CachedPrice(key, price, now, route.instrument)

@@ -382,7 +382,12 @@ class CoinGecko(CandleSource):
             value = Decimal(price)
             if not value.is_finite() or value <= 0:
                 continue
-            moment = EPOCH + timedelta(milliseconds=stamp)
+            try:
+                moment = EPOCH + timedelta(milliseconds=stamp)
+            except OverflowError:
+                raise BadResponseError(
+                    "market_chart: a sample time is out of range", endpoint=_ENDPOINT
+                ) from None
             for granularity in (Granularity.HOUR, Granularity.DAY):
                 boundary = granularity.floor(moment + granularity.delta / 2)
                 distance = abs(moment - boundary)

@@ -153,6 +153,15 @@ class EcbReferenceRates(CandleSource):
     def _observations(self, body: Any, currency: str) -> dict[date, Decimal]:
         """The ``{day: rate}`` of ``currency`` in an SDMX-JSON data message."""
         try:
+            return self._parse(body, currency)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # a structure of the wrong shape anywhere (a list where an object belongs...)
+            raise BadResponseError(
+                f"ECB: malformed SDMX-JSON ({type(exc).__name__})", endpoint=_ENDPOINT
+            ) from None
+
+    def _parse(self, body: Any, currency: str) -> dict[date, Decimal]:
+        try:
             dimensions = body["structure"]["dimensions"]
             series_dims = dimensions["series"]
             times = dimensions["observation"][0]["values"]
