@@ -154,7 +154,7 @@ def test_the_policy_falls_back_to_the_next_source_and_converts_other_quotes() ->
     ]
     assert found[btc].conversion_rate == Decimal("0.9")
     assert found[doge].price == Decimal("0.1") and found[doge].primary is not None
-    assert policy.rank(BTC, EUR, T0) == (0, 0) and policy.rank("coin:dogecoin", EUR, T0) == (1, 0)
+    assert policy.rank(BTC, EUR, T0) == (0, 0, 0) and policy.rank("coin:dogecoin", EUR, T0) == (1, 0, 0)
     assert policy.rank("coin:nothing", EUR, T0) is None
 
 
@@ -181,3 +181,31 @@ def test_source_info_validates_its_id() -> None:
         PriceSourceInfo(
             id="Not Valid", display_name="x", kind=SourceKind.FX, granularities=(Granularity.DAY,)
         )
+
+
+def test_a_conversion_never_goes_back_through_an_asset_of_its_chain() -> None:
+    # tether in EUR: the first source only knows it in bitcoin, and bitcoin only in tether
+    circular = scripted(
+        {"USDTBTC": Decimal("0.00002"), "BTCUSDT": Decimal(50000)},
+        {USDT: [route("USDTBTC", USDT, BTC)], BTC: [route("BTCUSDT", BTC, USDT)]},
+    )
+    second = TableSource(context({("coin:tether", EUR): "0.9"}))
+    tether = PriceRequest(USDT, EUR, T0)
+    found = asyncio.run(PricePolicy([circular, second]).resolve([tether], InMemoryPriceCache()))[tether]
+    assert found.status is ResolvedStatus.FOUND and found.price == Decimal("0.9")
+    assert [p.source for p in found.points] == ["table"]
+
+
+def test_a_trade_waiting_for_its_price_asks_nothing_for_the_legs_that_will_follow() -> None:
+    from helpers.valuation import ledger_tx
+    from txsync.valuation import Valuator
+
+    table = TableSource(context({("coin:tether", EUR): "0.9", ("coin:binancecoin", EUR): "300",
+                                 ("coin:tron", EUR): "0.09"}))  # fmt: skip
+    valuator = Valuator(PricePolicy([table]), InMemoryPriceCache(), clock=lambda: NOW)
+    trade = ledger_tx(("TRX", "100"), ("USDT", "-10"), ("BNB", "-0.01", "fee"))
+    (valued,) = asyncio.run(valuator.value([trade], connector_of=lambda _a: "binance")).valuations
+    assert valued.amount == Decimal("9.00") and valued.price is not None and valued.price.asset == "coin:tron"
+    # tether follows from the trade's price: never asked for
+    assert sorted(i for i, _ in table.fetched) == ["coin:binancecoin/fiat:EUR", "coin:tron/fiat:EUR"]
+    assert valued.legs[1].derived and valued.legs[1].unit_price == Decimal("0.9")

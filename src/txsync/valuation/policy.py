@@ -121,21 +121,35 @@ class PricePolicy:
         """The sources asked for ``asset`` in ``quote``: FX ones for currency pairs, market ones else."""
         return self.fx if is_fiat(asset) and is_fiat(quote) else self.market
 
-    def rank(self, asset: str, quote: str, at: datetime) -> tuple[int, int] | None:
+    def rank(self, asset: str, quote: str, at: datetime) -> tuple[int, int, int] | None:
         """How well the policy can price ``asset`` at ``at`` without asking: (source position,
-        granularity rank), lower is better; ``None`` when no source could."""
+        granularity rank, conversions the source expects to need), lower is better; ``None`` when no
+        source could. The last part is the source's optional ``conversions_for(asset, quote)`` (0 when
+        it has none): Binance quotes tether directly in EUR, an altcoin through USDT."""
         if asset == quote:
-            return (-1, -1)
+            return (-1, -1, -1)
         for position, source in enumerate(self.sources_for(asset, quote)):
             granularity = source.granularity_for(asset, quote, at)
             if granularity is not None:
-                return (position, granularity.rank)
+                expect = getattr(source, "conversions_for", None)
+                hops = int(expect(asset, quote)) if callable(expect) else 0
+                return (position, granularity.rank, hops)
         return None
 
     async def resolve(
-        self, requests: Iterable[PriceRequest], cache: PriceCache, *, hops: int | None = None
+        self,
+        requests: Iterable[PriceRequest],
+        cache: PriceCache,
+        *,
+        hops: int | None = None,
+        avoid: frozenset[str] = frozenset(),
     ) -> dict[PriceRequest, ResolvedPrice]:
-        """Resolve every request (see the module notes); one batch per source and round."""
+        """Resolve every request (see the module notes); one batch per source and round.
+
+        ``avoid`` are assets a conversion must not go through (those already in the chain: tether
+        priced in bitcoin priced in tether proves nothing); an answer quoted in one of them is passed
+        on to the next source.
+        """
         hops = self.max_hops if hops is None else hops
         results: dict[PriceRequest, ResolvedPrice] = {}
         asking: list[_Asking] = []
@@ -169,13 +183,19 @@ class PricePolicy:
                                 state.request, ResolvedStatus.FOUND, point.price, (point,)
                             )
                             continue
-                        if hops > 0:
+                        if point.quote in avoid or point.quote == state.request.asset:
+                            state.reasons.append(
+                                f"{source.info.id}: priced in {point.quote} ({point.pair}), which this "
+                                "conversion already goes through"
+                            )
+                        elif hops > 0:
                             converting[state.request] = (state, point)
                             continue
-                        state.reasons.append(
-                            f"{source.info.id}: priced in {point.quote}, and converting it further "
-                            f"exceeds {self.max_hops} conversions"
-                        )
+                        else:
+                            state.reasons.append(
+                                f"{source.info.id}: priced in {point.quote}, and converting it further "
+                                f"exceeds {self.max_hops} conversions"
+                            )
                     else:
                         if answer.status in (AnswerStatus.PENDING, AnswerStatus.FAILED):
                             state.pending = True
@@ -187,9 +207,14 @@ class PricePolicy:
                     request: PriceRequest(point.quote, request.quote, request.at)
                     for request, (_, point) in converting.items()
                 }
-                converted = await self.resolve(set(wanted.values()), cache, hops=hops - 1)
+                groups: dict[frozenset[str], set[PriceRequest]] = {}
+                for request in converting:
+                    groups.setdefault(avoid | {request.asset}, set()).add(wanted[request])
+                converted: dict[frozenset[str], dict[PriceRequest, ResolvedPrice]] = {}
+                for chain, group in groups.items():
+                    converted[chain] = await self.resolve(group, cache, hops=hops - 1, avoid=chain)
                 for request, (state, point) in converting.items():
-                    conversion = converted[wanted[request]]
+                    conversion = converted[avoid | {request.asset}][wanted[request]]
                     if conversion.status is ResolvedStatus.FOUND and conversion.price is not None:
                         results[request] = ResolvedPrice(
                             request,

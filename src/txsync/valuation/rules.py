@@ -37,6 +37,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from txsync.errors import ConfigurationError
 from txsync.models import LegRole
 from txsync.models.values import exact, to_amount
 from txsync.store import LedgerTransaction
@@ -70,7 +71,7 @@ class RuleContext:
     base_currency: str
     resolve_asset: Callable[[str, datetime], AssetResolution]
     price: Callable[[str, datetime], ResolvedPrice | None]
-    rank: Callable[[str, datetime], tuple[int, int] | None] = lambda _a, _t: (0, 0)
+    rank: Callable[[str, datetime], tuple[int, ...] | None] = lambda _a, _t: (0, 0, 0)
     spam_flags: frozenset[str] = DEFAULT_SPAM_FLAGS
     connector_id: str = ""
     now: datetime | None = None
@@ -85,7 +86,7 @@ def imported_value(meta: Mapping[str, Any]) -> tuple[Decimal, str] | None:
     try:
         amount = to_amount(value.get("amount"))
         code = fiat_code(fiat(str(currency)))
-    except (ValueError, TypeError, Exception):
+    except (ValueError, TypeError, ConfigurationError):
         return None
     if amount < 0:
         amount = -amount
@@ -276,12 +277,12 @@ class _Valuing:
         return self.fiat_leg_reference(side)
 
     def market_reference(self) -> _Reference:
-        candidates: list[tuple[tuple[int, int, int], int, list[int]]] = []
+        candidates: list[tuple[tuple[int, ...], int, list[int]]] = []
         for order, side in enumerate((self.in_side, self.out_side)):
             asset_id = self.single_asset(side) if side else None
             if asset_id is None or any(self.blocked(i) for i in side):
                 continue
-            rank = self.ctx.rank(asset_id, self.at) or (1_000, 1_000)
+            rank = self.ctx.rank(asset_id, self.at) or (1_000, 1_000, 1_000)
             candidates.append(((*rank, order), order, side))
         reasons: list[str] = []
         for _, _, side in sorted(candidates, key=lambda c: c[0]):
@@ -407,6 +408,14 @@ class _Valuing:
 
     def run(self) -> TransactionValuation | set[PriceRequest]:
         ref = self.reference()
+        if self.needs:
+            # the reference waits for a price: ask now only for legs that cannot follow from it
+            # (a fee in another asset), not for the sides whose unit price it will give
+            follows = {self.single_asset(side) for side in (self.in_side, self.out_side) if side}
+            for index in range(len(self.tx.legs)):
+                if self.assets[index].asset_id not in follows and self.blocked(index) is None:
+                    self.leg(index, ref)
+            return self.needs
         self.derive_units(ref)
         legs = [self.leg(i, ref) for i in range(len(self.tx.legs))]
         if self.needs:

@@ -148,7 +148,7 @@ class Valuator:
         txs = list(transactions)
         base_id = fiat(self.base_currency)
         prices: dict[PriceRequest, ResolvedPrice] = {}
-        ranks: dict[tuple[str, datetime], tuple[int, int] | None] = {}
+        ranks: dict[tuple[str, datetime], tuple[int, ...] | None] = {}
         resolutions: dict[tuple[str, str, datetime], AssetResolution] = {}
         connectors = self._connectors(connector_of)
         now = self.clock()
@@ -163,7 +163,7 @@ class Valuator:
                 )
             return found
 
-        def rank(asset_id: str, at: datetime) -> tuple[int, int] | None:
+        def rank(asset_id: str, at: datetime) -> tuple[int, ...] | None:
             key = (asset_id, at)
             if key not in ranks:
                 ranks[key] = self.policy.rank(asset_id, base_id, at)

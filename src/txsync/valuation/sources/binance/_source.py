@@ -135,6 +135,11 @@ class BinanceKlines(CandleSource):
                 )
         return routes
 
+    def conversions_for(self, asset: str, quote: str) -> int:
+        """0 for an asset Binance quotes other symbols in (tether, bitcoin, the euro: a direct market in
+        the currency is likely), 1 for others (an altcoin is priced through USDT and converted)."""
+        return 0 if self._ticker(asset) in QUOTE_ASSETS else 1
+
     @staticmethod
     def _ticker(asset_id: str) -> str | None:
         if is_fiat(asset_id):
