@@ -179,3 +179,14 @@ def test_the_sandbox_also_speaks_csv() -> None:
     assert lines[0].startswith("KEY,FREQ,CURRENCY,CURRENCY_DENOM,EXR_TYPE,EXR_SUFFIX,TIME_PERIOD,OBS_VALUE")
     assert lines[1] == f"EXR.D.USD.EUR.SP00.A,D,USD,EUR,SP00,A,2024-03-04,{published('USD', '2024-03-04')}"
     assert len(lines) == 3
+
+
+def test_days_years_apart_are_fetched_apart_not_the_years_between() -> None:
+    sandbox = EcbSandbox()
+    src = source(sandbox.transport())
+    answers = ask(src, *(PriceRequest(USD, EUR, at(day)) for day in ("2015-03-04", "2015-06-04", "2024-03-04")))
+    assert all(a.status is AnswerStatus.FOUND for a in answers)
+    assert sandbox.log == [
+        "/service/data/EXR/D.USD.EUR.SP00.A?2015-02-22..2015-06-04",
+        "/service/data/EXR/D.USD.EUR.SP00.A?2024-02-23..2024-03-04",
+    ]

@@ -58,6 +58,8 @@ CURRENCIES: frozenset[str] = frozenset(
 PUBLISHED_BY = time(16, 0)
 #: Days fetched before the first day asked, to find the rate a closing day carries.
 _LOOKBACK = timedelta(days=10)
+#: Days further apart than this are fetched by separate requests (not the years between them).
+_MAX_GAP = timedelta(days=366)
 _ENDPOINT = "/data/EXR"
 
 
@@ -131,24 +133,26 @@ class EcbReferenceRates(CandleSource):
     # -- fetching ----------------------------------------------------------------------------------
 
     async def fetch(self, route: Route, slots: Sequence[datetime], now: datetime) -> Iterable[CachedPrice]:
-        """One request for the currency's series from a little before the first day to the last."""
+        """One request per run of days no more than a year apart, from ten days before its first day."""
         currency = fiat_code(route.quote)
-        first, last = min(slots).date(), max(slots).date()
-        start, end = first - _LOOKBACK, min(last, now.date())
-        params = {
-            "startPeriod": start.isoformat(),
-            "endPeriod": end.isoformat(),
-            "format": "jsondata",
-            "detail": "dataonly",
-        }
-        try:
-            body = await self.http.get_json(
-                f"/data/EXR/D.{currency}.EUR.SP00.A", params=params, endpoint=_ENDPOINT
-            )
-            observed = self._observations(body, currency)
-        except NoResultsError:
-            observed = {}
-        return self._days(route, observed, first, end, now)
+        entries: list[CachedPrice] = []
+        for first, last in _runs(sorted({slot.date() for slot in slots})):
+            start, end = first - _LOOKBACK, min(last, now.date())
+            params = {
+                "startPeriod": start.isoformat(),
+                "endPeriod": end.isoformat(),
+                "format": "jsondata",
+                "detail": "dataonly",
+            }
+            try:
+                body = await self.http.get_json(
+                    f"/data/EXR/D.{currency}.EUR.SP00.A", params=params, endpoint=_ENDPOINT
+                )
+                observed = self._observations(body, currency)
+            except NoResultsError:
+                observed = {}
+            entries.extend(self._days(route, observed, first, end, now))
+        return entries
 
     def _observations(self, body: Any, currency: str) -> dict[date, Decimal]:
         """The ``{day: rate}`` of ``currency`` in an SDMX-JSON data message."""
@@ -245,3 +249,14 @@ class EcbReferenceRates(CandleSource):
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.http.aclose()
+
+
+def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Runs of ``days`` (sorted) whose neighbours are at most a year apart."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day - runs[-1][1] <= _MAX_GAP:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
