@@ -43,6 +43,14 @@ _EXPORTS: dict[str, str] = {
     "ConnectionState": "txsync.store",
     "LedgerTransaction": "txsync.store",
     "reconcile": "txsync.reconcile",
+    # valuation
+    "Valuator": "txsync.valuation",
+    "PricePolicy": "txsync.valuation",
+    "InMemoryPriceCache": "txsync.valuation",
+    "TransactionValuation": "txsync.valuation",
+    "ValuationStatus": "txsync.valuation",
+    "AssetResolver": "txsync.valuation",
+    "build_policy": "txsync.valuation",
     # the credential vault
     "VaultCredentials": "txsync.vault",
     "LocalKMS": "txsync.vault",
@@ -70,6 +78,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "KMS",
+    "AssetResolver",
     "AuthError",
     "BadRequestError",
     "BadResponseError",
@@ -85,6 +94,7 @@ __all__ = [
     "FileImportError",
     "FileLimitError",
     "ImportLimits",
+    "InMemoryPriceCache",
     "LedgerTransaction",
     "Leg",
     "LegRole",
@@ -95,6 +105,7 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "Permissions",
+    "PricePolicy",
     "RateLimitedError",
     "RawRecord",
     "RawTransaction",
@@ -109,10 +120,14 @@ __all__ = [
     "SyncReport",
     "TransactionKind",
     "TransactionStatus",
+    "TransactionValuation",
     "TransientError",
     "TxsyncError",
+    "ValuationStatus",
+    "Valuator",
     "VaultCredentials",
     "VaultError",
+    "build_policy",
     "connector_for",
     "default_registry",
     "detect_format",
@@ -169,3 +184,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from txsync.registry import Registry, default_registry
     from txsync.schedule import SchedulePolicy
     from txsync.store import ConnectionState, LedgerTransaction, SqliteStore, Store
+    from txsync.valuation import (
+        AssetResolver,
+        InMemoryPriceCache,
+        PricePolicy,
+        TransactionValuation,
+        ValuationStatus,
+        Valuator,
+        build_policy,
+    )
