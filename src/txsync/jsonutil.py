@@ -61,7 +61,7 @@ def encode(value: JsonValue) -> str:
         out = orjson.dumps(value, default=_fragment)
     except TypeError:  # an int beyond 64 bits, a non-str key, a type orjson does not know
         return dumps(value)
-    if out.isascii() and b"\x7f" not in out:
+    if out.isascii() and 0x7F not in out:  # (an int: bytes.__contains__ tries ints first)
         return out.decode("ascii")
     return dumps(value)  # non-ASCII text: escape it exactly as dumps does
 

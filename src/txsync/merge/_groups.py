@@ -293,7 +293,6 @@ def _cover(origin: str, group: str, like: Mapping[str, Any], ts: int) -> dict[st
         "status": like["status"],
         "legs": [],
         "sources": [],
-        "sig": "-",
         "cover": group,
     }
 

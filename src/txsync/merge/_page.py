@@ -18,6 +18,7 @@ from txsync.merge._parts import (
     part_identity,
     part_key,
     part_signature,
+    single_texts,
     to_us,
 )
 from txsync.merge._types import (
@@ -54,7 +55,13 @@ def merge_page(
     changed_raws: set[str] = set()
     raw_seqs: dict[str, int] = {}
     encode = jsonutil.encode
-    for raw in batch.raws:
+    if not stored_raws:  # all new (the common case of a sync)
+        for raw in batch.raws:
+            sid = raw.source_id
+            raw_rows[sid] = RawWrite(sid, encode(raw.payload), None, None, True)
+        changed_raws.update(raw_rows)
+        counts.raws_new = len(raw_rows)
+    for raw in batch.raws if stored_raws else ():
         sid = raw.source_id
         text = encode(raw.payload)
         old = stored_raws.get(sid)
@@ -77,9 +84,10 @@ def merge_page(
         _finish_raws(raw_rows, changed_raws, raw_seqs, {}, writes)
         backend.write(writes)
         return counts
-    origin = txs[0].origin.value
+    first = txs[0].origin
+    origin = str(first)
     for tx in txs:
-        if tx.origin.value != origin:
+        if tx.origin is not first:
             raise ValueError("all transactions of a page must have the same origin")
         if tx.account_id != batch.account_id:
             raise ValueError("every transaction of a page must belong to the page's account")
@@ -125,13 +133,22 @@ def merge_page(
         part = encode_part(tx)
         pkey = part_key(tx, stream)
         target: str | None = None
-        refs = [(src.connection_id, src.stream, src.source_id) for src in tx.sources]
-        if links:
-            for ref in refs:
-                linked = links.get(ref)
-                if linked is not None and linked in working:
-                    target = linked
-                    break
+        sources = tx.sources
+        # This page's own raws carry the transaction they joined (``row.tx_id``); other raws are in
+        # ``links`` (stored links, and raws of other streams named by this page).
+        for src in sources:
+            if src.connection_id == connection_id and src.stream == stream:
+                row = raw_rows.get(src.source_id)
+                linked = row.tx_id if row is not None else None
+                if linked is None and links:
+                    linked = links.get((connection_id, stream, src.source_id))
+            elif links:
+                linked = links.get((src.connection_id, src.stream, src.source_id))
+            else:
+                continue
+            if linked is not None and linked in working:
+                target = linked
+                break
         if target is None:
             target = by_key.get(tx_key)
             if target is not None and target not in working:
@@ -169,12 +186,13 @@ def merge_page(
                 stx.parts = parts
             landed.setdefault(target, tx_key)
         touched[target] = None
-        for ref in refs:
-            links[ref] = target
-            if ref[0] == connection_id and ref[1] == stream:
-                row = raw_rows.get(ref[2])
+        for src in sources:
+            if src.connection_id == connection_id and src.stream == stream:
+                row = raw_rows.get(src.source_id)
                 if row is not None:
                     row.tx_id = target
+                    continue
+            links[(src.connection_id, src.stream, src.source_id)] = target
 
     state = PageState(batch, working, created, touched, claimed, raw_rows, links, changed_raws)
     window = getattr(backend, "window_candidates", None)
@@ -187,14 +205,12 @@ def merge_page(
     for tid in touched:
         stx = working[tid]
         if tid in created:
-            counts.new += 1
             parts = stx.parts
             if len(parts) == 1 and not matching:  # the common case, without effective()
                 (part,) = parts.values()
                 stx.kind, stx.ts, stx.status = part["kind"], part["ts"], part["status"]
                 stx.origins = part["origin"]
-                stx.legs = encode(part["legs"])
-                stx.new_body = encode({"parts": parts})
+                stx.new_body, stx.legs = single_texts(parts)
             else:
                 _row(stx, matching)
             new_rows.append(stx)
@@ -208,6 +224,7 @@ def merge_page(
             writes.changed_transactions.append(stx)
         else:
             counts.unchanged += 1
+    counts.new = len(new_rows)
     _finish_raws(raw_rows, changed_raws, raw_seqs, working, writes)
     writes.transactions = working
     backend.write(writes)
@@ -219,13 +236,17 @@ def _finish_raws(
     working: dict[str, StoredTransaction], writes: MergeWrites,
 ) -> None:
     """Keep the raws to write: new or changed ones, and those whose transaction changed."""
+    out = writes.raws
     for sid, row in raw_rows.items():
+        if row.new:
+            out.append(row)
+            continue
         if row.tx_id is not None:
             target = working[row.tx_id]
             if target.seq is None or target.seq != raw_seqs.get(sid):
                 changed.add(sid)
         if sid in changed:
-            writes.raws.append(row)
+            out.append(row)
 
 
 def _row(stx: StoredTransaction, matching: bool, body: str | None = None) -> None:

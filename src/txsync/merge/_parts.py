@@ -27,6 +27,7 @@ __all__ = [
     "part_key",
     "part_signature",
     "signature",
+    "single_texts",
     "to_us",
 ]
 
@@ -78,12 +79,12 @@ def part_identity(pkey: str) -> str | None:
 def encode_part(tx: NormalizedTransaction) -> dict[str, Any]:
     """The stored form of one description of an event."""
     # (str() of a StrEnum member is its value, and much cheaper than ``.value``.)
+    # The legs come last: the text of a single part's legs is the tail of its body (see single_texts).
     part: dict[str, Any] = {
         "origin": str(tx.origin),
         "kind": str(tx.kind),
         "ts": (tx.timestamp - _EPOCH) // _US,
         "status": str(tx.status),
-        "legs": [[leg.asset, str(leg.amount), str(leg.role), leg.wallet] for leg in tx.legs],
         "sources": [[s.connection_id, s.stream, s.source_id] for s in tx.sources],
     }
     if tx.external_ids:
@@ -94,7 +95,16 @@ def encode_part(tx: NormalizedTransaction) -> dict[str, Any]:
         part["flags"] = sorted(tx.flags)
     if tx.meta:
         part["meta"] = dict(tx.meta)
+    part["legs"] = [[leg.asset, str(leg.amount), str(leg.role), leg.wallet] for leg in tx.legs]
     return part
+
+
+def single_texts(parts: Mapping[str, Any]) -> tuple[str, str]:
+    """The stored texts (body, legs) of a transaction made of one part whose legs come last, with one
+    encode: its legs' text is the tail of the body (a ``"legs":`` key can only be that one, since the
+    encoder escapes every quote inside strings)."""
+    body = jsonutil.encode({"parts": parts})
+    return body, body[body.rindex('"legs":') + 7 : -3]
 
 
 def encode_body(parts: Mapping[str, Any]) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 from txsync.models import NormalizedTransaction, RawTransaction
 
 __all__ = [
@@ -21,16 +23,14 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
-class StoredRaw:
+class StoredRaw(msgspec.Struct, gc=False):
     """A raw as stored: its canonical payload text and the seq of the transaction it belongs to."""
 
     payload: str
     tx_seq: int | None
 
 
-@dataclass(slots=True, eq=False)
-class StoredTransaction:
+class StoredTransaction(msgspec.Struct, gc=False):
     """A transaction as the merge needs it (stored, or created by the page being merged).
 
     ``seq`` is the store's key (``None`` until a created transaction is written); ``tx_key`` the
@@ -56,8 +56,7 @@ class StoredTransaction:
     match_signature: str | None = None
 
 
-@dataclass(slots=True)
-class RawWrite:
+class RawWrite(msgspec.Struct, gc=False):
     """A raw of the page to insert or update (the backend knows the page's connection and stream)."""
 
     source_id: str

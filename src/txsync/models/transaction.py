@@ -372,14 +372,11 @@ class NormalizedTransaction(_Value, frozen=True, kw_only=True, gc=False):
         else:
             _force(self, "sources", _sources(sources))
         external = self.external_ids
-        if external:
-            if not isinstance(external, Mapping):
-                raise _invalid(name, "external_ids", "must be a mapping of strings")
-            for k, v in external.items():
-                if not isinstance(k, str) or not isinstance(v, str):
-                    raise _invalid(name, "external_ids", f"{k!r} must map a string to a string")
-        elif not isinstance(external, Mapping):
+        if type(external) is not dict and not isinstance(external, Mapping):
             raise _invalid(name, "external_ids", "must be a mapping of strings")
+        for k, v in external.items():
+            if (type(k) is not str or type(v) is not str) and not (isinstance(k, str) and isinstance(v, str)):
+                raise _invalid(name, "external_ids", f"{k!r} must map a string to a string")
         if self.description is not None:
             _opt_text(name, "description", self.description)
         flags = self.flags
@@ -390,7 +387,8 @@ class NormalizedTransaction(_Value, frozen=True, kw_only=True, gc=False):
             _force(self, "flags", flags)
         if flags and not all(isinstance(f, str) for f in flags):
             raise _invalid(name, "flags", "every flag must be a string")
-        if not isinstance(self.meta, Mapping):
+        meta = self.meta
+        if type(meta) is not dict and not isinstance(meta, Mapping):
             raise _invalid(name, "meta", "must be a mapping")
 
     @property

@@ -206,12 +206,12 @@ class LedgerBackend:
             first = top - len(new) + 1
             for i, stx in enumerate(new):
                 stx.seq = first + i
-            account_seq = self._accounts.seq_of
+            account_seq = self.account_seq  # a page's transactions are all of its account
             many(
                 "INSERT INTO transactions (seq, account_seq, tx_key, id, kind, ts, status, origins, legs, "
                 "body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (stx.seq, account_seq(stx.account_id), stx.tx_key, stx.id, stx.kind, stx.ts, stx.status,
+                    (stx.seq, account_seq, stx.tx_key, stx.id, stx.kind, stx.ts, stx.status,
                      stx.origins, stx.legs, stx.new_body, stx.created_at, now)
                     for stx in new
                 ],
@@ -242,12 +242,13 @@ class LedgerBackend:
         if writes.raws:
             working = writes.transactions
             inserts, updates = [], []
+            stream_seq, fetched_at = self.stream_seq, writes.fetched_at
             for row in writes.raws:
                 tx_seq = working[row.tx_id].seq if row.tx_id is not None else row.tx_seq
                 if row.new:
-                    inserts.append((self.stream_seq, row.source_id, tx_seq, row.payload, writes.fetched_at))
+                    inserts.append((stream_seq, row.source_id, tx_seq, row.payload, fetched_at))
                 else:
-                    updates.append((tx_seq, row.payload, writes.fetched_at, self.stream_seq, row.source_id))
+                    updates.append((tx_seq, row.payload, fetched_at, stream_seq, row.source_id))
             if inserts:
                 many(
                     "INSERT INTO raw_transactions (stream_seq, source_id, tx_seq, payload, fetched_at) "

@@ -99,9 +99,10 @@ def upgrade() -> None:
         values = []
         for tid, account_id, kind, ts, status, origins, body, created_at, updated_at in chunk:
             seq += 1
-            parts: dict[str, dict[str, Any]] = json.loads(body, parse_float=Decimal)["parts"]
-            for part in parts.values():
-                part.pop("sig", None)
+            parts = {
+                key: _canonical(part)
+                for key, part in json.loads(body, parse_float=Decimal)["parts"].items()
+            }
             eff = _codec.effective(parts)
             if "," in origins:
                 multi_origin.add(account_id)
@@ -198,6 +199,21 @@ def upgrade() -> None:
     op.create_index("ix_transactions_account_ts", "transactions", ["account_seq", "ts"])
     op.create_index("ix_raw_transactions_tx_seq", "raw_transactions", ["tx_seq"])
     op.create_index("ix_match_keys_account_signature_ts", "match_keys", ["account_seq", "signature", "ts"])
+
+
+#: The key order of a stored part in this layout (legs last: see txsync.merge.single_texts); a cover
+#: part (an empty description standing for a group matched elsewhere) keeps its own.
+_PART_ORDER = ("origin", "kind", "ts", "status", "sources", "external_ids", "description", "flags", "meta",
+               "legs")
+_COVER_ORDER = ("origin", "kind", "ts", "status", "legs", "sources", "cover")
+
+
+def _canonical(part: dict[str, Any]) -> dict[str, Any]:
+    part.pop("sig", None)
+    order = _COVER_ORDER if "cover" in part else _PART_ORDER
+    ordered = {key: part.pop(key) for key in order if key in part}
+    ordered.update(part)
+    return ordered
 
 
 def _batches(result: Any) -> Iterator[list[Any]]:
