@@ -7,6 +7,7 @@ distributions); a command's module is imported only when it runs (or for ``--hel
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -141,10 +142,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     stderr (tests, embedding)."""
     context = CliContext(out=out, err=err)
     try:
-        result = cli.main(
-            args=list(argv) if argv is not None else None, prog_name="txsync", standalone_mode=False,
-            obj=context,
-        )
+        # click writes --help, --version and usage errors to sys.stdout / sys.stderr: the streams given
+        # replace them for the whole run.
+        with (contextlib.redirect_stdout(out) if out is not None else contextlib.nullcontext(),
+              contextlib.redirect_stderr(err) if err is not None else contextlib.nullcontext()):
+            result = cli.main(
+                args=list(argv) if argv is not None else None, prog_name="txsync", standalone_mode=False,
+                obj=context,
+            )
     except click.ClickException as exc:
         exc.show(file=context.err)
         return exc.exit_code

@@ -97,7 +97,7 @@ def print_ledger_summary(
     }
     if cli.json:
         return data
-        cli.print(f"\nTransactions by kind ({sum(kinds.values())} in all):")
+    cli.print(f"\nTransactions by kind ({sum(kinds.values())} in all):")
     by_kind = table("kind", "count", "pending", right=("count", "pending"))
     for kind, count in sorted(kinds.items()):
         by_kind.add_row(kind, str(count), str(pending[kind]) if pending[kind] else "")
