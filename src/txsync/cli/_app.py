@@ -88,6 +88,11 @@ class TxsyncGroup(click.Group):
         except KeyboardInterrupt:
             cli_ctx.echo("txsync: interrupted (what was committed stays; run the command again)", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            _quiet_broken_pipe()  # the reader went away (`| head`): stop quietly
+            raise click.exceptions.Exit(EXIT_PIPE) from None
         finally:
             cli_ctx.close()
 
