@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from txsync.cli._render import table
@@ -87,7 +88,7 @@ class Board:
         """The board as a table."""
         numbers = ("pages", "records", "new", "requests", "weight")
         out = table("stream", *numbers, "state", right=numbers)
-        out.title = f"Syncing {self.title}" if self.title else None
+        out.title = escape(f"Syncing {self.title}") if self.title else None
         for line in self.lines.values():
             out.add_row(line.stream, str(line.pages), str(line.records), str(line.new), str(line.requests),
                         str(line.weight), line.waiting or line.state)
