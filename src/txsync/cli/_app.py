@@ -102,7 +102,7 @@ def _verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> int:
 
     cli_ctx = ctx.ensure_object(CliContext)
     cli_ctx.verbose = value
-    configure_logging(value, cli_ctx.err)
+    cli_ctx.on_close(configure_logging(value, cli_ctx.err))
     return value
 
 
@@ -172,6 +172,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except KeyboardInterrupt:
         context.echo("txsync: interrupted", err=True)
         return EXIT_INTERRUPTED
+    finally:
+        context.close()
     try:
         context.out.flush()
     except BrokenPipeError:

@@ -34,6 +34,7 @@ class CliContext:
         self.json = False
         self.verbose = 0
         self._stores: list[Any] = []
+        self._cleanups: list[Callable[[], None]] = []
 
     # -- output ---------------------------------------------------------------------------------------
 
@@ -105,13 +106,19 @@ class CliContext:
         kwargs.setdefault("credentials", LazyVault(store))
         return Engine(store, **kwargs)
 
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` when the command ends."""
+        self._cleanups.append(cleanup)
+
     def close(self) -> None:
-        """Release the stores this invocation opened."""
+        """Release the stores this invocation opened, put the logging back."""
         while self._stores:
             store = self._stores.pop()
             close = getattr(store, "close", None)
             if close is not None:
                 close()
+        while self._cleanups:
+            self._cleanups.pop()()
 
     def fail(self, message: str, code: int = 1) -> CliError:
         """An error to raise: its message goes to stderr and the command ends with ``code``."""

@@ -9,6 +9,7 @@ carry the retried call's arguments), httpx's request lines and SQLAlchemy's warn
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, TextIO
 
 __all__ = ["configure_logging"]
@@ -26,9 +27,11 @@ def _retry_hook(details: Any) -> None:
     )
 
 
-def configure_logging(verbosity: int, stream: TextIO) -> None:
+def configure_logging(verbosity: int, stream: TextIO) -> Callable[[], None]:
     """0: warnings and errors; 1 (``-v``): info (retries, waits, disabled connections); 2 (``-vv``):
-    debug, with the HTTP request lines of txsync and httpx."""
+    debug, with the HTTP request lines of txsync and httpx. Returns the function that puts the logging
+    back as it was (the command line calls it when the command ends: an embedding process keeps its
+    own configuration)."""
     import stamina.instrumentation
 
     from txsync.http import install_log_redaction
@@ -39,16 +42,24 @@ def configure_logging(verbosity: int, stream: TextIO) -> None:
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redaction)
+    saved: list[tuple[logging.Logger, int]] = []
+    hooks = stamina.instrumentation.get_on_retry_hooks()
     root = logging.getLogger("txsync")
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
-        root.removeHandler(old)
+    saved.append((root, root.level))
     root.addHandler(handler)
     root.setLevel(level)
     stamina.instrumentation.set_on_retry_hooks([_retry_hook])
-    for name in ("httpx", "sqlalchemy", "alembic"):
-        other = logging.getLogger(name)
-        for old in [h for h in other.handlers if h.get_name() == _HANDLER_NAME]:
-            other.removeHandler(old)
-        if verbosity >= 2:
+    if verbosity >= 2:
+        for name in ("httpx", "sqlalchemy", "alembic"):
+            other = logging.getLogger(name)
+            saved.append((other, other.level))
             other.addHandler(handler)
             other.setLevel(logging.DEBUG if name == "httpx" else logging.WARNING)
+
+    def restore() -> None:
+        for logger, previous in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(previous)
+        stamina.instrumentation.set_on_retry_hooks(hooks)
+
+    return restore
