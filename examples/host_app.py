@@ -41,9 +41,18 @@ async def run(db: Path) -> dict[str, object]:
     )
     for warning in warnings:
         print(f"warning: {warning}")
-    first = await engine.sync(connection.id)
+    # Progress events (stream started, page committed with counts, waits for rate limits, stream
+    # finished) go to a callback, or come from `async for event in engine.sync_events(...)`: a host
+    # forwards `event.to_json()` to its web page.
+    pages: list[str] = []
+    first = await engine.sync(
+        connection.id, progress=lambda e: pages.append(e.stream) if e.kind == "page_committed" else None
+    )
 
-    # The user deletes a transaction and labels another: both survive every later sync.
+    # The user deletes a transaction and labels another: both survive every later sync. A web page
+    # reads the ledger a page at a time (keyset cursor: as fast on the last page as on the first).
+    newest = store.ledger_page(owner_id="user-42", limit=100, order="desc")
+    older = store.ledger_page(owner_id="user-42", limit=100, order="desc", after=newest.next_cursor)
     txs = list(store.transactions(account_id=connection.account_id))
     store.delete_transaction(txs[0].id, reason="duplicate")
     store.set_override(txs[1].id, label="first buy", fiat_value=Decimal("250.00"), fiat_currency="EUR")
@@ -59,6 +68,8 @@ async def run(db: Path) -> dict[str, object]:
         "deleted_legs": {leg.asset: leg.amount for leg in txs[0].legs},
         "differences": {c.asset: c.difference for c in checks if not c.ok},
         "gaps": [g.title for g in first.coverage_gaps],
+        "pages_seen": len(pages),
+        "ledger_pages": [len(newest.items), len(older.items)],
     }
     store.close()
     return result

@@ -22,3 +22,5 @@ async def test_host_app_example(tmp_path: Path) -> None:
     assert result["label_kept"] == "first buy"
     assert result["differences"] == result["deleted_legs"]
     assert result["gaps"] == ["Staking rewards"]
+    assert result["pages_seen"] > 0
+    assert result["ledger_pages"] == [100, 100]

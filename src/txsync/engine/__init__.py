@@ -2,6 +2,17 @@
 
 from txsync.engine.budget import StreamBudget
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
+from txsync.engine.progress import (
+    PageCommitted,
+    ProgressCallback,
+    ProgressEvent,
+    ProgressQueue,
+    RateLimitWait,
+    StreamFinished,
+    StreamStarted,
+    SyncFinished,
+    SyncStarted,
+)
 from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
 from txsync.engine.sync import ConnectorResolver, Engine, ReadOnlyPolicy
 
@@ -11,9 +22,18 @@ __all__ = [
     "Engine",
     "GapReport",
     "InMemoryCredentials",
+    "PageCommitted",
+    "ProgressCallback",
+    "ProgressEvent",
+    "ProgressQueue",
+    "RateLimitWait",
     "ReadOnlyPolicy",
     "StreamBudget",
+    "StreamFinished",
     "StreamReport",
+    "StreamStarted",
+    "SyncFinished",
     "SyncMode",
     "SyncReport",
+    "SyncStarted",
 ]

@@ -6,9 +6,11 @@ a sync killed anywhere resumes from the last committed page with nothing lost an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,10 +33,12 @@ from txsync.engine._guard import (
 )
 from txsync.engine.budget import StreamBudget, bounded_pages
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
+from txsync.engine.progress import ProgressCallback, ProgressEvent, ProgressQueue, Reporter
 from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
 from txsync.errors import (
     AuthError,
     BannedError,
+    ConfigurationError,
     ConnectionStateError,
     ModelError,
     PermissionDeniedError,
@@ -148,7 +152,8 @@ class Engine:
     ``http_limits`` (a :class:`txsync.http.HttpLimits`: deadline per request attempt, response size
     limit) applies to every HTTP client a connector builds during a sync or a key check;
     ``stream_budget`` (a :class:`~txsync.engine.StreamBudget`) bounds the pages and the time one
-    stream may use in one sync.
+    stream may use in one sync;
+    ``progress`` hears the progress events of every sync (see :mod:`txsync.engine.progress`).
 
     Secrets: a connection's key is opened just in time, held only in objects that never show it
     (:class:`~txsync.models.Credential`, :class:`~txsync.http.SecretSet`) and dropped when the work
@@ -171,6 +176,7 @@ class Engine:
         retry: Any = None,
         http_limits: HttpLimits | None = None,
         stream_budget: StreamBudget | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.store = store
         self._registry = registry
@@ -184,6 +190,7 @@ class Engine:
         self.retry = retry
         self.http_limits = http_limits
         self.stream_budget = stream_budget if stream_budget is not None else StreamBudget()
+        self.progress = progress
 
     @property
     def registry(self) -> ConnectorResolver:
@@ -246,14 +253,30 @@ class Engine:
     ) -> ConnectionRecord:
         connector_id = credential.connector_id
         self.registry.get(connector_id)  # unknown or broken connector: fail before storing anything
-        if account_id is None:
-            account_id = self.store.add_account(owner_id, connector_id, label=label, now=self.clock()).id
-        connection = self.store.add_connection(
-            account_id, connector_id, label=label, options=options, connection_id=connection_id,
-            now=self.clock(),
-        )
-        self.credentials.put(connection, credential)
+        new_account: str | None = None
+        connection: ConnectionRecord | None = None
+        try:
+            if account_id is None:
+                account_id = new_account = self.store.add_account(
+                    owner_id, connector_id, label=label, now=self.clock()
+                ).id
+            connection = self.store.add_connection(
+                account_id, connector_id, label=label, options=options, connection_id=connection_id,
+                now=self.clock(),
+            )
+            self.credentials.put(connection, credential)
+        except BaseException:
+            # Stopped half-way (Ctrl-C, a vault or store failure): nothing half-made stays behind.
+            self._undo_connection(connection, new_account)
+            raise
         return connection
+
+    def _undo_connection(self, connection: ConnectionRecord | None, account_id: str | None) -> None:
+        with contextlib.suppress(Exception):
+            if connection is not None:
+                self.store.remove_connection(connection.id)
+            if account_id is not None:
+                self.store.remove_account(account_id)
 
     @guarded
     async def check_credential(
@@ -348,6 +371,41 @@ class Engine:
         """Make a paused (or disabled) connection active again."""
         return self.store.set_connection_state(connection_id, ConnectionState.ACTIVE)
 
+    def remove_connection(self, connection_id: str) -> None:
+        """Remove a connection on the user's request: its key is destroyed (the credential provider
+        forgets it, the store deletes its sealed blobs), its cursors and raw records go; the account
+        and its ledger stay (see :meth:`remove_account` to erase those too)."""
+        self.store.get_connection(connection_id)
+        self.credentials.drop(connection_id)
+        self.store.remove_connection(connection_id)
+
+    def remove_account(self, account_id: str) -> None:
+        """Erase an account on the user's request: every connection's key, its ledger and the user's
+        edits of it (the right to erasure)."""
+        for connection in self.store.list_connections(account_id):
+            self.credentials.drop(connection.id)
+        self.store.remove_account(account_id)
+
+    @guarded_blocking
+    def check_credential_blocking(
+        self, credential: Credential, *, options: dict[str, Any] | None = None
+    ) -> tuple[Permissions, list[str]]:
+        """:meth:`check_credential` for code that is not async (any thread without a running event
+        loop, such as a FastAPI sync route's worker thread; inside a running loop's thread it raises
+        :class:`~txsync.errors.EventLoopError`)."""
+        return run_blocking(
+            lambda: self.check_credential(credential, options=options),
+            "Engine.check_credential_blocking", "engine.check_credential(...)",
+        )
+
+    @guarded_blocking
+    def reported_balances_blocking(self, connection_id: str) -> Sequence[Balance]:
+        """:meth:`reported_balances` for code that is not async (see :meth:`sync_blocking`)."""
+        return run_blocking(
+            lambda: self.reported_balances(connection_id),
+            "Engine.reported_balances_blocking", "engine.reported_balances(...)",
+        )
+
     @guarded
     async def reported_balances(self, connection_id: str) -> Sequence[Balance]:
         """The balances the source reports now for a connection (for reconciliation)."""
@@ -379,23 +437,77 @@ class Engine:
     # -- syncing ------------------------------------------------------------------------------------
 
     @guarded_blocking
-    def sync_blocking(self, connection_id: str, mode: SyncMode = SyncMode.INCREMENTAL) -> SyncReport:
-        """:meth:`sync` for code that is not async (any thread without a running event loop; inside a
-        running loop's thread it raises :class:`~txsync.errors.EventLoopError`)."""
+    def sync_blocking(
+        self, connection_id: str, mode: SyncMode = SyncMode.INCREMENTAL, *,
+        streams: Sequence[str] | None = None, progress: ProgressCallback | None = None,
+    ) -> SyncReport:
+        """:meth:`sync` for code that is not async (any thread without a running event loop, such as a
+        FastAPI sync route's worker thread; inside a running loop's thread it raises
+        :class:`~txsync.errors.EventLoopError`)."""
         return run_blocking(
-            lambda: self.sync(connection_id, mode), "Engine.sync_blocking", "engine.sync(...)"
+            lambda: self.sync(connection_id, mode, streams=streams, progress=progress),
+            "Engine.sync_blocking", "engine.sync(...)",
+        )
+
+    @guarded_blocking
+    def sync_due_blocking(
+        self, now: datetime | None = None, *, progress: ProgressCallback | None = None
+    ) -> list[SyncReport]:
+        """:meth:`sync_due` for code that is not async (see :meth:`sync_blocking`)."""
+        return run_blocking(
+            lambda: self.sync_due(now, progress=progress), "Engine.sync_due_blocking", "engine.sync_due(...)"
         )
 
     @guarded
-    async def sync_due(self, now: datetime | None = None) -> list[SyncReport]:
-        """Sync every connection the scheduling policy says is due, one after the other."""
+    async def sync_due(
+        self, now: datetime | None = None, *, progress: ProgressCallback | None = None
+    ) -> list[SyncReport]:
+        """Sync every connection the scheduling policy says is due, one after the other.
+
+        One connection never stops the others: a paused or disabled one is skipped; one that cannot
+        start (its connector uninstalled, its key missing) gets a failed report saying why.
+        """
         reports = []
         for connection in self.store.connections_due(now or self.clock(), self.schedule):
             try:
-                reports.append(await self.sync(connection.id))
+                reports.append(await self.sync(connection.id, progress=progress))
             except ConnectionStateError:
                 continue
+            except TxsyncError as exc:
+                reports.append(self._not_started(connection, exc))
         return reports
+
+    def _not_started(self, connection: ConnectionRecord, exc: TxsyncError) -> SyncReport:
+        now = self.clock()
+        report = SyncReport(
+            connection_id=connection.id, account_id=connection.account_id,
+            connector_id=connection.connector_id, mode=SyncMode.INCREMENTAL, started_at=now,
+            finished_at=now, state=connection.state, state_reason=connection.state_reason,
+        )
+        report.errors.append(f"{type(exc).__name__}: {exc}")
+        return report
+
+    async def sync_events(
+        self, connection_id: str, mode: SyncMode = SyncMode.INCREMENTAL, *,
+        streams: Sequence[str] | None = None,
+    ) -> AsyncIterator[ProgressEvent]:
+        """Run :meth:`sync` and yield its progress events as they happen, the last one being
+        :class:`~txsync.engine.progress.SyncFinished` with the report. An error :meth:`sync` raises
+        (a paused connection...) is raised here. Closing the iterator early (leave the loop inside
+        ``async with contextlib.aclosing(engine.sync_events(...))``) cancels the sync: what was
+        committed stays, the next sync resumes after it."""
+        queue = ProgressQueue()
+        task = asyncio.ensure_future(self.sync(connection_id, mode, streams=streams, progress=queue))
+        task.add_done_callback(lambda _t: queue.close())
+        try:
+            async for event in queue:
+                yield event
+            await task  # raises what the sync raised
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
 
     @guarded
     async def sync(
@@ -404,12 +516,15 @@ class Engine:
         mode: SyncMode = SyncMode.INCREMENTAL,
         *,
         streams: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> SyncReport:
         """Sync one connection and return the report.
 
         Connector failures do not raise: they are in the report (and an auth or permission failure
-        disables the connection). Raises :class:`ConnectionStateError` for a paused or disabled
-        connection and :class:`~txsync.errors.PluginError` for an unknown connector.
+        disables the connection); so does a missing or unopenable credential. Raises
+        :class:`ConnectionStateError` for a paused or disabled connection and
+        :class:`~txsync.errors.PluginError` for an unknown connector. ``progress`` hears the sync's
+        progress events (with the engine's own listener, if any).
         """
         mode = SyncMode(mode)
         connection = self.store.get_connection(connection_id)
@@ -427,12 +542,15 @@ class Engine:
             connection_id=connection_id, account_id=connection.account_id,
             connector_id=connection.connector_id, mode=mode, started_at=started,
         )
+        reporter = Reporter(connection_id, [p for p in (self.progress, progress) if p is not None])
+        reporter.sync_started(report)
         try:
             context = self._context(connection)
-        except VaultError as exc:
-            # The key cannot be opened (missing or retired master key, a tampered blob): nothing is
-            # synced, the connection stays as it is, the report says why.
-            report.errors.append(f"{type(exc).__name__}: credential cannot be opened: {exc}")
+        except (VaultError, ConfigurationError) as exc:
+            # No key stored, or one that cannot be opened (missing or retired master key, a tampered
+            # blob): nothing is synced, the connection stays as it is, the report says why.
+            what = "credential cannot be opened" if isinstance(exc, VaultError) else "no usable credential"
+            report.errors.append(f"{type(exc).__name__}: {what}: {exc}")
             report.finished_at = self.clock()
             report.state, report.state_reason = connection.state, connection.state_reason
             self.store.mark_sync(
@@ -442,11 +560,12 @@ class Engine:
                 connection_id, started, report.finished_at, False, report.model_dump_json()
             )
             log.error("connection %s: credential cannot be opened (%s)", connection_id, type(exc).__name__)
+            reporter.sync_finished(report)
             return report
         secrets = SecretSet(context.credential.secret_values())
         try:
-            with ingest_gc(), secret_scope(secrets), use_limits(self.http_limits):
-                await self._run(connector_cls, context, connection, mode, streams, report, secrets)
+            with ingest_gc(), secret_scope(secrets), use_limits(self.http_limits), reporter.listening():
+                await self._run(connector_cls, context, connection, mode, streams, report, secrets, reporter)
         finally:
             # Drop the plaintext credential as soon as the sync is over.
             context.credential = None  # type: ignore[assignment]
@@ -474,6 +593,7 @@ class Engine:
         self.store.save_sync_run(
             connection_id, started, report.finished_at, report.ok, report.model_dump_json()
         )
+        reporter.sync_finished(report)
         return report
 
     async def _run(
@@ -485,6 +605,7 @@ class Engine:
         only: Sequence[str] | None,
         report: SyncReport,
         secrets: SecretSet,
+        reporter: Reporter,
     ) -> None:
         origin = Origin.FILE if connector_cls.info.kind == ConnectorKind.FILE else Origin.API
         try:
@@ -495,7 +616,9 @@ class Engine:
                 for stream in connector.streams():
                     if only is not None and stream.name not in only:
                         continue
-                    await self._sync_stream(stream, context, connection, mode, origin, report, secrets)
+                    await self._sync_stream(
+                        stream, context, connection, mode, origin, report, secrets, reporter
+                    )
         except (AuthError, PermissionDeniedError) as exc:
             reason = _redact(str(exc), secrets)
             report.errors.append(f"{type(exc).__name__}: {reason}")
@@ -522,10 +645,12 @@ class Engine:
         origin: Origin,
         report: SyncReport,
         secrets: SecretSet,
+        reporter: Reporter,
     ) -> None:
         sr = StreamReport(stream=stream.name)
         report.streams.append(sr)
         before = context.stats.snapshot()
+        reporter.stream_started(stream.name, before)
         began = time.perf_counter()
         try:
             cursor = self._start_cursor(stream, connection, mode)
@@ -558,6 +683,7 @@ class Engine:
                 sr.unchanged += counts.unchanged
                 sr.matched += counts.matched
                 sr.unknown += counts.unknown
+                reporter.page(sr, context.stats)
             sr.completed = True
         except (AuthError, PermissionDeniedError, BannedError, RateLimitedError):
             raise  # stop the whole sync
@@ -576,6 +702,7 @@ class Engine:
             sr.retries = after.retries - before.retries
             sr.rate_limited = after.rate_limited - before.rate_limited
             sr.duration_seconds = round(time.perf_counter() - began, 6)
+            reporter.stream_finished(sr)
 
     def _start_cursor(self, stream: Stream, connection: ConnectionRecord, mode: SyncMode) -> Any:
         if mode == SyncMode.FULL:

@@ -6,6 +6,8 @@
   in-process :class:`WeightedRateLimiter` over fixed windows (:class:`Bucket`, fed by the exchange's
   usage headers) and decaying counters (:class:`DecayingCounter`, Kraken style).
 * Retries: :class:`RetryPolicy`, on stamina, honouring ``Retry-After``.
+* Waits: :func:`notify_wait` (called before every rate-limit or retry wait) reaches the listener a
+  sync installed with :func:`wait_listener` (the engine's progress events).
 * Signing: :class:`SigningAuth` (an ``httpx.Auth`` base) and :class:`HmacQueryAuth`;
   :func:`signing_payload` (the exact query, body bytes and form fields a signer signs) and
   :func:`with_form_fields` (a nonce into a form body), with no httpx internals.
@@ -49,6 +51,7 @@ from txsync.http.redact import (
     secret_forms,
 )
 from txsync.http.retry import RetryPolicy
+from txsync.http.waits import WaitListener, notify_wait, wait_listener
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -72,6 +75,7 @@ __all__ = [
     "SecretSet",
     "SigningAuth",
     "SigningPayload",
+    "WaitListener",
     "WeightedRateLimiter",
     "current_limits",
     "epoch_ms",
@@ -80,11 +84,13 @@ __all__ = [
     "exchange_message",
     "install_log_redaction",
     "is_sensitive_name",
+    "notify_wait",
     "parse_retry_after",
     "redact",
     "scrub_exception",
     "secret_forms",
     "signing_payload",
     "use_limits",
+    "wait_listener",
     "with_form_fields",
 ]

@@ -31,6 +31,7 @@ from typing import Protocol, runtime_checkable
 import httpx
 
 from txsync.errors import ConfigurationError
+from txsync.http.waits import notify_wait
 
 __all__ = ["Bucket", "DecayingCounter", "Limit", "RateLimiter", "WeightedRateLimiter"]
 
@@ -280,6 +281,7 @@ class WeightedRateLimiter:
                     for state, weight in costs:
                         state.take(weight, now)
                     return
+            notify_wait(wait, "rate limit")
             await self._sleep(wait)
 
     def observe(self, headers: httpx.Headers) -> None:

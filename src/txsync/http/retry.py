@@ -31,6 +31,7 @@ import stamina
 from txsync.errors import RateLimitedError, TxsyncError
 from txsync.http.errormap import MalformedBodyError
 from txsync.http.redact import LOGGER_NAME
+from txsync.http.waits import notify_wait
 
 __all__ = ["RetryPolicy"]
 
@@ -150,6 +151,7 @@ class _Run:
             self.failures + 1,
             policy.attempts,
         )
+        notify_wait(wait, "Retry-After" if retry_after is not None and retry_after > 0 else "backoff")
         if policy.sleep is not None:
             self.pending = wait
             return 0.0  # we sleep through the injected ``sleep`` at the next attempt

@@ -2,6 +2,7 @@
 
 from txsync.store._sql import SqlStore
 from txsync.store.base import Store
+from txsync.store.paging import LedgerOrder, LedgerPage
 from txsync.store.records import (
     AccountRecord,
     ConnectionRecord,
@@ -16,6 +17,8 @@ __all__ = [
     "AccountRecord",
     "ConnectionRecord",
     "ConnectionState",
+    "LedgerOrder",
+    "LedgerPage",
     "LedgerTransaction",
     "Override",
     "SqlStore",

@@ -30,6 +30,7 @@ from txsync.models.values import exact
 from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
 from txsync.store._ledger import LedgerBackend, flush_ids
+from txsync.store.paging import MAX_PAGE_SIZE, LedgerOrder, LedgerPage, decode_cursor, encode_cursor
 from txsync.store.records import (
     AccountRecord,
     ConnectionRecord,
@@ -692,6 +693,148 @@ class SqlStore:
                 .values(blob=bytes(new))
             )
             return bool(result.rowcount)
+
+
+    # =================================================================================================
+    # Host API (issue 16): owners' accounts and connections, ledger pages, removal on request.
+    # Kept in one section so it merges apart from the rest of the store.
+    # =================================================================================================
+
+    def connections_of(self, owner_id: str) -> list[ConnectionRecord]:
+        """Every connection of an owner's accounts: by account (oldest first), then oldest first."""
+        query = (
+            select(t.connections)
+            .join(t.accounts, t.accounts.c.id == t.connections.c.account_id)
+            .where(t.accounts.c.owner_id == owner_id)
+            .order_by(t.accounts.c.seq, t.connections.c.created_at, t.connections.c.id)
+        )
+        with self._read() as conn:
+            return [_connection(row) for row in conn.execute(query).mappings()]
+
+    def ledger_page(
+        self, *, owner_id: str | None = None, account_id: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+        kinds: Sequence[TransactionKind | str] | None = None, include_deleted: bool = False,
+        limit: int = 100, after: str | None = None, order: LedgerOrder | str = LedgerOrder.ASC,
+    ) -> LedgerPage:
+        """One page of at most ``limit`` transactions (of one account, one owner's accounts, or all),
+        in time order (``order``: ``"asc"`` oldest first, ``"desc"`` newest first; ties by id), with
+        tombstones and overrides applied. ``after`` is the ``next_cursor`` of the previous page.
+
+        Keyset pagination: each page is one indexed range read per account, whatever its depth.
+        Raises :class:`~txsync.errors.StoreError` for a limit outside 1..10,000 or a foreign cursor.
+        """
+        order = LedgerOrder(order)
+        if isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise StoreError(f"a ledger page holds 1 to {MAX_PAGE_SIZE} transactions, not {limit}")
+        key = None if after is None else decode_cursor(after, order)
+        if account_id is not None:
+            if owner_id is not None and self.get_account(account_id).owner_id != owner_id:
+                return LedgerPage()
+            try:
+                accounts = [self._keys.seq_of(account_id)]
+            except UnknownConnectionError:
+                return LedgerPage()
+        else:
+            query = select(t.accounts.c.seq).order_by(t.accounts.c.seq)
+            if owner_id is not None:
+                query = query.where(t.accounts.c.owner_id == owner_id)
+            with self._read() as conn:
+                accounts = [int(seq) for seq in conn.execute(query).scalars()]
+        filters = _filters(None, since, until, kinds, include_deleted)
+        tx = t.transactions
+        descending = order == LedgerOrder.DESC
+        rows: list[Any] = []
+        with self._read() as conn:
+            for account_seq in accounts:
+                query = self._ledger_query().where(tx.c.account_seq == account_seq, *filters)
+                if key is not None:
+                    bound = tuple_(*key)
+                    query = query.where(
+                        tuple_(tx.c.ts, tx.c.id) < bound if descending else tuple_(tx.c.ts, tx.c.id) > bound
+                    )
+                ordering = (tx.c.ts.desc(), tx.c.id.desc()) if descending else (tx.c.ts, tx.c.id)
+                rows.extend(conn.execute(query.order_by(*ordering).limit(limit + 1)).all())
+        rows.sort(key=lambda row: (row.ts, row.id), reverse=descending)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [_ledger(row, self._keys.id_of(row.account_seq)) for row in rows]
+        cursor = encode_cursor(rows[-1].ts, rows[-1].id, order) if more and rows else None
+        return LedgerPage(items=items, next_cursor=cursor)
+
+    def remove_connection(self, connection_id: str) -> None:
+        """Remove a connection on the user's request: its credential is destroyed (every sealed blob,
+        each holding its own wrapped data key, deleted and its pages overwritten), its cursors, raw
+        records and sync reports go with it. The account and its ledger stay (the transactions it
+        brought, the user's edits); another key can be connected to the account later.
+        :class:`~txsync.errors.UnknownConnectionError` if there is no such connection."""
+        self.get_connection(connection_id)
+        with self._erasing() as conn:
+            self._drop_connection_rows(conn, connection_id)
+        self._keys.forget()
+        self._after_erase()
+
+    def remove_account(self, account_id: str) -> None:
+        """Erase an account on the user's request (right to erasure): its connections and their keys,
+        raw records, cursors and reports, every transaction of its ledger and the user's edits of them
+        (tombstones, overrides), and the owner's record when it was their last account.
+        :class:`~txsync.errors.UnknownConnectionError` if there is no such account."""
+        account = self.get_account(account_id)
+        account_seq = self._keys.seq_of(account_id)
+        tx = t.transactions
+        with self._erasing() as conn:
+            for (connection_id,) in conn.execute(
+                select(t.connections.c.id).where(t.connections.c.account_id == account_id)
+            ).all():
+                self._drop_connection_rows(conn, connection_id)
+            ids = select(tx.c.id).where(tx.c.account_seq == account_seq)
+            seqs = select(tx.c.seq).where(tx.c.account_seq == account_seq)
+            conn.execute(delete(t.tombstones).where(t.tombstones.c.transaction_id.in_(ids)))
+            conn.execute(delete(t.overrides).where(t.overrides.c.transaction_id.in_(ids)))
+            conn.execute(delete(t.transaction_ids).where(t.transaction_ids.c.seq.in_(seqs)))
+            conn.execute(delete(t.key_aliases).where(t.key_aliases.c.account_seq == account_seq))
+            conn.execute(delete(t.match_keys).where(t.match_keys.c.account_seq == account_seq))
+            conn.execute(delete(t.raw_transactions).where(t.raw_transactions.c.tx_seq.in_(seqs)))
+            conn.execute(delete(tx).where(tx.c.account_seq == account_seq))
+            conn.execute(delete(t.account_origins).where(t.account_origins.c.account_id == account_id))
+            conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
+            left = conn.execute(
+                select(func.count()).select_from(t.accounts).where(t.accounts.c.owner_id == account.owner_id)
+            ).scalar()
+            if not left:
+                conn.execute(delete(t.owners).where(t.owners.c.id == account.owner_id))
+        self._keys.forget()
+        self._after_erase()
+
+    def _drop_connection_rows(self, conn: Connection, connection_id: str) -> None:
+        streams = select(t.streams.c.seq).where(t.streams.c.connection_id == connection_id)
+        conn.execute(delete(t.sealed_secrets).where(t.sealed_secrets.c.connection_id == connection_id))
+        conn.execute(delete(t.credentials).where(t.credentials.c.connection_id == connection_id))
+        conn.execute(delete(t.raw_transactions).where(t.raw_transactions.c.stream_seq.in_(streams)))
+        conn.execute(delete(t.streams).where(t.streams.c.connection_id == connection_id))
+        conn.execute(delete(t.sync_runs).where(t.sync_runs.c.connection_id == connection_id))
+        conn.execute(delete(t.connections).where(t.connections.c.id == connection_id))
+
+    @contextmanager
+    def _erasing(self) -> Iterator[Connection]:
+        """A write transaction whose deletions overwrite the freed pages (SQLite's ``secure_delete``),
+        so a destroyed key or an erased ledger is not left readable in the file's free space."""
+        with self._write() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            try:
+                yield conn
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+
+    def _after_erase(self) -> None:
+        """Copy the erased pages back into the database file now (SQLite's WAL holds them until a
+        checkpoint), so the old page images do not linger in the write-ahead log."""
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 # -- helpers -----------------------------------------------------------------------------------------

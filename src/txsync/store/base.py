@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from txsync.merge import MergeCounts, PageBatch
 from txsync.models import RawTransaction, TransactionKind
 from txsync.schedule import SchedulePolicy
+from txsync.store.paging import LedgerOrder, LedgerPage
 from txsync.store.records import (
     AccountRecord,
     ConnectionRecord,
@@ -166,4 +167,31 @@ class Store(Protocol):
 
     def replace_sealed(self, connection_id: str, field: str, old: bytes, new: bytes) -> bool:
         """Swap a sealed blob if it is still ``old``."""
+        ...
+
+    # -- host API (issue 16): owners' accounts and connections, ledger pages, removal on request ----
+
+    def list_accounts(self, owner_id: str | None = None) -> list[AccountRecord]:
+        """Every account, or those of one owner, oldest first."""
+        ...
+
+    def connections_of(self, owner_id: str) -> list[ConnectionRecord]:
+        """Every connection of an owner's accounts, oldest first."""
+        ...
+
+    def ledger_page(
+        self, *, owner_id: str | None = None, account_id: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+        kinds: Sequence[TransactionKind | str] | None = None, include_deleted: bool = False,
+        limit: int = 100, after: str | None = None, order: LedgerOrder | str = ...,
+    ) -> LedgerPage:
+        """One keyset-paginated page of transactions in time order (``asc`` or ``desc``)."""
+        ...
+
+    def remove_connection(self, connection_id: str) -> None:
+        """Remove a connection, its key destroyed; the account's ledger stays."""
+        ...
+
+    def remove_account(self, account_id: str) -> None:
+        """Erase an account: its connections and keys, its ledger and the user's edits."""
         ...

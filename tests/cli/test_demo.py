@@ -1,0 +1,101 @@
+"""The README's main job: ``txsync demo`` syncs the recorded Binance account through the Binance
+sandbox (API, then the statement file), and ``--source demo`` the small Demo Exchange account. An
+interrupted demo leaves nothing that breaks the next run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.conftest import run
+from txsync.store import SqliteStore
+
+
+def _line(text: str, first: str) -> list[str]:
+    return next(line.split() for line in text.splitlines() if line.split()[:1] == [first])
+
+
+def test_the_main_job_syncs_the_account_and_its_statement_file(tmp_path: Path) -> None:
+    db = str(tmp_path / "main.sqlite3")
+    result = run("demo", "--db", db)
+    assert result.code == 0, result.err
+    text = result.out
+    assert "Sync (incremental) of binance [" in text and "]: ok" in text
+    # what the API cannot return is named, with its remedy: the statement file
+    assert "Trades in delisted pairs: BCCBNB, BCCBTC, BCCUSDT" in text and "statement" in text
+    # the file fills it in the same account: 6 file-only events, the rest merged into the API's
+    assert _line(text, "statement") == ["statement", "3", "3460", "6", "1362", "0", "0", "0"]
+    assert _line(text, "trades") == ["trades", "48", "1002", "1002", "0", "0", "63", "1260"]
+    assert "Transactions by kind (1373 in all)" in text
+    checks = [line.split()[-1] for line in text.splitlines() if line.split()[-1:] in (["ok"], ["MISMATCH"])]
+    assert "MISMATCH" not in checks and checks.count("ok") >= 40
+    again = run("demo", "--db", db)  # incremental: nothing new from either source
+    assert again.code == 0, again.err
+    assert "Transactions by kind (1373 in all)" in again.out and "MISMATCH" not in again.out
+    assert _line(again.out, "trades")[3] == "0"
+    full = run("--json", "demo", "--db", db, "--full")  # re-reads everything, changes nothing
+    data = full.json()
+    assert full.code == 0 and data["ledger"]["transactions"] == 1373
+    assert sum(s["new"] for r in data["reports"] for s in r["streams"]) == 0
+    assert (tmp_path / "demo" / "binance-statement.csv").is_file()
+
+
+def test_api_only_shows_what_the_api_misses(tmp_path: Path) -> None:
+    result = run("demo", "--db", str(tmp_path / "api.sqlite3"), "--api-only")
+    assert result.code == 0, result.err
+    assert "Transactions by kind (1367 in all)" in result.out and "binance_statement" not in result.out
+    assert {line.split()[0] for line in result.out.splitlines() if line.endswith("MISMATCH")} == {"BCC", "BNB",
+                                                                                                  "BTC"}
+
+
+def test_the_demo_exchange_account(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.sqlite3")
+    result = run("demo", "--source", "demo", "--db", db)
+    assert result.code == 0, result.err
+    assert _line(result.out, "trades") == ["trades", "3", "247", "247", "0", "0", "3", "15"]
+    assert "Transactions by kind (262 in all)" in result.out
+    assert _line(result.out, "deposit") == ["deposit", "8", "1"]
+    assert "MISMATCH" not in result.out and "Staking rewards" in result.out
+    again = run("demo", "--source", "demo", "--db", db)
+    assert _line(again.out, "trades")[1:4] == ["0", "0", "0"]
+    full = run("demo", "--source", "demo", "--db", db, "--full")
+    assert _line(full.out, "trades")[1:6] == ["3", "247", "0", "0", "247"]
+
+
+@pytest.mark.parametrize("stop_after", [0, 5, 60])
+def test_an_interrupted_demo_leaves_nothing_that_breaks_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_after: int
+) -> None:
+    """Ctrl-C while connecting (0 pages) or in the middle of the sync: exit 130, then a complete run."""
+    db = tmp_path / "ledger.sqlite3"
+    original = SqliteStore.commit_page
+    committed = {"pages": 0}
+
+    def commit(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+        if committed["pages"] >= stop_after:
+            raise KeyboardInterrupt
+        committed["pages"] += 1
+        return original(self, *args, **kwargs)
+
+    def put(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # stopped while the key is being sealed
+
+    with monkeypatch.context() as patch:
+        if stop_after == 0:
+            patch.setattr("txsync.cli._vault.LazyVault.put", put)
+        else:
+            patch.setattr(SqliteStore, "commit_page", commit)
+        stopped = run("demo", "--db", str(db))
+    assert stopped.code == 130 and "interrupted" in stopped.err
+    store = SqliteStore(db)
+    assert len(store.list_connections()) == (0 if stop_after == 0 else 1)
+    assert len(store.list_accounts()) == (0 if stop_after == 0 else 1)
+    store.close()
+    result = run("demo", "--db", str(db))
+    assert result.code == 0, result.err
+    assert "Transactions by kind (1373 in all)" in result.out and "MISMATCH" not in result.out
+    store = SqliteStore(db)
+    assert len(store.list_accounts()) == 1 and len(store.list_connections()) == 2
+    store.close()
