@@ -172,7 +172,14 @@ class SqlStore:
         )
         with self._write() as conn:
             self._upsert_owner(conn, owner_id, None)
-            seq = (conn.execute(select(func.max(t.accounts.c.seq))).scalar() or 0) + 1
+            # Never reuse the key of an erased account (caches in other processes may still hold it).
+            state = t.store_state
+            counter = conn.execute(select(state.c.value).where(state.c.name == "account_seq")).scalar()
+            seq = max(counter or 0, conn.execute(select(func.max(t.accounts.c.seq))).scalar() or 0) + 1
+            if counter is None:
+                conn.execute(insert(state).values(name="account_seq", value=seq))
+            else:
+                conn.execute(update(state).where(state.c.name == "account_seq").values(value=seq))
             conn.execute(
                 insert(t.accounts),
                 {"id": rec.id, "owner_id": owner_id, "connector_id": connector_id, "label": label,

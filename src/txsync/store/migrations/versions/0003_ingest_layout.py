@@ -129,8 +129,9 @@ def upgrade() -> None:
         sa.Column("value", big, nullable=False),
     )
     conn.execute(
-        sa.text("INSERT INTO store_state (name, value) VALUES ('ids_indexed_upto', :v), ('tx_seq', :v)"),
-        {"v": seq},
+        sa.text("INSERT INTO store_state (name, value) VALUES ('ids_indexed_upto', :v), ('tx_seq', :v), "
+                "('account_seq', :a)"),
+        {"v": seq, "a": len(account_seq)},
     )
 
     # raws, pointing at their transaction by seq.
