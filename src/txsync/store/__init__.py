@@ -1,5 +1,6 @@
 """Ledger storage: the ``Store`` protocol and the embedded SQLite default."""
 
+from txsync.store._open import open_store
 from txsync.store._sql import SqlStore
 from txsync.store.base import Store
 from txsync.store.paging import LedgerOrder, LedgerPage
@@ -26,4 +27,5 @@ __all__ = [
     "Store",
     "StoredCredential",
     "default_store_path",
+    "open_store",
 ]

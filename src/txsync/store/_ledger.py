@@ -1,9 +1,11 @@
 """The merge's view of the ledger inside the database transaction that commits one page.
 
 Everything here runs once per page on the ingest path, so it talks to the database through a DB-API
-cursor with plain prepared statements (positional parameters; the driver caches the compiled
-statements): one query per kind of lookup and one ``executemany`` per kind of write, no per-statement
-work in Python beyond the driver call.
+cursor with plain prepared statements (positional ``?`` parameters, which the PostgreSQL store's cursor
+translates; the driver caches the compiled statements): one query per kind of lookup and one
+``executemany`` per kind of write, no per-statement work in Python beyond the driver call. The SQL is
+the subset SQLite and PostgreSQL share (``INSERT ... ON CONFLICT``, ``RETURNING``); what differs (how
+transaction keys are allocated, when ids are indexed) comes from the store as :class:`LedgerDialect`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from txsync.merge import (
     legs_signature,
 )
 
-__all__ = ["IDS_TAIL_LIMIT", "LedgerBackend", "flush_ids"]
+__all__ = ["IDS_TAIL_LIMIT", "LedgerBackend", "LedgerDialect", "flush_ids", "legs_value", "sqlite_allocate"]
 
 #: Lookups by id read the id index plus the rows written since it was last filled; past this many
 #: such rows a page fills it (a sync fills it when it ends anyway).
@@ -28,6 +30,10 @@ IDS_TAIL_LIMIT = 250_000
 _CHUNK = 500  # parameters per IN (...) list
 
 _TX_COLUMNS = "seq, id, tx_key, body, created_at, account_seq"
+_UPSERT_MATCH_KEY = (
+    "INSERT INTO match_keys (tx_seq, account_seq, signature, ts) VALUES (?, ?, ?, ?) ON CONFLICT (tx_seq) "
+    "DO UPDATE SET account_seq = excluded.account_seq, signature = excluded.signature, ts = excluded.ts"
+)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -53,6 +59,37 @@ def flush_ids(cur: Any) -> None:
     cur.execute("UPDATE store_state SET value = ? WHERE name = 'ids_indexed_upto'", (top[0],))
 
 
+def legs_value(stored: Any) -> Any:
+    """Stored effective legs as a list: JSON text (SQLite), or already parsed (PostgreSQL's JSONB)."""
+    return jsonutil.loads_stored(stored) if isinstance(stored, (str, bytes)) else stored
+
+
+def sqlite_allocate(cur: Any, n: int) -> list[int]:
+    """``n`` new transaction keys from the counter row (writers are serialized by the write lock)."""
+    top = int(
+        cur.execute(
+            "UPDATE store_state SET value = value + ? WHERE name = 'tx_seq' RETURNING value", (n,)
+        ).fetchone()[0]
+    )
+    return list(range(top - n + 1, top + 1))
+
+
+class LedgerDialect:
+    """What the ingest path does differently per database.
+
+    ``allocate(cur, n)`` returns ``n`` new transaction keys, increasing; ``ids_now`` indexes the ids
+    of new transactions in the same transaction (PostgreSQL, where several writers commit in any
+    order) instead of in bulk when a sync ends (SQLite, one writer at a time).
+    """
+
+    def __init__(self, allocate: Any = sqlite_allocate, *, ids_now: bool = False) -> None:
+        self.allocate = allocate
+        self.ids_now = ids_now
+
+
+_SQLITE = LedgerDialect()
+
+
 class LedgerBackend:
     """A :class:`txsync.merge.WindowBackend` over one open write transaction.
 
@@ -62,9 +99,10 @@ class LedgerBackend:
 
     def __init__(
         self, cur: Any, *, account_seq: int, accounts: Any, stream_seq: int, streams: Any,
-        now_us: int,
+        now_us: int, dialect: LedgerDialect = _SQLITE,
     ) -> None:
         self.cur = cur
+        self.dialect = dialect
         self.account_seq = account_seq
         self._accounts = accounts
         self.stream_seq = stream_seq
@@ -166,8 +204,8 @@ class LedgerBackend:
         ).fetchall()
         if rows:
             self.cur.executemany(
-                "INSERT OR REPLACE INTO match_keys (tx_seq, account_seq, signature, ts) VALUES (?, ?, ?, ?)",
-                [(seq, account_seq, legs_signature(jsonutil.loads_stored(legs)), ts)
+                _UPSERT_MATCH_KEY,
+                [(seq, account_seq, legs_signature(legs_value(legs)), ts)
                  for seq, ts, legs in rows],
             )
 
@@ -200,12 +238,8 @@ class LedgerBackend:
         now = self.now_us
         new = writes.new_transactions
         if new:
-            top = run(
-                "UPDATE store_state SET value = value + ? WHERE name = 'tx_seq' RETURNING value", (len(new),)
-            ).fetchone()[0]
-            first = top - len(new) + 1
-            for i, stx in enumerate(new):
-                stx.seq = first + i
+            for stx, seq in zip(new, self.dialect.allocate(self.cur, len(new)), strict=True):
+                stx.seq = seq
             account_seq = self.account_seq  # a page's transactions are all of its account
             many(
                 "INSERT INTO transactions (seq, account_seq, tx_key, id, kind, ts, status, origins, legs, "
@@ -216,7 +250,10 @@ class LedgerBackend:
                     for stx in new
                 ],
             )
-            if top - self._accounts.ids_indexed_upto(self.cur) > IDS_TAIL_LIMIT:
+            if self.dialect.ids_now:
+                many("INSERT INTO transaction_ids (id, seq) VALUES (?, ?)",
+                     [(stx.id, stx.seq) for stx in new])
+            elif (new[-1].seq or 0) - self._accounts.ids_indexed_upto(self.cur) > IDS_TAIL_LIMIT:
                 flush_ids(self.cur)
                 self._accounts.forget_ids_indexed_upto()
         changed = writes.changed_transactions
@@ -230,13 +267,14 @@ class LedgerBackend:
         keyed = [stx for stx in (*new, *changed) if stx.match_signature is not None]
         if keyed:
             many(
-                "INSERT OR REPLACE INTO match_keys (tx_seq, account_seq, signature, ts) VALUES (?, ?, ?, ?)",
+                _UPSERT_MATCH_KEY,
                 [(stx.seq, self._accounts.seq_of(stx.account_id), stx.match_signature, stx.ts)
                  for stx in keyed],
             )
         if writes.aliases:
             many(
-                "INSERT OR IGNORE INTO key_aliases (account_seq, tx_key, tx_seq) VALUES (?, ?, ?)",
+                "INSERT INTO key_aliases (account_seq, tx_key, tx_seq) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 [(self._accounts.seq_of(stx.account_id), key, stx.seq) for stx, key in writes.aliases],
             )
         if writes.raws:
@@ -263,5 +301,5 @@ class LedgerBackend:
                 )
         for account_id, origin in sorted(writes.origins):
             if origin not in self.account_origins(account_id):
-                run("INSERT OR IGNORE INTO account_origins (account_id, origin) VALUES (?, ?)",
+                run("INSERT INTO account_origins (account_id, origin) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (account_id, origin))

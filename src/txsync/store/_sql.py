@@ -29,7 +29,7 @@ from txsync.models import Leg, LegRole, RawTransaction, SourceRef, TransactionKi
 from txsync.models.values import exact
 from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
-from txsync.store._ledger import LedgerBackend, flush_ids
+from txsync.store._ledger import LedgerBackend, LedgerDialect, flush_ids, legs_value
 from txsync.store.paging import MAX_PAGE_SIZE, LedgerOrder, LedgerPage, decode_cursor, encode_cursor
 from txsync.store.records import (
     AccountRecord,
@@ -127,6 +127,8 @@ class SqlStore:
     """A ledger in a SQL database. Use a dialect's subclass (:class:`~txsync.store.SqliteStore`)."""
 
     _engine: Engine
+    #: How the ingest path allocates transaction keys and indexes ids on this database.
+    _ledger_dialect = LedgerDialect()
 
     def _init_store(self) -> None:
         self._keys = _Keys(self)
@@ -327,6 +329,7 @@ class SqlStore:
                 backend = LedgerBackend(
                     cur, account_seq=account_seq, accounts=keys, stream_seq=stream_seq,
                     streams=lambda c, s: keys.stream(cur, c, s, create=False), now_us=now_us,
+                    dialect=self._ledger_dialect,
                 )
                 counts = merge_page(backend, batch, tolerance=tolerance, now_us=now_us)
                 cursor_text = jsonutil.dumps(batch.cursor)  # a failure here rolls the page back too
@@ -344,6 +347,8 @@ class SqlStore:
     def settle(self) -> None:
         """Bring the lazily maintained index of transaction ids up to date (the engine calls it when a
         sync ends; lookups by id are right without it, only slower)."""
+        if self._ledger_dialect.ids_now:
+            return  # indexed as they are written
         with self._hot_write() as cur:
             flush_ids(cur)
         self._keys.forget_ids_indexed_upto()
@@ -395,8 +400,8 @@ class SqlStore:
         seq = conn.execute(
             select(t.transaction_ids.c.seq).where(t.transaction_ids.c.id == transaction_id)
         ).scalar()
-        if seq is not None:
-            return int(seq)
+        if seq is not None or self._ledger_dialect.ids_now:
+            return None if seq is None else int(seq)
         state = t.store_state
         upto = select(state.c.value).where(state.c.name == "ids_indexed_upto").scalar_subquery()
         tx = t.transactions
@@ -586,7 +591,7 @@ class SqlStore:
             with self._read() as conn:
                 rows = conn.execute(query).all()
             for _, legs in rows:
-                yield from jsonutil.loads_stored(legs)
+                yield from legs_value(legs)
             if len(rows) < 20_000:
                 return
             after = rows[-1][0]
@@ -930,7 +935,7 @@ def _ledger(row: Any, account_id: str) -> LedgerTransaction:
         )
     legs = tuple(
         Leg(asset=leg[0], amount=Decimal(leg[1]), role=LegRole(leg[2]), wallet=leg[3])
-        for leg in jsonutil.loads_stored(row.legs)
+        for leg in legs_value(row.legs)
     )
     return LedgerTransaction.model_construct(
         id=row.id, account_id=account_id, kind=TransactionKind(row.kind),

@@ -27,12 +27,14 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Sequence,
     String,
     Table,
     Text,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects import postgresql
 
 __all__ = [
     "account_origins",
@@ -58,6 +60,11 @@ metadata = MetaData()
 
 #: An integer surrogate key: SQLite's rowid alias (INTEGER PRIMARY KEY), BIGINT elsewhere.
 _SEQ = BigInteger().with_variant(Integer, "sqlite")
+#: JSON the database may look into: text on SQLite, JSONB on PostgreSQL.
+_JSON = Text().with_variant(postgresql.JSONB(), "postgresql")
+
+#: Transaction keys on PostgreSQL (SQLite counts them in store_state under its single writer).
+transaction_seq = Sequence("transaction_seq", metadata=metadata)
 
 owners = Table(
     "owners",
@@ -133,8 +140,9 @@ transactions = Table(
     Column("ts", BigInteger, nullable=False),
     Column("status", String(20), nullable=False),
     Column("origins", String(60), nullable=False),
-    # The effective legs as JSON ([[asset, amount, role, wallet], ...]): what balances sum.
-    Column("legs", Text, nullable=False),
+    # The effective legs as JSON ([[asset, amount, role, wallet], ...]): what balances sum (JSONB on
+    # PostgreSQL, which sums them in SQL as NUMERIC).
+    Column("legs", _JSON, nullable=False),
     # Every description ("part") of the event: {"parts": {part key: part}}.
     Column("body", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),

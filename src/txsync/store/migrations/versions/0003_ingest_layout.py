@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0003"
 down_revision = "0002"
@@ -26,6 +27,7 @@ depends_on = None
 
 _BATCH = 2000
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.Text().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -78,7 +80,7 @@ def upgrade() -> None:
         sa.Column("ts", big, nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("origins", sa.String(60), nullable=False),
-        sa.Column("legs", sa.Text(), nullable=False),
+        sa.Column("legs", _JSON, nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", big, nullable=False),
         sa.Column("updated_at", big, nullable=False),
@@ -191,6 +193,9 @@ def upgrade() -> None:
                         "VALUES (:tx_seq, :account_seq, :signature, :ts)"),
                 keys,
             )
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"CREATE SEQUENCE transaction_seq START WITH {seq + 1}"))
 
     op.drop_table("raw_transactions")
     op.drop_table("transactions")
