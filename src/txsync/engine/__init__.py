@@ -3,7 +3,7 @@
 from txsync.engine.budget import StreamBudget
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
 from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
-from txsync.engine.sync import ConnectorResolver, Engine, ReadOnlyPolicy
+from txsync.engine.sync import ConnectorResolver, Engine, ReadOnlyPolicy, SyncHook
 
 __all__ = [
     "ConnectorResolver",
@@ -14,6 +14,7 @@ __all__ = [
     "ReadOnlyPolicy",
     "StreamBudget",
     "StreamReport",
+    "SyncHook",
     "SyncMode",
     "SyncReport",
 ]

@@ -30,6 +30,7 @@ from txsync.models.values import exact
 from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
 from txsync.store._ledger import LedgerBackend, flush_ids
+from txsync.store._links import OwnerTables
 from txsync.store.records import (
     AccountRecord,
     ConnectionRecord,
@@ -122,7 +123,7 @@ class _Keys:
         self._upto = None
 
 
-class SqlStore:
+class SqlStore(OwnerTables):
     """A ledger in a SQL database. Use a dialect's subclass (:class:`~txsync.store.SqliteStore`)."""
 
     _engine: Engine
