@@ -50,6 +50,7 @@ class World:
             now=self.clock,
         )
         self.store.settle()
+        self.clock += timedelta(seconds=1)  # the store's clock moves on
 
     def move(
         self,

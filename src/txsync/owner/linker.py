@@ -277,10 +277,11 @@ class Linker:
             seeds.update(n for n in current if n[1] in assets)
             for x in links.values():
                 seeds.update({(x.withdrawal, x.asset_key), (x.deposit, x.asset_key)})
-        if old:
+        ghosts = [*old.values(), *(current[n] for n in dirty if n in current)]
+        if ghosts:
             index = _Index(eligible)
-            for ghost in old.values():
-                seeds.update(self._neighbours(ghost, index, forbidden))
+            for ghost in ghosts:
+                seeds.update(self._neighbours(ghost, index, set()))
         for node in list(seeds):
             partner = links.get(node) or by_deposit.get(node)
             if partner is not None:
