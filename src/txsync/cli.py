@@ -9,6 +9,10 @@ txsync vault status|rotate|retire V  master key versions and how many secrets ea
                                      (new primary version, every data key re-wrapped); retire a version
 txsync new-connector NAME [--dir D]  a connector project (package, sandbox, contract tests, recorded
             [--no-record]            cassettes) from the template in txsync.scaffold
+txsync transfers [--owner O] [--json]  the owner's transfers linked across accounts (and what is left
+txsync transfers link|unlink A B       to decide); link two transactions by hand, or undo a link for good
+txsync balances [--owner O | --account A] [--json] [--refresh]
+                                     computed vs reported balances, the difference and its likely causes
 """
 
 from __future__ import annotations
@@ -282,6 +286,40 @@ def _new_connector(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _transfers(args: argparse.Namespace, out: TextIO) -> int:
+    from txsync.owner.cli import link_command, transfers_command, unlink_command
+
+    store = SqliteStore(args.db)
+    try:
+        if args.action is None:
+            if args.ids:
+                out.write("txsync transfers: give 'link A B' or 'unlink A B' to act on two transactions\n")
+                return 2
+            return transfers_command(store, owner=args.owner, as_json=args.json, out=out)
+        if len(args.ids) != 2:
+            out.write(f"txsync transfers {args.action}: give the two transaction ids\n")
+            return 2
+        if args.action == "link":
+            return link_command(
+                store, *args.ids, asset=args.asset, note=args.note, as_json=args.json, out=out
+            )
+        return unlink_command(store, *args.ids, note=args.note, out=out)
+    finally:
+        store.close()
+
+
+def _balances(args: argparse.Namespace, out: TextIO) -> int:
+    from txsync.owner.cli import balances_command
+
+    store = SqliteStore(args.db)
+    try:
+        return balances_command(
+            store, owner=args.owner, account=args.account, as_json=args.json, refresh=args.refresh, out=out
+        )
+    finally:
+        store.close()
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the ``txsync`` command; returns the exit status."""
     out = out or sys.stdout
@@ -322,6 +360,27 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "--no-record", action="store_true", help="do not record the cassettes (print the command instead)"
     )
     scaffold.set_defaults(run=_new_connector)
+    transfers = sub.add_parser(
+        "transfers", help="transfers linked across the owner's accounts; link or unlink two transactions"
+    )
+    transfers.add_argument("action", nargs="?", choices=["link", "unlink"], help="act on two transactions")
+    transfers.add_argument("ids", nargs="*", help="the two transaction ids (either order)")
+    transfers.add_argument("--owner", default=None, help="the owner (default: the store's only owner)")
+    transfers.add_argument("--asset", default=None, help="link: the asset, when the two share several")
+    transfers.add_argument("--note", default=None, help="link/unlink: why (kept with the decision)")
+    transfers.add_argument("--json", action="store_true", help="print JSON")
+    transfers.add_argument("--db", type=Path, default=None)
+    transfers.set_defaults(run=_transfers)
+    balances = sub.add_parser("balances", help="computed vs reported balances, explained")
+    which = balances.add_mutually_exclusive_group()
+    which.add_argument("--owner", default=None, help="every account of this owner, and its totals")
+    which.add_argument("--account", default=None, help="one account")
+    balances.add_argument("--json", action="store_true", help="print JSON")
+    balances.add_argument(
+        "--refresh", action="store_true", help="ask each account's source for its balances first (network)"
+    )
+    balances.add_argument("--db", type=Path, default=None)
+    balances.set_defaults(run=_balances)
     args = parser.parse_args(argv)
     if args.command == "vault" and args.action == "retire" and not args.version:
         parser.error("vault retire needs the version to retire")

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete
-
 from tests.owner.world import T0, World, hours
+
 from txsync.errors import LinkError
 from txsync.models import LegRole, TransactionKind
 from txsync.owner import LinkMethod, LinkRules
@@ -34,14 +34,20 @@ def only(w: World) -> list:
 
 
 def test_same_hash_links_with_the_declared_fee(world: World) -> None:
-    out = world.move("binance", "-0.5", at=T0, fee="0.0002", tx_hash="0x" + H1.upper(), external={"network": "BTC"})
+    out = world.move(
+        "binance", "-0.5", at=T0, fee="0.0002", tx_hash="0x" + H1.upper(), external={"network": "BTC"}
+    )
     into = world.move("wallet", "0.5", at=T0 + hours(0.5), tx_hash=H1)
     run = world.linker().run("alice")
     [link] = only(world)
     assert (link.withdrawal, link.deposit, link.method) == (out, into, LinkMethod.HASH)
     assert link.matched_on == "tx_hash" and link.confidence == 1
     assert (link.sent, link.received, link.declared_fee, link.fee, link.fee_leg) == (
-        Decimal("0.5002"), Decimal("0.5"), Decimal("0.0002"), Decimal("0.0002"), Decimal(0)
+        Decimal("0.5002"),
+        Decimal("0.5"),
+        Decimal("0.0002"),
+        Decimal("0.0002"),
+        Decimal(0),
     )
     assert run.links_added == 1
     assert link.as_json()["method"] == "hash" and link.as_json()["fee"] == "0.0002"
@@ -192,7 +198,9 @@ def test_the_fee_leg_is_explicit_in_the_transfer_legs(world: World) -> None:
     assert (link.fee_leg, link.fee) == (Decimal("0.005"), Decimal("0.006"))
     legs = OwnerLedger(world.store).transfer_legs(link)
     assert [(leg.amount, leg.role) for leg in legs] == [
-        (Decimal("-1.995"), LegRole.PRINCIPAL), (Decimal("-0.005"), LegRole.FEE), (Decimal("-0.001"), LegRole.FEE)
+        (Decimal("-1.995"), LegRole.PRINCIPAL),
+        (Decimal("-0.005"), LegRole.FEE),
+        (Decimal("-0.001"), LegRole.FEE),
     ]
     assert sum(leg.amount for leg in legs) == Decimal("-2.001")  # the account's balance is unchanged
 

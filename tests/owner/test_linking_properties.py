@@ -7,9 +7,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.owner.test_linking import wipe
 from tests.owner.world import T0, World, hours
+
 from txsync.errors import LinkError
 from txsync.owner.ledger import OwnerLedger
 from txsync.store import SqliteStore
