@@ -373,7 +373,7 @@ def explain_owner(owner_id: str, account_rows: Sequence[BalanceRow], result: Sca
     for row in account_rows:
         by_key[row.asset_key or f"ticker:{row.asset}"].append(row)
     out = []
-    for key in sorted(by_key):
+    for key in sorted(by_key, key=lambda k: (sorted({r.asset for r in by_key[k]}), k)):
         rows = by_key[key]
         names = sorted({r.asset for r in rows})
         with exact():
@@ -390,9 +390,13 @@ def explain_owner(owner_id: str, account_rows: Sequence[BalanceRow], result: Sca
             missing = _missing_acquisition(low, names[0], difference)
             if missing is not None:
                 explanations.append(missing.model_copy(update={"data": {**missing.data, "scope": "owner"}}))
+        seen = {(e.kind, e.detail) for e in explanations}
         for r in rows:
             if r.difference:
                 for e in r.explanations:
+                    if (e.kind, e.detail) in seen:
+                        continue  # the owner's running balance says the same as the account's
+                    seen.add((e.kind, e.detail))
                     explanations.append(e.model_copy(update={"data": {**e.data, "account_id": r.account_id}}))
         status = (
             "mismatch"
