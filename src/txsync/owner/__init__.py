@@ -11,6 +11,8 @@ convention are in docs/reconciliation.md.
 
 from __future__ import annotations
 
+from txsync.owner.hook import OwnerSyncHook
+from txsync.owner.ledger import OwnerLedger
 from txsync.owner.linker import Linker, LinkRules, default_asset_keyer
 from txsync.owner.models import (
     AccountGap,
@@ -35,6 +37,8 @@ __all__ = [
     "LinkRules",
     "LinkRun",
     "Linker",
+    "OwnerLedger",
+    "OwnerSyncHook",
     "TransferLink",
     "default_asset_keyer",
 ]
