@@ -1,5 +1,6 @@
 """The engine's default sync hook: after every sync, record the account's coverage gaps and link the
-owner's transfers incrementally (only what the sync wrote is read again)."""
+owner's transfers incrementally (only what the sync wrote is read again; a sync that wrote nothing
+links nothing: deletions and the user's decisions are linked by the owner API when they are made or read)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ class OwnerSyncHook:
                 await OwnerLedger(store).refresh_reported(engine, report.account_id, report.connection_id)
             except Exception as exc:
                 report.warnings.append(f"reported balances not refreshed: {type(exc).__name__}: {exc}")
-        if self.link:
+        wrote = report.total("new") + report.total("updated") + report.total("matched")
+        if self.link and (wrote or store.link_since(report.account_id) is None):  # type: ignore[attr-defined]
             owner = store.account_owner(report.account_id)  # type: ignore[attr-defined]
             run = self._linker_for(engine).run(
                 owner, accounts=[report.account_id], since=to_us(report.started_at)
