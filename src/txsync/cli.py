@@ -75,7 +75,8 @@ def print_report(report: SyncReport, out: TextIO) -> None:
     if report.coverage_gaps:
         out.write("\nWhat the API cannot return (import these by file):\n")
         for gap in report.coverage_gaps:
-            out.write(f"  - {gap.title}: {gap.detail or gap.gap_id}. Remedy: {gap.remedy}\n")
+            what = gap.detail or ("no API returns it, for any account" if gap.always else gap.gap_id)
+            out.write(f"  - {gap.title}: {what}. Remedy: {gap.remedy}\n")
 
 
 def print_ledger(
@@ -188,6 +189,10 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     print_ledger(
         store, connection.account_id, reconcile(store.balances(connection.account_id), reported), out
     )
+    from txsync.owner import OwnerLedger
+
+    # kept for `txsync balances`, which explains each difference
+    OwnerLedger(store).record_reported(connection.account_id, reported, as_of=sandbox_clock(sandbox))
     store.close()
     return 0 if ok else 1
 
@@ -210,6 +215,12 @@ def _import_statement(
     report = asyncio.run(engine.sync(connection.id))
     print_report(report, out)
     return report.ok
+
+
+def sandbox_clock(sandbox: Any) -> Any:
+    """The recorded account's instant (a sandbox's ``clock`` or ``now``)."""
+    clock = getattr(sandbox, "clock", None) or sandbox.now
+    return clock() if callable(clock) else clock
 
 
 def _connectors(_: argparse.Namespace, out: TextIO) -> int:

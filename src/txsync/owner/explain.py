@@ -10,6 +10,7 @@ that much is missing before that moment), and the deleted and pending transactio
 from __future__ import annotations
 
 import heapq
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -187,7 +188,11 @@ def _moves(
 
 def _gap_explanations(gaps: Sequence[AccountGap], asset: str) -> list[Explanation]:
     specific = [g for g in gaps if g.assets and not g.unreported_balances and _concerns(g, asset)]
-    detected = [g for g in gaps if not g.assets and not g.always]
+    named = re.compile(rf"(?<![A-Za-z0-9]){re.escape(asset)}(?![a-z0-9])")
+    # detected gaps whose detail names the asset first (the rest may still explain it)
+    detected = sorted(
+        (g for g in gaps if not g.assets and not g.always), key=lambda g: not named.search(g.detail or "")
+    )
     generic = [g for g in gaps if not g.assets and g.always]
     out = []
     for gap in [*specific, *detected, *generic]:
