@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from txsync.errors import StoreError
 from txsync.merge import duration_us, from_us, to_us
 from txsync.models.values import exact
 from txsync.owner._assign import Assignment, Edge, assign
@@ -230,8 +231,9 @@ class Linker:
         if ids:
             dirty.update(h.node for h in halves if h.tx_id in ids)
 
-        current = {h.node: h for h, _ in store.stored_halves(owner_id=owner_id)}
-        notes = {h.node: note for h, note in store.stored_halves(owner_id=owner_id)}
+        stored = store.stored_halves(owner_id=owner_id)
+        current = {h.node: h for h, _ in stored}
+        notes = {h.node: note for h, note in stored}
         links = {(x.withdrawal, x.asset_key): x for x in store.stored_links(owner_id)}
         decisions = store.link_decisions(owner_id)
         forbidden = {(d["withdrawal_id"], d["deposit_id"]) for d in decisions if d["decision"] == "unlink"}
@@ -359,7 +361,7 @@ class Linker:
         get = getattr(self.store, "get_transaction")  # noqa: B009 - SqlStore's method
         try:
             tx = get(tx_id)
-        except Exception:
+        except StoreError:  # a transaction that is gone: no halves
             return []
         account = getattr(self.store, "get_account")(tx.account_id)  # noqa: B009
         if account.owner_id != owner_id:
