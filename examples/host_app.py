@@ -19,6 +19,7 @@ from txsync.connectors.demo import DemoExchange
 from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
 from txsync.engine import Engine, SyncMode
 from txsync.models import Credential
+from txsync.owner.ledger import OwnerLedger
 from txsync.reconcile import reconcile
 from txsync.registry import Registry
 from txsync.store import SqliteStore
@@ -58,15 +59,26 @@ async def run(db: Path) -> dict[str, object]:
     store.set_override(txs[1].id, label="first buy", fiat_value=Decimal("250.00"), fiat_currency="EUR")
     again = await engine.sync(connection.id, SyncMode.FULL)
 
-    checks = reconcile(store.balances(connection.account_id), await engine.reported_balances(connection.id))
+    reported = await engine.reported_balances(connection.id)
+    checks = reconcile(store.balances(connection.account_id), reported)
+    # The owner layer explains each difference: here, the deleted transaction accounts for it.
+    owner = OwnerLedger(store)
+    owner.record_reported(connection.account_id, reported)
+    explained = {
+        row.asset: [e.kind.value for e in row.explanations if e.accounts_for_difference]
+        for row in owner.balances(account_id=connection.account_id)
+        if row.status == "mismatch"
+    }
     result = {
         "first_sync_new": first.total("new"),
         "full_resync_new": again.total("new"),
         "visible": store.count_transactions(connection.account_id),
         "label_kept": store.get_transaction(txs[1].id).label,
-        # The deleted transaction is missing from the ledger: the check shows it, it does not hide it.
+        # The deleted transaction is missing from the ledger: the check shows it, it does not hide it
+        # (difference = computed - reported: negative where a deposit or purchase is missing).
         "deleted_legs": {leg.asset: leg.amount for leg in txs[0].legs},
         "differences": {c.asset: c.difference for c in checks if not c.ok},
+        "explained": explained,
         "gaps": [g.title for g in first.coverage_gaps],
         "pages_seen": len(pages),
         "ledger_pages": [len(newest.items), len(older.items)],

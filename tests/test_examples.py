@@ -20,7 +20,8 @@ async def test_host_app_example(tmp_path: Path) -> None:
     assert result["full_resync_new"] == 0
     assert result["visible"] == 261
     assert result["label_kept"] == "first buy"
-    assert result["differences"] == result["deleted_legs"]
+    assert result["differences"] == {asset: -amount for asset, amount in result["deleted_legs"].items()}
+    assert result["explained"] == {asset: ["deleted"] for asset in result["deleted_legs"]}
     assert result["gaps"] == ["Staking rewards"]
     assert result["pages_seen"] > 0
     assert result["ledger_pages"] == [100, 100]

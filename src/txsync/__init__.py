@@ -43,6 +43,11 @@ _EXPORTS: dict[str, str] = {
     "ConnectionState": "txsync.store",
     "LedgerTransaction": "txsync.store",
     "reconcile": "txsync.reconcile",
+    # the owner layer: transfers across accounts, balances explained, gaps
+    "OwnerLedger": "txsync.owner",
+    "TransferLink": "txsync.owner",
+    "BalanceRow": "txsync.owner",
+    "LinkError": "txsync.errors",
     # valuation
     "Valuator": "txsync.valuation",
     "PricePolicy": "txsync.valuation",
@@ -83,6 +88,7 @@ __all__ = [
     "BadRequestError",
     "BadResponseError",
     "Balance",
+    "BalanceRow",
     "BannedError",
     "ConnectionState",
     "ConnectionStateError",
@@ -98,10 +104,12 @@ __all__ = [
     "LedgerTransaction",
     "Leg",
     "LegRole",
+    "LinkError",
     "LocalKMS",
     "ModelError",
     "NormalizedTransaction",
     "Origin",
+    "OwnerLedger",
     "Page",
     "PermissionDeniedError",
     "Permissions",
@@ -121,6 +129,7 @@ __all__ = [
     "TransactionKind",
     "TransactionStatus",
     "TransactionValuation",
+    "TransferLink",
     "TransientError",
     "TxsyncError",
     "ValuationStatus",
@@ -160,6 +169,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ConnectionStateError,
         FileImportError,
         FileLimitError,
+        LinkError,
         ModelError,
         PermissionDeniedError,
         RateLimitedError,
@@ -180,6 +190,7 @@ if TYPE_CHECKING:  # pragma: no cover
         TransactionKind,
         TransactionStatus,
     )
+    from txsync.owner import BalanceRow, OwnerLedger, TransferLink
     from txsync.reconcile import reconcile
     from txsync.registry import Registry, default_registry
     from txsync.schedule import SchedulePolicy

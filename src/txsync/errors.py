@@ -245,3 +245,9 @@ class FileImportError(TxsyncError, ValueError):
 class FileLimitError(FileImportError):
     """A file exceeds a safety limit: too large, expands too much (an archive bomb), a line too long,
     too many archive members, or it is not a regular file at all (a device, a pipe)."""
+
+
+class LinkError(TxsyncError, ValueError):
+    """A transfer link the user asked for cannot be made or undone: an unknown transaction, two
+    transactions of one account or of different owners, no asset that leaves one and enters the other,
+    or a transaction already linked by hand to another one (unlink it first)."""

@@ -37,6 +37,10 @@ class TestDemoContract(ConnectorContract):
     def now(self) -> datetime:
         return DemoSandbox().clock()
 
+    def sandbox_records(self) -> dict[str, int]:
+        account = DemoSandbox().account
+        return {"trades": len(account.trades), "deposits": len(account.deposits)}
+
     @pytest.mark.skipif(record_source() is not RecordSource.REPLAY, reason="recording run")
     def test_replay_needs_neither_the_sandbox_nor_the_network(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With the sandbox and every socket made unreachable, the cassettes still replay; a request

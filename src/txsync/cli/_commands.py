@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     # keys and tools
     "vault": "txsync.cli._vault:vault",
     "new-connector": "txsync.cli.scaffold:new_connector",
-    # issue 12 (imports, manual entries), 13 (transfers, balances), 14 (value), 15 (sandbox serve) plug
-    # their commands in here, e.g. "balances": "txsync.<feature>.cli:balances".
+    # the owner's ledger: transfers linked across accounts, balances explained
+    "transfers": "txsync.cli.owner:transfers",
+    "balances": "txsync.cli.owner:balances",
+    # issue 12 (imports, manual entries), 14 (value), 15 (sandbox serve) plug their commands in here.
 }

@@ -133,6 +133,10 @@ def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: boo
         if len(reports) > 1:
             cli.echo("\nThe account statement file, imported into the same account:")
             print_report(cli, reports[1])
+    from txsync.owner import OwnerLedger
+
+    # kept for `txsync balances`, which explains each difference
+    OwnerLedger(store).record_reported(connection.account_id, reported, as_of=account.sandbox.clock())
     checks = reconcile(store.balances(connection.account_id), reported)
     summary = print_ledger_summary(cli, store, connection.account_id, checks)
     if cli.json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 from pydantic import Field, field_validator, model_validator
@@ -35,12 +36,34 @@ class StreamInfo(TxsyncModel):
 
 
 class CoverageGap(TxsyncModel):
-    """Something the source's API cannot return, and what the user can do about it."""
+    """Something the source's API cannot return, and what the user can do about it.
+
+    ``always``: the gap applies to every account of the connector, whatever its history (the API has
+    no endpoint for the product at all: it cannot tell whether the user used it); such gaps are in
+    every sync report and in the account's gap list. Other gaps apply once the connector notes them
+    (``ConnectorContext.note_gap``) for an account. ``assets``: the assets the gap can affect, as
+    ``fnmatch`` patterns (empty: any asset). ``unreported_balances``: the source reports no balance for
+    those assets (NFTs on an explorer), so reconciliation shows them as "not reported", never as a
+    mismatch against 0.
+    """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)
     description: str = ""
     remedy: str = Field(min_length=1)
+    always: bool = False
+    assets: tuple[str, ...] = ()
+    unreported_balances: bool = False
+
+    @model_validator(mode="after")
+    def _unreported_needs_assets(self) -> CoverageGap:
+        if self.unreported_balances and not self.assets:
+            raise ValueError("a gap with unreported_balances must name the assets it concerns")
+        return self
+
+    def concerns(self, asset: str) -> bool:
+        """Whether the gap can affect ``asset`` (any asset when it names none)."""
+        return not self.assets or any(fnmatch.fnmatchcase(asset, pattern) for pattern in self.assets)
 
 
 class ConnectorInfo(TxsyncModel):

@@ -14,7 +14,7 @@ from txsync.engine.progress import (
     SyncStarted,
 )
 from txsync.engine.report import GapReport, StreamReport, SyncMode, SyncReport
-from txsync.engine.sync import ConnectorResolver, Engine, ReadOnlyPolicy
+from txsync.engine.sync import ConnectorResolver, Engine, ReadOnlyPolicy, SyncHook
 
 __all__ = [
     "ConnectorResolver",
@@ -33,6 +33,7 @@ __all__ = [
     "StreamReport",
     "StreamStarted",
     "SyncFinished",
+    "SyncHook",
     "SyncMode",
     "SyncReport",
     "SyncStarted",

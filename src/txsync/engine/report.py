@@ -48,13 +48,18 @@ class StreamReport(_Report):
 
 
 class GapReport(_Report):
-    """A declared coverage gap that applies to this account, with what the user can do."""
+    """A declared coverage gap that applies to this account, with what the user can do.
+
+    ``always``: the connector declares it for every account (the API has no endpoint for it at all);
+    otherwise the sync noted it for this account, ``detail`` saying what it found.
+    """
 
     gap_id: str
     title: str
     remedy: str
     detail: str = ""
     stream: str | None = None
+    always: bool = False
 
 
 class SyncReport(_Report):

@@ -63,7 +63,7 @@ from txsync.schedule import SchedulePolicy
 from txsync.store.base import Store
 from txsync.store.records import ConnectionRecord, ConnectionState
 
-__all__ = ["ConnectorResolver", "Engine", "ReadOnlyPolicy"]
+__all__ = ["ConnectorResolver", "Engine", "ReadOnlyPolicy", "SyncHook"]
 
 log = logging.getLogger("txsync.engine")
 
@@ -74,6 +74,24 @@ class ConnectorResolver(Protocol):
     def get(self, connector_id: str) -> type[Connector]:
         """The connector class registered as ``connector_id``."""
         ...
+
+
+class SyncHook(Protocol):
+    """Work run after every sync (the owner layer's transfer linking and gap list, by default).
+
+    ``after_sync`` may add warnings to the report; an exception it raises is reported as a warning,
+    never raised from :meth:`Engine.sync`.
+    """
+
+    async def after_sync(self, engine: Engine, report: SyncReport, connector: type[Connector]) -> None:
+        """Called once the sync's pages are committed, before the report is saved."""
+        ...
+
+
+def _default_hooks() -> list[SyncHook]:
+    from txsync.owner.hook import OwnerSyncHook
+
+    return [OwnerSyncHook()]
 
 
 class ReadOnlyPolicy:
@@ -154,6 +172,8 @@ class Engine:
     ``stream_budget`` (a :class:`~txsync.engine.StreamBudget`) bounds the pages and the time one
     stream may use in one sync;
     ``progress`` hears the progress events of every sync (see :mod:`txsync.engine.progress`).
+    ``hooks`` run after every sync (default: :class:`~txsync.owner.hook.OwnerSyncHook`, which links
+    the owner's transfers incrementally and records the account's coverage gaps; ``[]`` for none).
 
     Secrets: a connection's key is opened just in time, held only in objects that never show it
     (:class:`~txsync.models.Credential`, :class:`~txsync.http.SecretSet`) and dropped when the work
@@ -177,8 +197,10 @@ class Engine:
         http_limits: HttpLimits | None = None,
         stream_budget: StreamBudget | None = None,
         progress: ProgressCallback | None = None,
+        hooks: Sequence[SyncHook] | None = None,
     ) -> None:
         self.store = store
+        self.hooks: list[SyncHook] = _default_hooks() if hooks is None else list(hooks)
         self._registry = registry
         self.credentials: CredentialProvider = credentials or _default_credentials(store)
         self.transport_for = transport_for
@@ -581,8 +603,15 @@ class Engine:
                 continue
             report.coverage_gaps.append(
                 GapReport(gap_id=gap.id, title=gap.title, remedy=gap.remedy, detail=noted.detail,
-                          stream=noted.stream)
+                          stream=noted.stream, always=gap.always)
             )
+        noted_ids = {gap.gap_id for gap in report.coverage_gaps}
+        for gap in info.coverage_gaps:
+            if gap.always and gap.id not in noted_ids:
+                report.coverage_gaps.append(
+                    GapReport(gap_id=gap.id, title=gap.title, remedy=gap.remedy, always=True)
+                )
+        await self._after_sync(report, connector_cls, secrets)
         report.finished_at = self.clock()
         current = self.store.get_connection(connection_id)
         report.state, report.state_reason = current.state, current.state_reason
@@ -595,6 +624,17 @@ class Engine:
         )
         reporter.sync_finished(report)
         return report
+
+    async def _after_sync(
+        self, report: SyncReport, connector_cls: type[Connector], secrets: SecretSet
+    ) -> None:
+        for hook in self.hooks:
+            try:
+                await hook.after_sync(self, report, connector_cls)
+            except Exception as exc:  # a hook must never lose the sync's report
+                message = _redact(f"{type(hook).__name__} failed: {type(exc).__name__}: {exc}", secrets)
+                report.warnings.append(message)
+                log.error("connection %s: %s", report.connection_id, message)
 
     async def _run(
         self,

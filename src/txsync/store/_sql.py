@@ -30,6 +30,7 @@ from txsync.models.values import exact
 from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
 from txsync.store._ledger import LedgerBackend, LedgerDialect, flush_ids, legs_value
+from txsync.store._links import OwnerTables
 from txsync.store.paging import MAX_PAGE_SIZE, LedgerOrder, LedgerPage, decode_cursor, encode_cursor
 from txsync.store.records import (
     AccountRecord,
@@ -123,7 +124,7 @@ class _Keys:
         self._upto = None
 
 
-class SqlStore:
+class SqlStore(OwnerTables):
     """A ledger in a SQL database. Use a dialect's subclass (:class:`~txsync.store.SqliteStore`)."""
 
     _engine: Engine

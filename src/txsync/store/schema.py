@@ -45,6 +45,12 @@ __all__ = [
     "match_keys",
     "metadata",
     "overrides",
+    "owner_account_gaps",
+    "owner_balance_snapshots",
+    "owner_halves",
+    "owner_link_decisions",
+    "owner_link_state",
+    "owner_links",
     "owners",
     "raw_transactions",
     "sealed_secrets",
@@ -243,4 +249,125 @@ sealed_secrets = Table(
     Column("connection_id", String(200), ForeignKey("credentials.connection_id"), primary_key=True),
     Column("field", String(100), primary_key=True),
     Column("blob", LargeBinary, nullable=False),
+)
+
+
+# -- the owner layer (migration 0004_owner) ---------------------------------------------------------
+# Transfer links across one owner's accounts, the user's link and unlink decisions, the incremental
+# linker's state, each account's coverage gaps and its last reported balances (txsync.owner). The
+# queries live in txsync.store._links. Amounts are decimal strings, times integer microseconds.
+
+# One row per (transaction, asset) that may be half of a transfer: a deposit or withdrawal-like
+# transaction moving that asset in (``direction`` "in") or out ("out"), as the linker last read it.
+owner_halves = Table(
+    "owner_halves",
+    metadata,
+    Column("tx_id", String(64), primary_key=True),
+    Column("asset_key", String(300), primary_key=True),
+    Column("direction", String(3), nullable=False),
+    Column("owner_id", String(200), nullable=False),
+    Column("account_id", String(200), nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("amount", Text, nullable=False),
+    Column("fee", Text, nullable=False),
+    Column("tx_hash", String(200), nullable=True),
+    Column("out_index", String(40), nullable=True),
+    Column("internal_id", String(200), nullable=True),
+    Column("network", String(60), nullable=True),
+    Column("address", String(200), nullable=True),
+    # Whether the transaction was deleted (tombstoned) when the linker last ran.
+    Column("deleted", Integer, nullable=False, server_default=text("0")),
+    Column("digest", String(40), nullable=False),
+    # Why the linker left it unlinked (a tie, a conflict), as JSON; None when nothing to say.
+    Column("note", Text, nullable=True),
+    Index("ix_owner_halves_owner_asset_ts", "owner_id", "asset_key", "ts"),
+    Index("ix_owner_halves_account", "account_id"),
+)
+
+# The current links: each withdrawal half and each deposit half is in one link at most.
+owner_links = Table(
+    "owner_links",
+    metadata,
+    Column("withdrawal_id", String(64), primary_key=True),
+    Column("asset_key", String(300), primary_key=True),
+    Column("deposit_id", String(64), nullable=False),
+    Column("owner_id", String(200), nullable=False),
+    Column("withdrawal_account", String(200), nullable=False),
+    Column("deposit_account", String(200), nullable=False),
+    Column("asset", String(200), nullable=False),
+    Column("deposit_asset", String(200), nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("matched_on", String(40), nullable=True),
+    Column("confidence", String(12), nullable=False),
+    Column("sent", Text, nullable=False),
+    Column("received", Text, nullable=False),
+    Column("declared_fee", Text, nullable=False),
+    Column("fee", Text, nullable=False),
+    Column("fee_leg", Text, nullable=False),
+    Column("flags", Text, nullable=False, default="[]"),
+    Column("withdrawal_ts", BigInteger, nullable=False),
+    Column("deposit_ts", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("deposit_id", "asset_key", name="uq_owner_links_deposit"),
+    Index("ix_owner_links_owner", "owner_id"),
+)
+
+# The user's word on links, applied on every relink: "link" forces a pair, "unlink" forbids one.
+owner_link_decisions = Table(
+    "owner_link_decisions",
+    metadata,
+    Column("withdrawal_id", String(64), primary_key=True),
+    Column("deposit_id", String(64), primary_key=True),
+    Column("owner_id", String(200), nullable=False),
+    Column("decision", String(10), nullable=False),
+    Column("asset_key", String(300), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("decided_at", BigInteger, nullable=False),
+    Index("ix_owner_link_decisions_owner", "owner_id"),
+)
+
+# How far the linker has read each account: transactions written at or after ``since`` (store time of
+# the account's last sync whose linking completed) are read again on the next run.
+owner_link_state = Table(
+    "owner_link_state",
+    metadata,
+    Column("account_id", String(200), primary_key=True),
+    Column("owner_id", String(200), nullable=False),
+    Column("since", BigInteger, nullable=False),
+    Column("linked_at", BigInteger, nullable=False),
+)
+
+# Every coverage gap that applies to an account: declared ``always`` by its connectors, or noted by a
+# sync (with its detail). ``since``: when first recorded; ``resolved_at``: a later complete full sync no
+# longer noted it.
+owner_account_gaps = Table(
+    "owner_account_gaps",
+    metadata,
+    Column("account_id", String(200), primary_key=True),
+    Column("connector_id", String(100), primary_key=True),
+    Column("gap_id", String(100), primary_key=True),
+    Column("connection_id", String(200), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("remedy", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Column("stream", String(100), nullable=True),
+    Column("always", Integer, nullable=False),
+    Column("assets", Text, nullable=False, default="[]"),
+    Column("unreported_balances", Integer, nullable=False, server_default=text("0")),
+    Column("since", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+)
+
+# The balances a source last reported for an account (JSON list of balances), for reconciliation.
+owner_balance_snapshots = Table(
+    "owner_balance_snapshots",
+    metadata,
+    Column("account_id", String(200), primary_key=True),
+    Column("connection_id", String(200), nullable=True),
+    Column("as_of", BigInteger, nullable=False),
+    Column("balances", Text, nullable=False),
 )

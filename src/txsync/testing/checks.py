@@ -9,6 +9,7 @@ checks themselves.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from txsync.connector import API_VERSION, Connector, ConnectorInfo, Cursor, Stre
 from txsync.engine import SyncReport
 from txsync.merge import MergeCounts
 from txsync.models import (
+    Balance,
     ConnectorKind,
     Credential,
     NormalizedTransaction,
@@ -34,14 +36,18 @@ __all__ = [
     "CommittedPage",
     "CursorOrder",
     "canonical_cursor",
+    "check_balances_complete",
     "check_cassettes_clean",
     "check_connector_info",
     "check_ledgers_equal",
     "check_normalized_page",
+    "check_page_identities",
     "check_page_order",
+    "check_record_counts",
     "check_sync_report",
     "compare_cursors",
     "origin_of",
+    "stored_record_counts",
 ]
 
 #: Credential field names that must be declared secret (unless they also say "public").
@@ -394,3 +400,108 @@ def check_cassettes_clean(
             f"scrubbing):\n  {listing}{more}"
         )
     return len(files)
+
+
+# -- (i) completeness ----------------------------------------------------------------------------------
+
+
+def check_page_identities(pages: Sequence[CommittedPage], same_event: Mapping[str, str] | None = None) -> int:
+    """No two records of one page share a source id, and no two transactions of one page share a key,
+    unless the page's stream is in ``same_event`` (stream -> why its records of one page may describe
+    one event). Two records given one identity are one record to the store: the second replaces the
+    first, and a leg is lost (two ledger rows of one trade given the trade's id). Returns the pages
+    checked."""
+    allowed = dict(same_event or {})
+    checked = 0
+    for index, page in enumerate(pages, start=1):
+        if page.stream in allowed:
+            continue
+        checked += 1
+        for what, values in (
+            ("records share the source id", [r.source_id for r in page.raws]),
+            ("transactions share the key", [tx.key for tx in page.transactions]),
+        ):
+            dupes = sorted(v for v, n in Counter(values).items() if n > 1)
+            if dupes:
+                _fail(
+                    f"stream {page.stream!r} page {index}: {len(dupes)} {what} of another in the same page "
+                    f"(e.g. {dupes[:3]}): the store keeps one and loses the others. Give each record its own "
+                    "identity, or declare in the contract's same_event_identities that this stream's "
+                    "records of one page describe one event"
+                )
+    return checked
+
+
+def stored_record_counts(pages: Sequence[CommittedPage]) -> dict[str, int]:
+    """How many distinct records (source ids) of each stream a sync stored."""
+    ids: dict[str, set[str]] = {}
+    for page in pages:
+        ids.setdefault(page.stream, set()).update(r.source_id for r in page.raws)
+    return {stream: len(found) for stream, found in sorted(ids.items())}
+
+
+def check_record_counts(pages: Sequence[CommittedPage], expected: Mapping[str, int]) -> dict[str, int]:
+    """A full sync stored, per stream, exactly as many records as the source holds for the account
+    (``expected``, as the sandbox counts them): a skipped page, a window never asked for, or records
+    merged away by a shared identity all show here. Returns the stored counts."""
+    got = stored_record_counts(pages)
+    wrong = {
+        stream: (int(expected.get(stream, 0)), got.get(stream, 0))
+        for stream in sorted(set(expected) | set(got))
+        if int(expected.get(stream, 0)) != got.get(stream, 0)
+    }
+    if wrong:
+        listing = ", ".join(f"{s}: {e} served, {g} stored" for s, (e, g) in wrong.items())
+        _fail(
+            f"the full sync did not store every record the source holds ({listing}): a page or a "
+            "window skipped, or records given one identity"
+        )
+    return got
+
+
+def check_balances_complete(
+    computed: Mapping[str, Decimal],
+    reported: Sequence[Balance],
+    info: ConnectorInfo,
+    excepted: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The balances computed from a full sync's transactions equal what the source reports, asset by
+    asset, except assets named in ``excepted`` (fnmatch pattern -> the id of the declared coverage gap
+    that explains why they may differ) and assets of a gap with ``unreported_balances`` the source does
+    not report. Returns the excepted assets that differ, with their gap."""
+    import fnmatch
+
+    from txsync.reconcile import reconcile
+
+    declared = {gap.id: gap for gap in info.coverage_gaps}
+    for pattern, named in (excepted or {}).items():
+        if named not in declared:
+            _fail(
+                f"balance_gaps names {named!r} for {pattern!r}, which {info.id}'s info does not declare: "
+                "an exception must be a declared coverage gap"
+            )
+    unreported = [gap for gap in info.coverage_gaps if gap.unreported_balances]
+    reported_assets = {b.asset for b in reported}
+    differing: dict[str, str] = {}
+    wrong: list[Any] = []
+    for check in reconcile(computed, reported):
+        if check.ok:
+            continue
+        gap_id = next((g for p, g in (excepted or {}).items() if fnmatch.fnmatchcase(check.asset, p)), None)
+        if gap_id is not None:
+            differing[check.asset] = gap_id
+            continue
+        if check.asset not in reported_assets and any(g.concerns(check.asset) for g in unreported):
+            continue
+        wrong.append(check)
+    if wrong:
+        listing = "; ".join(
+            f"{c.asset}: computed {c.computed}, reported {c.reported} (difference {c.difference})"
+            for c in wrong[:10]
+        )
+        _fail(
+            f"{len(wrong)} asset(s) do not reconcile after a full sync: {listing}. A leg lost or doubled, a "
+            "record skipped, or a gap: declare it in info.coverage_gaps and name the asset in the "
+            "contract's balance_gaps"
+        )
+    return differing

@@ -23,7 +23,7 @@ from txsync.engine import Engine, InMemoryCredentials, SyncMode, SyncReport
 from txsync.errors import UnknownConnectionError
 from txsync.http import RetryPolicy
 from txsync.merge import MergeCounts, PageBatch
-from txsync.models import Credential
+from txsync.models import Balance, Credential
 from txsync.registry import Registry
 from txsync.store.base import Store
 from txsync.store.records import ConnectionRecord
@@ -31,10 +31,13 @@ from txsync.testing.checks import (
     CommittedPage,
     CursorOrder,
     canonical_cursor,
+    check_balances_complete,
     check_connector_info,
     check_ledgers_equal,
     check_normalized_page,
+    check_page_identities,
     check_page_order,
+    check_record_counts,
     check_sync_report,
     compare_cursors,
     origin_of,
@@ -428,6 +431,32 @@ class ContractHarness:
                     await _aclose(iterator)
                 checked[stream.name] = pages
         return checked
+
+
+    async def reported_balances(self) -> list[Balance]:
+        """The balances the source reports now (``Connector.balances()``, the connector verified first)."""
+        async with self.open_connector() as connector:
+            return list(await connector.balances())
+
+    async def check_completeness(
+        self,
+        run: SyncRun,
+        reported: Sequence[Balance],
+        expected: Mapping[str, int] | None,
+        *,
+        balance_gaps: Mapping[str, str] | None = None,
+        same_event: Mapping[str, str] | None = None,
+        include_pending: bool = False,
+    ) -> dict[str, str]:
+        """(i) A full sync is complete: no two records (or transactions) of one page share an identity
+        unless the stream declares they describe one event; every stream stored as many records as the
+        source holds (``expected``, when known); the computed balances equal the reported ones, asset by
+        asset, but for the declared gaps of ``balance_gaps``. Returns the excepted assets that differ."""
+        check_page_identities(run.pages, same_event)
+        if expected is not None:
+            check_record_counts(run.pages, expected)
+        computed = run.store.balances(self.account_id, include_pending=include_pending)
+        return check_balances_complete(computed, reported, self.connector_class.info, balance_gaps)
 
 
 class _AfterCommits:

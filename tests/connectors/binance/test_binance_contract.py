@@ -36,3 +36,16 @@ class TestBinanceContract(ConnectorContract):
 
     def now(self) -> datetime:
         return NOW
+
+    def sandbox_records(self) -> dict[str, int]:
+        account = BinanceSandbox.small().account
+        lists = {"convert": "converts", "liquidity_swaps": "swaps"}
+        counts = {
+            stream: len(getattr(account, lists.get(stream, stream)))
+            for stream in ("deposits", "withdrawals", "fiat_orders", "fiat_payments", "convert", "dust",
+                           "dividends", "earn_flexible", "earn_locked", "liquidity_swaps", "futures_income",
+                           "margin_interest")
+        }
+        counts["trades"] = sum(len(rows) for rows in account.trades.values())
+        counts["margin_trades"] = sum(len(rows) for rows in account.margin_trades.values())
+        return counts

@@ -37,6 +37,20 @@ class TestBitcoinContract(ConnectorContract):
     def now(self) -> datetime:
         return EsploraSandbox().now()
 
+    # An Esplora instance's balance counts the mempool, as the ledger's pending transactions.
+    balances_include_pending = True
+
+    def sandbox_records(self) -> dict[str, int]:
+        """Every transaction (confirmed or in the mempool) touching one of the wallet's addresses."""
+        wallet = EsploraSandbox().wallet
+        own = set(wallet.own)
+        touching = {
+            txid for txid, tx in wallet.chain.txs.items()
+            if any((v.get("prevout") or {}).get("scriptpubkey_address") in own for v in tx["vin"])
+            or any(o.get("scriptpubkey_address") in own for o in tx["vout"])
+        }
+        return {"transactions": len(touching)}
+
     def compare_cursors(self, stream: str, before: Cursor, after: Cursor) -> int | None:
         a, b = cursor_progress(before), cursor_progress(after)
         return None if a == b else (1 if b > a else -1)

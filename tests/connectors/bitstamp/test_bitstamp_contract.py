@@ -37,3 +37,9 @@ class TestBitstampContract(ConnectorContract):
 
     def now(self) -> datetime:
         return NOW
+
+    def sandbox_records(self) -> dict[str, int]:
+        """The user transactions, and the crypto-transactions stored with the movements they match."""
+        account = BitstampSandbox().account
+        crypto = len(account.crypto_deposits) + len(account.crypto_withdrawals)
+        return {"user_transactions": len(account.transactions) + crypto}

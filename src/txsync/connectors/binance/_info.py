@@ -53,12 +53,15 @@ GAPS: tuple[CoverageGap, ...] = (
         title="Launchpad subscriptions",
         description="Launchpad commitments and token allocations have no history endpoint.",
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
     CoverageGap(
         id="eth2_staking",
         title="ETH 2.0 staking",
         description="ETH 2.0 staking subscriptions and BETH/WBETH conversions are not in the synced streams.",
         remedy=STATEMENT_REMEDY,
+        always=True,
+        assets=("ETH", "BETH", "WBETH"),
     ),
     CoverageGap(
         id="pos_savings",
@@ -68,42 +71,49 @@ GAPS: tuple[CoverageGap, ...] = (
             "(option earn_origin), are not in the synced streams."
         ),
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
     CoverageGap(
         id="card",
         title="Binance Card spending and cashback",
         description="Binance Card payments have no API.",
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
     CoverageGap(
         id="p2p",
         title="P2P trading",
         description="P2P (C2C) orders are not in the synced streams.",
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
     CoverageGap(
         id="coin_m_futures",
         title="COIN-M futures",
         description="Coin-margined futures (dapi) are not synced.",
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
     CoverageGap(
         id="loans",
         title="Crypto loans",
         description="Crypto loan borrowing, repayments and interest are not synced.",
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
     CoverageGap(
         id="mining",
         title="Pool mining",
         description="Binance Pool mining earnings are not synced.",
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
     CoverageGap(
         id="vanilla_options",
         title="Vanilla options",
         description="European options (eapi) are not synced.",
         remedy=STATEMENT_REMEDY,
+        always=True,
     ),
 )
 

@@ -141,6 +141,7 @@ class BitcoinWallet(Connector):
                 title="Lightning and other off-chain payments",
                 description="Only on-chain transactions are visible on the blockchain.",
                 remedy="Import Lightning wallet or exchange statements as files.",
+                always=True,
             ),
         ),
         reports_permissions=True,

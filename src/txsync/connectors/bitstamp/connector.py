@@ -93,6 +93,7 @@ class Bitstamp(Connector):
                 description="An API key reads one account: transfers to and from sub-accounts are "
                 "synced, the sub-accounts' own trades and movements are not.",
                 remedy="Create a read-only key inside each sub-account and connect it as its own connection.",
+                always=True,
             ),
             CoverageGap(
                 id="offset_limit",

@@ -271,12 +271,16 @@ class EvmWallet(Connector):
                     "transaction lists the change."
                 ),
                 remedy="Record the balance change as a manual reward entry; reconciliation shows the gap.",
+                always=True,
             ),
             CoverageGap(
                 id="nft_balances",
                 title="NFT holdings",
                 description="The explorer's free API does not report NFT holdings, only NFT transfers.",
                 remedy="Check NFT holdings on the explorer; every NFT transfer is in the ledger.",
+                always=True,
+                assets=("eip155:*/erc721:*", "eip155:*/erc1155:*"),
+                unreported_balances=True,
             ),
         ),
         reports_permissions=True,

@@ -1,0 +1,605 @@
+"""Transfer linking across one owner's accounts: exact links by hash first, then one optimal
+assignment over the heuristic candidates, with the user's link and unlink decisions on top.
+
+Linking is incremental. Each run reads only the transactions written since the account was last
+read (``owner_link_state``), turns them into *halves* (deposit- or withdrawal-like movements of one
+asset, :mod:`txsync.owner._halves`), and re-solves only the connected components of the candidate graph
+that a changed half belongs to (or belonged to): components are independent, so the result equals a
+full re-link, and a run with nothing new changes nothing. The rules:
+
+* **hash**: a withdrawal half and a deposit half of the same asset in two accounts with the same
+  on-chain hash (and output index where both name one) or the same exchange transfer id, whose
+  networks and addresses agree where both are known, and where no more arrived than left;
+* **heuristic**, for what no hash links: same asset, two accounts, the deposit at most ``window``
+  (12 h) after the withdrawal (``skew`` of clock difference allowed before it), received <= sent,
+  the difference at most ``max_fee_ratio`` (20 %) of what was sent, hashes equal or absent; solved as
+  one assignment (:mod:`txsync.owner._assign`): as many pairs as possible, then the nearest in amount
+  and time; ties are reported, never guessed;
+* **manual**: the user's ``link`` decisions are links whatever the rules say; ``unlink`` decisions
+  forbid a pair for good (both survive every re-sync and re-link).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from txsync.errors import StoreError
+from txsync.merge import duration_us, from_us, to_us
+from txsync.models.values import exact
+from txsync.owner._assign import Assignment, Edge, assign
+from txsync.owner._halves import CANDIDATE_KINDS, IN, OUT, AssetKeyer, Half, halves_of
+from txsync.owner.models import LinkMethod, LinkRun, TransferLink
+from txsync.store._links import OwnerTables
+
+__all__ = ["LinkRules", "Linker", "default_asset_keyer"]
+
+Node = tuple[str, str]
+_KINDS = tuple(sorted(k.value for k in CANDIDATE_KINDS))
+_SCALE = 1_000_000
+
+
+@dataclass(frozen=True)
+class LinkRules:
+    """The heuristic's limits (see the module docstring)."""
+
+    window: timedelta = timedelta(hours=12)
+    skew: timedelta = timedelta(minutes=10)
+    max_fee_ratio: Decimal = Decimal("0.2")
+
+
+def default_asset_keyer() -> AssetKeyer:
+    """One name per asset across connectors: the valuation's asset id (``coin:bitcoin``), else the
+    ticker as it is (``ticker:XYZ``)."""
+    from txsync.valuation.assets import AssetResolver
+
+    resolver = AssetResolver()
+    cache: dict[tuple[str, str, object], str] = {}
+
+    def key(connector_id: str, ticker: str, at: datetime) -> str:
+        slot = (connector_id, ticker, at.astimezone(UTC).date())
+        found = cache.get(slot)
+        if found is None:
+            resolution = resolver.resolve(connector_id, ticker, at)
+            found = cache[slot] = resolution.asset_id or f"ticker:{ticker}"
+        return found
+
+    return key
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Graph:
+    """Candidate edges among the eligible halves of some assets."""
+
+    hash_edges: list[Edge]
+    heuristic_edges: list[Edge]
+    conflicts: dict[Node, str]
+    adjacency: dict[Node, set[Node]]
+    matched_on: dict[tuple[Node, Node], str]
+
+
+class _Index:
+    """Eligible halves by (asset, direction) in time order, and by hash: a half's possible partners."""
+
+    def __init__(self, halves: Sequence[Half]) -> None:
+        self.lanes: dict[tuple[str, str], list[Half]] = defaultdict(list)
+        self.hashes: dict[str, list[Half]] = defaultdict(list)
+        for h in halves:
+            self.lanes[(h.asset_key, h.direction)].append(h)
+            for key in (h.tx_hash, h.internal_id):
+                if key:
+                    self.hashes[key].append(h)
+        for lane in self.lanes.values():
+            lane.sort(key=lambda h: (h.ts, h.tx_id))
+        self.times = {k: [h.ts for h in lane] for k, lane in self.lanes.items()}
+
+    def around(self, half: Half, rules: LinkRules) -> list[Half]:
+        """Halves of the other direction that may pair with ``half``."""
+        other = IN if half.direction == OUT else OUT
+        key = (half.asset_key, other)
+        lane, times = self.lanes.get(key, []), self.times.get(key, [])
+        skew, window = duration_us(rules.skew), duration_us(rules.window)
+        if half.direction == OUT:
+            lo, hi = half.ts - skew, half.ts + window
+        else:
+            lo, hi = half.ts - window, half.ts + skew
+        found = {h.node: h for h in lane[bisect.bisect_left(times, lo) : bisect.bisect_right(times, hi)]}
+        for key2 in (half.tx_hash, half.internal_id):
+            if key2:
+                for h in self.hashes.get(key2, []):
+                    if h.direction == other and h.asset_key == half.asset_key:
+                        found[h.node] = h
+        return list(found.values())
+
+
+class Linker:
+    """Links the transfers of one owner's accounts in a store (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: OwnerTables,
+        *,
+        rules: LinkRules | None = None,
+        asset_key: AssetKeyer | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.store = store
+        self.rules = rules or LinkRules()
+        self.asset_key = asset_key or default_asset_keyer()
+        self.clock = clock
+
+    # -- reading the ledger ------------------------------------------------------------------------
+
+    def _accounts(self, owner_id: str) -> list[tuple[str, str]]:
+        list_accounts = getattr(self.store, "list_accounts")  # noqa: B009 - SqlStore's method
+        return [(a.id, a.connector_id) for a in list_accounts(owner_id)]
+
+    def _refresh(
+        self,
+        owner_id: str,
+        account_id: str,
+        connector_id: str,
+        full: bool,
+        since: int | None,
+        run: LinkRun,
+        dirty: set[Node],
+        old: dict[Node, Half],
+    ) -> None:
+        store = self.store
+        stored = {h.node: h for h, _ in store.stored_halves(account_id=account_id)}
+        start = None if full else since
+        fresh: dict[Node, Half] = {}
+        seen: set[str] = set()
+        newest: int | None = None
+        for updated, tx_id, tx in store.ledger_written_since(
+            account_id, start, _KINDS, also_ids={n[0] for n in stored}
+        ):
+            run.read += 1
+            seen.add(tx_id)
+            newest = updated if newest is None else max(newest, updated)
+            if tx is not None:
+                for half in halves_of(tx, owner_id, connector_id, self.asset_key):
+                    fresh[half.node] = half
+        removed = [n for n in stored if (full or n[0] in seen) and n not in fresh]
+        upserts = [
+            h
+            for n, h in fresh.items()
+            if n not in stored or stored[n].digest() != h.digest() or stored[n].deleted != h.deleted
+        ]
+        for node in [*removed, *(h.node for h in upserts)]:
+            dirty.add(node)
+            if node in stored:
+                old.setdefault(node, stored[node])
+        if upserts or removed:
+            store.write_halves(upserts, removed)
+        keep = newest if newest is not None else start
+        if keep is not None:
+            store.set_link_since(account_id, owner_id, keep, to_us(self.clock()))
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def run(
+        self,
+        owner_id: str,
+        *,
+        accounts: Sequence[str] | None = None,
+        full: bool = False,
+        since: int | None = None,
+        dirty_ids: Iterable[str] = (),
+    ) -> LinkRun:
+        """Link the owner's transfers; returns what the run did.
+
+        ``accounts``: read only these accounts' new transactions (the engine passes the one it just
+        synced; default: every account of the owner). ``since`` (store time, µs): read them from there
+        at the latest (the sync's start), even if the stored read position is later. ``full``: read
+        everything and re-solve every component (the result is the same as incremental runs give).
+        ``dirty_ids``: transactions whose halves must be re-examined (the user's decisions).
+        """
+        store = self.store
+        run = LinkRun(owner_id=owner_id, full=full)
+        dirty: set[Node] = set()
+        old: dict[Node, Half] = {}
+        owned = self._accounts(owner_id)
+        wanted = None if accounts is None else set(accounts)
+        for account_id, connector_id in owned:
+            if wanted is not None and account_id not in wanted:
+                continue
+            position = store.link_since(account_id)
+            if since is not None and position is not None:
+                position = min(position, since)  # never read: everything is read
+            self._refresh(owner_id, account_id, connector_id, full, position, run, dirty, old)
+
+        # Deleted and restored transactions (tombstones do not touch the ledger rows).
+        halves = [h for h, _ in store.stored_halves(owner_id=owner_id)]
+        tombs = store.tombstoned(h.tx_id for h in halves)
+        flipped = [h.with_deleted(h.tx_id in tombs) for h in halves if (h.tx_id in tombs) != h.deleted]
+        if flipped:
+            store.write_halves(flipped, [])
+            for h in flipped:
+                dirty.add(h.node)
+                old.setdefault(h.node, h.with_deleted(not h.deleted))
+        ids = set(dirty_ids)
+        if ids:
+            dirty.update(h.node for h in halves if h.tx_id in ids)
+
+        stored = store.stored_halves(owner_id=owner_id)
+        current = {h.node: h for h, _ in stored}
+        notes = {h.node: note for h, note in stored}
+        links = {(x.withdrawal, x.asset_key): x for x in store.stored_links(owner_id)}
+        decisions = store.link_decisions(owner_id)
+        forbidden = {(d["withdrawal_id"], d["deposit_id"]) for d in decisions if d["decision"] == "unlink"}
+
+        # The user's links first: they take their halves out of automatic linking.
+        manual = self._manual_links(owner_id, decisions, current)
+        manual_nodes: set[Node] = set()
+        for link in manual:
+            manual_nodes.update({(link.withdrawal, link.asset_key), (link.deposit, link.asset_key)})
+        stale_manual = [
+            k
+            for k, x in links.items()
+            if x.method == LinkMethod.MANUAL and (k not in {(m.withdrawal, m.asset_key) for m in manual})
+        ]
+        changed_manual = [m for m in manual if links.get((m.withdrawal, m.asset_key)) != m]
+        for key in stale_manual:
+            dirty.update({key, (links[key].deposit, key[1])})
+        for m in changed_manual:
+            dirty.update({(m.withdrawal, m.asset_key), (m.deposit, m.asset_key)})
+            old_link = links.get((m.withdrawal, m.asset_key))
+            if old_link is not None:
+                dirty.add((old_link.deposit, old_link.asset_key))
+        by_deposit = {(x.deposit, x.asset_key): x for x in links.values()}
+        for m in changed_manual:
+            taken = by_deposit.get((m.deposit, m.asset_key))
+            if taken is not None:
+                dirty.add((taken.withdrawal, taken.asset_key))
+
+        run.changed = len(dirty)
+        if full:
+            assets = {n[1] for n in current} | {k[1] for k in links}
+        else:
+            assets = {n[1] for n in dirty} | {h.asset_key for h in old.values()}
+        eligible = [
+            h for h in current.values() if h.asset_key in assets and h.linkable and h.node not in manual_nodes
+        ]
+        graph = self._graph(eligible, forbidden)
+
+        # Which halves to re-solve: the components of changed halves and of their former neighbours.
+        seeds: set[Node] = set(dirty)
+        if full:
+            seeds.update(h.node for h in eligible)
+            seeds.update(n for n in current if n[1] in assets)
+            for x in links.values():
+                seeds.update({(x.withdrawal, x.asset_key), (x.deposit, x.asset_key)})
+        ghosts = [*old.values(), *(current[n] for n in dirty if n in current)]
+        if ghosts:
+            index = _Index(eligible)
+            for ghost in ghosts:
+                seeds.update(self._neighbours(ghost, index, set()))
+        for node in list(seeds):
+            partner = links.get(node) or by_deposit.get(node)
+            if partner is not None:
+                seeds.update({(partner.withdrawal, partner.asset_key), (partner.deposit, partner.asset_key)})
+        affected = self._closure(seeds, graph.adjacency)
+        run.examined = len(affected)
+        run.components = self._count_components(affected, graph.adjacency)
+
+        remove = sorted(
+            k
+            for k, x in links.items()
+            if x.method != LinkMethod.MANUAL
+            and ((x.withdrawal, x.asset_key) in affected or (x.deposit, x.asset_key) in affected)
+        )
+        remove += sorted(stale_manual)
+        add, new_notes, ties = self._solve(owner_id, affected, graph, current)
+        add = [x for x in add if (x.withdrawal, x.asset_key) not in manual_nodes]
+        add += changed_manual
+        previous = [links[k] for k in remove if k in links]
+        run.links_added = sum(1 for x in add if x not in previous)
+        run.links_removed = sum(1 for x in previous if x not in add)
+        run.ties = ties
+        if remove or add:
+            store.write_links(remove, add, to_us(self.clock()))
+        note_updates = {
+            node: note for node, note in new_notes.items() if node in current and notes.get(node) != note
+        }
+        store.set_half_notes(note_updates)
+        return run
+
+    # -- the user's links ----------------------------------------------------------------------------
+
+    def _manual_links(
+        self, owner_id: str, decisions: Sequence[dict[str, object]], current: dict[Node, Half]
+    ) -> list[TransferLink]:
+        out: list[TransferLink] = []
+        for decision in decisions:
+            if decision["decision"] != "link":
+                continue
+            w_id, d_id = str(decision["withdrawal_id"]), str(decision["deposit_id"])
+            asset_key = decision.get("asset_key")
+            pair = self.manual_pair(
+                owner_id, w_id, d_id, None if asset_key is None else str(asset_key), current
+            )
+            if pair is not None:
+                w, d = pair
+                out.append(self._link(owner_id, w, d, LinkMethod.MANUAL, None))
+        return out
+
+    def manual_pair(
+        self,
+        owner_id: str,
+        w_id: str,
+        d_id: str,
+        asset_key: str | None,
+        current: dict[Node, Half] | None = None,
+    ) -> tuple[Half, Half] | None:
+        """The halves a manual link of ``w_id`` (out) and ``d_id`` (in) joins, if both transactions are
+        there, not deleted, and move a common asset out of one and into the other."""
+        w_halves = self._halves_any(owner_id, w_id, current)
+        d_halves = self._halves_any(owner_id, d_id, current)
+        for w in w_halves:
+            if w.direction != OUT or w.deleted or (asset_key is not None and w.asset_key != asset_key):
+                continue
+            for d in d_halves:
+                if d.direction == IN and not d.deleted and d.asset_key == w.asset_key:
+                    return w, d
+        return None
+
+    def _halves_any(self, owner_id: str, tx_id: str, current: dict[Node, Half] | None) -> list[Half]:
+        if current is not None:
+            found = [h for n, h in current.items() if n[0] == tx_id]
+            if found:
+                return found
+        get = getattr(self.store, "get_transaction")  # noqa: B009 - SqlStore's method
+        try:
+            tx = get(tx_id)
+        except StoreError:  # a transaction that is gone: no halves
+            return []
+        account = getattr(self.store, "get_account")(tx.account_id)  # noqa: B009
+        if account.owner_id != owner_id:
+            return []
+        return halves_of(tx, owner_id, account.connector_id, self.asset_key, any_kind=True)
+
+    # -- candidates ---------------------------------------------------------------------------------
+
+    def _compatible(self, w: Half, d: Half) -> bool:
+        if w.account_id == d.account_id or w.asset_key != d.asset_key:
+            return False
+        if w.network and d.network and w.network != d.network:
+            return False
+        return not (w.addresses and d.addresses and not (w.addresses & d.addresses))
+
+    @staticmethod
+    def _hash_match(w: Half, d: Half) -> str | None:
+        if w.tx_hash is not None and w.tx_hash == d.tx_hash:
+            if w.out_index is not None and d.out_index is not None and w.out_index != d.out_index:
+                return None
+            return "tx_hash"
+        if w.internal_id is not None and w.internal_id == d.internal_id:
+            return "internal_transfer_id"
+        return None
+
+    def _cost(self, w: Half, d: Half) -> int:
+        rules = self.rules
+        with exact():
+            gap = abs(w.amount - d.amount)
+        amount_part = 0
+        if w.amount > 0 and gap:
+            amount_part = int(gap * _SCALE / (w.amount * rules.max_fee_ratio))
+        window = max(1, duration_us(rules.window))
+        time_part = abs(d.ts - w.ts) * _SCALE // window
+        return amount_part + time_part
+
+    def _heuristic_ok(self, w: Half, d: Half) -> bool:
+        rules = self.rules
+        if w.tx_hash and d.tx_hash:
+            return False  # equal: the hash rule decides; different: two different transfers
+        if w.internal_id and d.internal_id:
+            return False
+        dt = d.ts - w.ts
+        if dt < -duration_us(rules.skew) or dt > duration_us(rules.window):
+            return False
+        if d.amount > w.amount or w.amount <= 0:
+            return False
+        with exact():
+            gap = w.amount - d.amount
+        return gap <= w.amount * rules.max_fee_ratio and self._compatible(w, d)
+
+    def _graph(self, eligible: Sequence[Half], forbidden: set[tuple[str, str]]) -> _Graph:
+        graph = _Graph([], [], {}, defaultdict(set), {})
+        by_hash: dict[str, list[Half]] = defaultdict(list)
+        for h in eligible:
+            if h.tx_hash:
+                by_hash["h:" + h.tx_hash].append(h)
+            if h.internal_id:
+                by_hash["i:" + h.internal_id].append(h)
+        pairs: set[tuple[Node, Node]] = set()
+        for group in by_hash.values():
+            outs = [h for h in group if h.direction == OUT]
+            ins = [h for h in group if h.direction == IN]
+            for w in outs:
+                for d in ins:
+                    if (w.node, d.node) in pairs or (w.tx_id, d.tx_id) in forbidden:
+                        continue
+                    how = self._hash_match(w, d)
+                    if how is None or w.asset_key != d.asset_key or w.account_id == d.account_id:
+                        continue
+                    pairs.add((w.node, d.node))
+                    with exact():
+                        fits = d.amount <= w.amount + w.fee
+                    if self._compatible(w, d) and fits:
+                        graph.hash_edges.append(Edge(w.node, d.node, self._cost(w, d)))
+                        graph.matched_on[(w.node, d.node)] = how
+                        graph.adjacency[w.node].add(d.node)
+                        graph.adjacency[d.node].add(w.node)
+                    else:
+                        reason = (
+                            f"same {how} as {d.tx_id} but more arrived than left"
+                            if not fits
+                            else f"same {how} as {d.tx_id} but another network or address"
+                        )
+                        graph.conflicts.setdefault(w.node, reason)
+                        graph.conflicts.setdefault(
+                            d.node, f"same {how} as {w.tx_id}: " + reason.split(" but ")[1]
+                        )
+        per_asset: dict[str, tuple[list[Half], list[Half]]] = defaultdict(lambda: ([], []))
+        for h in eligible:
+            per_asset[h.asset_key][0 if h.direction == OUT else 1].append(h)
+        skew, window = duration_us(self.rules.skew), duration_us(self.rules.window)
+        for outs, ins in per_asset.values():
+            ins.sort(key=lambda h: (h.ts, h.tx_id))
+            times = [h.ts for h in ins]
+            for w in outs:
+                lo = bisect.bisect_left(times, w.ts - skew)
+                hi = bisect.bisect_right(times, w.ts + window)
+                for d in ins[lo:hi]:
+                    if (w.tx_id, d.tx_id) in forbidden or (w.node, d.node) in pairs:
+                        continue
+                    if self._heuristic_ok(w, d):
+                        graph.heuristic_edges.append(Edge(w.node, d.node, self._cost(w, d)))
+                        graph.adjacency[w.node].add(d.node)
+                        graph.adjacency[d.node].add(w.node)
+        return graph
+
+    def _neighbours(self, ghost: Half, index: _Index, forbidden: set[tuple[str, str]]) -> set[Node]:
+        """The halves an older version of a half had candidate edges with (its former component)."""
+        if not ghost.linkable:
+            return set()
+        found: set[Node] = set()
+        for h in index.around(ghost, self.rules):
+            w, d = (ghost, h) if ghost.direction == OUT else (h, ghost)
+            if (w.tx_id, d.tx_id) in forbidden:
+                continue
+            if self._hash_match(w, d) is not None or self._heuristic_ok(w, d):
+                found.add(h.node)
+        return found
+
+    @staticmethod
+    def _closure(seeds: set[Node], adjacency: dict[Node, set[Node]]) -> set[Node]:
+        seen: set[Node] = set()
+        stack = list(seeds)
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.extend(adjacency.get(node, ()))
+        return seen
+
+    @staticmethod
+    def _count_components(nodes: set[Node], adjacency: dict[Node, set[Node]]) -> int:
+        seen: set[Node] = set()
+        count = 0
+        for node in nodes:
+            if node in seen:
+                continue
+            count += 1
+            stack = [node]
+            while stack:
+                n = stack.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                stack.extend(x for x in adjacency.get(n, ()) if x in nodes)
+        return count
+
+    # -- solving -----------------------------------------------------------------------------------
+
+    def _solve(
+        self, owner_id: str, affected: set[Node], graph: _Graph, current: dict[Node, Half]
+    ) -> tuple[list[TransferLink], dict[Node, str | None], int]:
+        notes: dict[Node, str | None] = dict.fromkeys(affected)
+        hash_edges = [e for e in graph.hash_edges if e.w in affected]
+        first = assign(hash_edges)
+        taken: set[Node] = set()
+        links: list[TransferLink] = []
+        for e in first.chosen:
+            taken.update({e.w, e.d})
+            how = graph.matched_on[(e.w, e.d)]
+            links.append(self._link(owner_id, current[e.w], current[e.d], LinkMethod.HASH, how))
+        ties = self._note_ties(first, notes, current, "hash")
+        for group in first.ties:
+            for e in group:
+                taken.update({e.w, e.d})
+        heuristic = [
+            e for e in graph.heuristic_edges if e.w in affected and e.w not in taken and e.d not in taken
+        ]
+        second = assign(heuristic)
+        for e in second.chosen:
+            links.append(self._link(owner_id, current[e.w], current[e.d], LinkMethod.HEURISTIC, None))
+            taken.update({e.w, e.d})
+        ties += self._note_ties(second, notes, current, "heuristic")
+        for node, reason in graph.conflicts.items():
+            if node in affected and node not in taken:
+                notes[node] = json.dumps({"kind": "conflict", "detail": reason}, sort_keys=True)
+        return links, notes, ties
+
+    @staticmethod
+    def _note_ties(
+        result: Assignment, notes: dict[Node, str | None], current: dict[Node, Half], how: str
+    ) -> int:
+        for kind, groups in (("tie", result.ties), ("oversized", result.oversized)):
+            for group in groups:
+                members = sorted({e.w for e in group} | {e.d for e in group})
+                for node in members:
+                    others = sorted({n[0] for n in members if n != node})
+                    detail = (
+                        f"equally good {how} pairings: link by hand with one of {', '.join(others)}"
+                        if kind == "tie"
+                        else f"too many {how} candidates to pair automatically: link by hand"
+                    )
+                    notes[node] = json.dumps({"kind": kind, "with": others, "detail": detail}, sort_keys=True)
+        return len(result.ties) + len(result.oversized)
+
+    def _link(
+        self, owner_id: str, w: Half, d: Half, method: LinkMethod, matched_on: str | None
+    ) -> TransferLink:
+        rules = self.rules
+        flags: list[str] = []
+        with exact():
+            sent = w.amount + w.fee
+            received = d.amount
+            shortfall = w.amount - received
+            ratio_exceeded = w.amount > 0 and shortfall > w.amount * rules.max_fee_ratio
+            if method == LinkMethod.HASH and ratio_exceeded:
+                flags.append("partial")  # the rest of what left went to someone else
+                fee_leg, fee = Decimal(0), w.fee
+            else:
+                if ratio_exceeded:
+                    flags.append("large_difference")
+                fee_leg = shortfall if shortfall > 0 else Decimal(0)
+                fee = sent - received
+        if method == LinkMethod.HEURISTIC:
+            cost = Decimal(self._cost(w, d))
+            confidence = (Decimal("0.95") - Decimal("0.45") * cost / (2 * _SCALE)).quantize(Decimal("0.01"))
+        else:
+            confidence = Decimal(1)
+        return TransferLink(
+            withdrawal=w.tx_id,
+            deposit=d.tx_id,
+            owner_id=owner_id,
+            withdrawal_account=w.account_id,
+            deposit_account=d.account_id,
+            asset=w.asset,
+            deposit_asset=d.asset,
+            asset_key=w.asset_key,
+            method=method,
+            matched_on=matched_on,
+            confidence=confidence,
+            sent=sent,
+            received=received,
+            declared_fee=w.fee,
+            fee=fee,
+            fee_leg=fee_leg,
+            flags=tuple(flags),
+            withdrawal_time=from_us(w.ts),
+            deposit_time=from_us(d.ts),
+        )

@@ -1,0 +1,110 @@
+"""``txsync transfers``, ``transfers link|unlink`` and ``txsync balances``: text and the fixed JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.owner.world import T0, World, hours
+
+from txsync.cli import main
+from txsync.models import Balance
+from txsync.owner.ledger import OwnerLedger
+from txsync.store import SqliteStore
+
+H = "e5" * 32
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "owner.sqlite3"
+    w = World(SqliteStore(path))
+    w.account("binance", "binance")
+    w.account("wallet", "bitcoin")
+    ids = {
+        "hash_out": w.move("binance", "-0.5", at=T0, fee="0.0002", tx_hash=H),
+        "hash_in": w.move("wallet", "0.5", at=T0 + hours(1), tx_hash=H),
+        "out": w.move("binance", "-1.0", at=T0 + hours(50)),
+        "in": w.move("wallet", "0.99", at=T0 + hours(51)),
+    }
+    OwnerLedger(w.store).record_reported("wallet", [Balance(asset="BTC", amount=Decimal("2"))], as_of=T0)
+    w.store.close()
+    return {"db": str(path), **ids}
+
+
+def test_transfers_json_has_the_fixed_fields(db: dict[str, Any]) -> None:
+    code, text = run("transfers", "--json", "--db", db["db"])
+    assert code == 0
+    links = json.loads(text)
+    assert {(x["withdrawal"], x["deposit"], x["method"], x["fee"]) for x in links} == {
+        (db["hash_out"], db["hash_in"], "hash", "0.0002"),
+        (db["out"], db["in"], "heuristic", "0.01"),
+    }
+    assert all(
+        set(x) >= {"withdrawal", "deposit", "asset", "method", "fee"} and x["asset"] == "BTC" for x in links
+    )
+
+
+def test_transfers_text_link_and_unlink(db: dict[str, Any]) -> None:
+    code, text = run("transfers", "--owner", "alice", "--db", db["db"])
+    assert code == 0 and "Transfers of alice: 2 linked (1 hash, 1 heuristic)" in text
+    code, text = run("transfers", "unlink", db["in"], db["out"], "--db", db["db"])
+    assert code == 0 and "will not be linked again" in text
+    assert len(json.loads(run("transfers", "--json", "--db", db["db"])[1])) == 1
+    code, text = run("transfers", "link", db["out"], db["in"], "--json", "--db", db["db"])
+    assert code == 0 and json.loads(text)["method"] == "manual"
+    methods = {x["method"] for x in json.loads(run("transfers", "--json", "--db", db["db"])[1])}
+    assert methods == {"hash", "manual"}
+
+
+def test_transfers_refuses_bad_requests(db: dict[str, Any]) -> None:
+    assert run("transfers", "link", db["out"], "--db", db["db"])[0] == 2  # a usage error (B missing)
+    code, text = run("transfers", "link", db["out"], db["hash_out"], "--db", db["db"])
+    assert code == 2 and text.startswith("LinkError: ") and "same account" in text
+    code, text = run("transfers", "--owner", "bob", "--db", db["db"])
+    assert code == 2 and "no owner 'bob'" in text
+    code, text = run("transfers", "link", "nope", db["in"], "--db", db["db"])
+    assert code == 2 and "no transaction 'nope'" in text
+
+
+def test_balances_json_rows(db: dict[str, Any]) -> None:
+    code, text = run("balances", "--json", "--db", db["db"])
+    assert code == 0
+    rows = json.loads(text)
+    wallet = next(r for r in rows if r["account_id"] == "wallet")
+    assert (wallet["asset"], wallet["computed"], wallet["reported"], wallet["difference"]) == (
+        "BTC",
+        "1.49",
+        "2",
+        "-0.51",
+    )
+    assert all(
+        set(r) >= {"account_id", "asset", "computed", "reported", "difference", "explanations"} for r in rows
+    )
+    binance = next(r for r in rows if r["account_id"] == "binance")
+    assert binance["reported"] is None and binance["difference"] is None
+    assert [e["kind"] for e in binance["explanations"]] == ["no_report", "missing_acquisition"]
+    assert all({"kind", "detail"} <= set(e) for r in rows for e in r["explanations"])
+    owner = next(r for r in rows if r["account_id"] is None)
+    assert owner["scope"] == "owner" and owner["reported"] is None
+    code, text = run("balances", "--account", "wallet", "--json", "--db", db["db"])
+    assert code == 0 and [r["account_id"] for r in json.loads(text)] == ["wallet"]
+
+
+def test_balances_text(db: dict[str, Any]) -> None:
+    code, text = run("balances", "--db", db["db"])
+    assert code == 0
+    assert "Account wallet (bitcoin)" in text and "Owner alice: every account" in text
+    assert "missing_acquisition" in text and "difference = computed - reported" in text
+    code, text = run("balances", "--owner", "alice", "--account", "wallet", "--db", db["db"])
+    assert code == 2 and "not both" in text
