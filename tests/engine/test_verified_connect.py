@@ -5,7 +5,6 @@ at all, ``verify=False`` is the explicit offline path, and permission checks fai
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
@@ -25,10 +24,8 @@ def sandbox() -> DemoSandbox:
 
 def stored(store: SqliteStore) -> dict[str, int]:
     """What the database holds: accounts, connections, sealed credential fields."""
-    with sqlite3.connect(store.path) as db:
-        counts = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("accounts", "connections")}  # noqa: S608
-    counts["sealed"] = len(store.sealed_blobs())
-    return counts
+    return {"accounts": len(store.list_accounts()), "connections": len(store.list_connections()),
+            "sealed": len(store.sealed_blobs())}
 
 
 NOTHING = {"accounts": 0, "connections": 0, "sealed": 0}

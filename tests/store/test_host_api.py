@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.backends import database_bytes
 from helpers.demo import demo_credential, demo_engine
 from txsync.connectors.demo.sandbox import DemoSandbox
 from txsync.engine import Engine, SyncMode
@@ -155,10 +156,7 @@ def _pages_after(store: SqliteStore, account: str, cursor: str | None) -> list[L
 
 
 def _file_bytes(store: SqliteStore) -> bytes:
-    path = Path(str(store.path))
-    data = path.read_bytes()
-    wal = Path(f"{path}-wal")
-    return data + (wal.read_bytes() if wal.exists() else b"")
+    return database_bytes(store)
 
 
 def test_remove_connection_destroys_its_key_and_keeps_the_ledger(

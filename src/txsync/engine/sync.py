@@ -150,12 +150,46 @@ def _utcnow() -> datetime:
 
 
 def _default_credentials(store: Store) -> CredentialProvider:
-    """The vault with the local KMS for a store in a file; process memory for an in-memory store."""
-    if str(getattr(store, "path", ":memory:")) == ":memory:" or not hasattr(store, "sealed_blobs"):
+    """The vault with the local KMS for a store in a file or on a database server (whose master key
+    comes from the environment: see :func:`txsync.vault.local_kms`); process memory for an in-memory
+    SQLite store. The KMS is opened when first needed, so a missing key is an error of the call that
+    needs it (a connect, a sync), not of building the engine."""
+    if not hasattr(store, "sealed_blobs") or str(getattr(store, "path", "")) == ":memory:":
         return InMemoryCredentials()
-    from txsync.vault import VaultCredentials, local_kms
+    return _LazyVault(store)
 
-    return VaultCredentials(store, local_kms(store))
+
+class _LazyVault:
+    """:class:`~txsync.vault.VaultCredentials` with the local KMS, opened on first use."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._vault: CredentialProvider | None = None
+
+    def _get(self) -> CredentialProvider:
+        if self._vault is None:
+            from txsync.vault import VaultCredentials, local_kms
+
+            self._vault = VaultCredentials(self._store, local_kms(self._store))
+        return self._vault
+
+    def put(self, connection: ConnectionRecord, credential: Credential) -> None:
+        """Seal and store ``credential``."""
+        self._get().put(connection, credential)
+
+    def open(self, connection: ConnectionRecord) -> Credential:
+        """Open the stored credential of ``connection``."""
+        return self._get().open(connection)
+
+    def drop(self, connection_id: str) -> None:
+        """Forget a connection's credential."""
+        self._get().drop(connection_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+    def __repr__(self) -> str:
+        return "VaultCredentials(local KMS, opened on first use)"
 
 
 class Engine:

@@ -4,6 +4,7 @@ from txsync.store._open import open_store
 from txsync.store._sql import SqlStore
 from txsync.store.base import Store
 from txsync.store.paging import LedgerOrder, LedgerPage
+from txsync.store.postgres import PostgresStore
 from txsync.store.records import (
     AccountRecord,
     ConnectionRecord,
@@ -22,6 +23,7 @@ __all__ = [
     "LedgerPage",
     "LedgerTransaction",
     "Override",
+    "PostgresStore",
     "SqlStore",
     "SqliteStore",
     "Store",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from txsync.errors import MasterKeyError
 from txsync.store.base import Store
 from txsync.vault.credentials import VaultCredentials
 from txsync.vault.envelope import BlobHeader, SealContext, key_of, open_blob, read_header, rewrap, seal
@@ -75,5 +76,14 @@ def local_kms(store: Store, *, key_path: str | os.PathLike[str] | None = None) -
         return LocalKMS.from_env()
     if os.environ.get(ENV_USE_KEYRING) == "1":
         return LocalKMS.from_keyring(create=may_create)
-    path = Path(key_path) if key_path is not None else default_key_path(getattr(store, "path", None))
+    store_path = getattr(store, "path", None)
+    if key_path is None and store_path is None and not os.environ.get("TXSYNC_MASTER_KEY_FILE"):
+        # A database server (PostgreSQL) is shared by every worker: a key file created by whichever
+        # worker came first would lock the others out of the credentials it seals.
+        raise MasterKeyError(
+            "a store on a database server needs one master key every worker shares: set "
+            f"{ENV_MASTER_KEY} (or TXSYNC_MASTER_KEY_FILE, or TXSYNC_KEYRING=1), or give the engine "
+            "another KMS (txsync.vault: AWS KMS)"
+        )
+    path = Path(key_path) if key_path is not None else default_key_path(store_path)
     return LocalKMS.from_file(path, create=may_create)
