@@ -15,11 +15,12 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from txsync.errors import ConfigurationError, TxsyncError
+from txsync.models import to_amount
 
 __all__ = [
     "StatementFormatError",
@@ -313,10 +314,7 @@ def parse_amount(text: str) -> Decimal:
     value = text.strip()
     if not _AMOUNT.match(value):
         raise ValueError(f"{value[:40]!r} is not a number")
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
-        raise ValueError(f"{value[:40]!r} is not a number") from None
+    amount = to_amount(value)  # the ledger's one amount rule: an AmountError (a ValueError) if out of range
     return Decimal(format(amount, "f")) if amount else Decimal(0)
 
 

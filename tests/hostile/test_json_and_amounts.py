@@ -1,0 +1,131 @@
+"""Bounded JSON nesting and the ledger's one amount rule (issue 11, parts 1 and 8)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.demo import demo_credential, demo_engine
+from helpers.hostile import source_ids
+from txsync import jsonutil
+from txsync.errors import AmountError, BadResponseError, ModelError
+from txsync.http import HttpClient
+from txsync.models import Balance, Leg, to_amount
+from txsync.models.values import (
+    AMOUNT_MAX_DECIMALS,
+    AMOUNT_MAX_DIGITS,
+    AMOUNT_MAX_INTEGER_DIGITS,
+    EXACT,
+    exact,
+)
+from txsync.store import SqliteStore
+from txsync.testing.demo_sandbox import DemoAccount, DemoSandbox
+
+# -- JSON nesting -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [65, 900, 100_000])
+def test_deep_json_is_a_typed_error_not_a_recursion_error(depth: int) -> None:
+    for doc in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        with pytest.raises(BadResponseError, match=f"nested deeper than {jsonutil.MAX_DEPTH} levels"):
+            jsonutil.loads(doc)
+        with pytest.raises(BadResponseError):
+            jsonutil.loads(doc.encode())
+
+
+def test_nesting_up_to_the_bound_is_read() -> None:
+    doc = "[" * jsonutil.MAX_DEPTH + "]" * jsonutil.MAX_DEPTH
+    assert jsonutil.nesting_depth(jsonutil.loads(doc)) == jsonutil.MAX_DEPTH
+    assert jsonutil.loads('["[[[[", {"a": "{{{{"}]') == ["[[[[", {"a": "{{{{"}]  # brackets in strings
+    assert jsonutil.nesting_depth(7) == 0 and jsonutil.nesting_depth([[], {"a": [1]}]) == 3
+
+
+@pytest.mark.parametrize("doc", ["[NaN]", '{"a": Infinity}', "[-Infinity]", "1" * 5000, '{"a": 1', "[1,]"])
+def test_constants_huge_integers_and_truncation_are_typed_errors(doc: str) -> None:
+    with pytest.raises(BadResponseError, match="malformed JSON"):
+        jsonutil.loads(doc)
+
+
+async def test_the_http_client_bounds_nesting_of_every_answer() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=deep))
+    async with HttpClient("https://api.example.test", transport=transport) as client:
+        with pytest.raises(BadResponseError, match="nested deeper"):
+            await client.get_json("/deep")
+
+
+# -- amounts ------------------------------------------------------------------------------------------
+
+
+def test_bounds_are_explicit_and_consistent() -> None:
+    assert AMOUNT_MAX_DIGITS == AMOUNT_MAX_INTEGER_DIGITS + AMOUNT_MAX_DECIMALS < EXACT.prec
+    assert to_amount(2**256 - 1) == Decimal(2**256 - 1)  # any uint256 fits
+    assert to_amount("1e-60") == Decimal("1e-60")
+    assert to_amount("1." + "0" * 200) == Decimal("1." + "0" * 200)  # trailing zeros do not count
+    assert str(to_amount("1.10")) == "1.10"
+
+
+@pytest.mark.parametrize(
+    "value", ["1e400", Decimal("-1e78"), 10**78, "1e-61", Decimal("1e-999999"), "NaN", "-Infinity", "sNaN",
+              "1_0", "\u0661", " ", float("1"), True, None, [1]]
+)
+def test_amounts_outside_the_exact_range_are_refused_everywhere(value: Any) -> None:
+    with pytest.raises(AmountError):
+        to_amount(value)
+    with pytest.raises(ModelError):
+        Leg(asset="BTC", amount=value)
+    with pytest.raises(ModelError):
+        Balance(asset="BTC", amount=value)
+
+
+# An amount anywhere on the admitted grid: up to 78 integer digits, down to 60 decimals.
+in_range = st.builds(
+    lambda coefficient, exponent: Decimal(coefficient).scaleb(exponent),
+    st.integers(min_value=-(10**30) + 1, max_value=10**30 - 1),
+    st.integers(min_value=-AMOUNT_MAX_DECIMALS, max_value=AMOUNT_MAX_INTEGER_DIGITS - 30),
+) | st.sampled_from([Decimal(10**78 - 1), Decimal(-(10**78) + 1), Decimal("1e-60"), Decimal("-1e-60")])
+
+
+@given(st.lists(in_range, min_size=1, max_size=30))
+@settings(max_examples=150)
+def test_any_sum_of_admitted_amounts_is_exact(values: list[Decimal]) -> None:
+    amounts = [to_amount(value) for value in values]  # every one of them is admitted
+    with exact():  # raises decimal.Inexact if a sum had to round
+        total = sum(amounts, Decimal(0))
+        assert total - sum(reversed(amounts), Decimal(0)) == 0
+
+
+# -- a poisoned deposit --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["1e400", "1E+78", "0." + "0" * 70 + "1", 10**400])
+async def test_a_deposit_of_1e400_fails_its_page_and_balances_keep_working(
+    store: SqliteStore, amount: Any
+) -> None:
+    account = DemoAccount.generate(trades=10)
+    poisoned = account.deposits[1]
+    poisoned["amount"] = amount
+    engine = demo_engine(store, DemoSandbox(account=account))
+    con = engine.connect("alice", demo_credential())
+    report = await engine.sync(con.id)
+    trades, deposits = report.streams
+    assert trades.completed and not trades.errors
+    assert not report.ok and not deposits.completed
+    (error,) = deposits.errors
+    assert error.startswith(
+        f"InvalidRecordError: deposits record '{poisoned['id']}': field 'amount' is not a usable amount: "
+    )
+    stored = source_ids(store, con.id, "deposits")
+    assert poisoned["id"] not in stored
+    balances = store.balances(con.account_id)  # never decimal.Inexact
+    assert all(abs(v) < Decimal(10) ** AMOUNT_MAX_INTEGER_DIGITS for v in balances.values())
+    # once the exchange fixes the record, the next sync stores it and the ledger adds up
+    poisoned["amount"] = "0.5"
+    again = await engine.sync(con.id)
+    assert again.ok
+    assert poisoned["id"] in source_ids(store, con.id, "deposits")
