@@ -331,14 +331,16 @@ class Fields:
 
     # -- nested values -----------------------------------------------------------------------------
 
-    def object(self, name: str, *, optional: bool = False) -> Fields | None:
-        """A nested JSON object as its own reader (``None`` when ``optional`` and absent or null)."""
+    def object(self, name: str) -> Fields:
+        """A nested JSON object as its own reader (fields named ``name.field`` in errors)."""
         value = self._data.get(name)
-        if value is None and optional:
-            return None
         if not isinstance(value, Mapping):
             raise self.error(name, f"is {preview(value)}, not a JSON object")
         return Fields(value, stream=self.stream, record=self.record, path=f"{self.path}{name}.")
+
+    def optional_object(self, name: str) -> Fields | None:
+        """:meth:`object`, or ``None`` when the field is absent or null."""
+        return None if self._data.get(name) is None else self.object(name)
 
     def array(self, name: str, *, optional: bool = False) -> list[Any]:
         """A JSON array (empty when ``optional`` and absent or null)."""

@@ -126,7 +126,7 @@ def test_nested_objects_are_named_by_their_path() -> None:
     fields = Fields({"vin": [{"prevout": {"value": "x"}}]}, stream="transactions", record="ab")
     (item,) = fields.objects("vin")
     prevout = item.object("prevout")
-    assert prevout is not None
+    assert item.optional_object("missing") is None
     with pytest.raises(InvalidRecordError) as caught:
         prevout.integer("value")
     assert caught.value.field == "vin[0].prevout.value"
@@ -188,7 +188,7 @@ def test_clean_label() -> None:
 def test_every_reader_raises_only_typed_errors(value: Any) -> None:
     fields = Fields({"f": value}, stream="s", record="r")
     for read in (fields.int_id, fields.text_id, fields.amount, fields.integer, fields.text, fields.asset,
-                 fields.ms_time, fields.seconds_time, fields.boolean, fields.object, fields.array, fields.objects):
+                 fields.ms_time, fields.seconds_time, fields.boolean, fields.object, fields.optional_object, fields.array, fields.objects):
         failure: TxsyncError | None = None
         try:
             read("f")  # type: ignore[operator]

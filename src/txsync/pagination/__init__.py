@@ -29,6 +29,7 @@ from ._core import (
     as_pages,
     collect,
     collect_steps,
+    page_fingerprint,
 )
 from ._ids import IdCursorPaginator, TokenPaginator
 from ._offset import Counted, OffsetPaginator, PageNumberPaginator
@@ -55,6 +56,7 @@ __all__ = [
     "collect",
     "collect_steps",
     "from_ms",
+    "page_fingerprint",
     "split_windows",
     "to_ms",
 ]

@@ -47,6 +47,8 @@ __all__ = ["DemoExchange"]
 TRADES_LIMIT = 100
 DEPOSITS_LIMIT = 50
 DEFAULT_ORIGIN = datetime(2020, 1, 1, tzinfo=UTC)
+#: The flags ``/v1/key`` always sends (``canTransfer`` only for keys that have the transfer right).
+_KEY_FLAGS = ("canRead", "canTrade", "canWithdraw", "ipRestrict")
 
 
 def _trade_leg_sign(side: str) -> int:
@@ -270,14 +272,17 @@ class DemoExchange(Connector):
         body = await self.http.get_json("/v1/key", weights={"weight": 1})
         if not isinstance(body, dict):
             raise BadResponseError("key: expected an object", endpoint="/v1/key")
+        key = Fields(body, stream="key", record="/v1/key")
+        flags = {name: key.boolean(name) for name in _KEY_FLAGS}  # all required: a missing one fails closed
+        flags["canTransfer"] = key.boolean("canTransfer", default=False)
         return Permissions(
             reported=True,
-            can_read=bool(body.get("canRead")),
-            can_trade=bool(body.get("canTrade")),
-            can_withdraw=bool(body.get("canWithdraw")),
-            can_transfer=bool(body.get("canTransfer")),
-            ip_restricted=bool(body.get("ipRestrict")),
-            details=dict(body),
+            can_read=flags["canRead"],
+            can_trade=flags["canTrade"],
+            can_withdraw=flags["canWithdraw"],
+            can_transfer=flags["canTransfer"],
+            ip_restricted=flags["ipRestrict"],
+            details=flags,
         )
 
     async def balances(self) -> Sequence[Balance]:
