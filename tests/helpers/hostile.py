@@ -174,6 +174,21 @@ def _slots(value: Any) -> Iterator[tuple[Any, Any]]:
                 stack.append(child)
 
 
+def _record_lists(value: Any) -> list[list[Any]]:
+    """The non-empty lists reachable from the top through objects only: lists of records (a list
+    inside a record, such as a transaction's inputs, is part of that record's content)."""
+    found: list[list[Any]] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            if node:
+                found.append(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+    return found
+
+
 def _lists(value: Any) -> list[list[Any]]:
     found = [value] if isinstance(value, list) and value else []
     found += [c[k] for c, k in _slots(value) if isinstance(c[k], list) and c[k]]
@@ -240,7 +255,8 @@ def mutate(body: Any, mutation: Mutation) -> Any:
         else:
             del container[key]
         return body
-    lists = _lists(body)
+    # Rows out of order or listed twice keep every record's content only in lists of records.
+    lists = _record_lists(body) if op in CONTENT_PRESERVING else _lists(body)
     if not lists:
         return body
     target = lists[mutation.node % len(lists)]
