@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ __all__ = [
     "IDENTITY_MAX_LENGTH",
     "TEXT_MAX_LENGTH",
     "Fields",
+    "RecordName",
     "check_identity",
     "checked_records",
     "clean_label",
@@ -51,8 +53,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: The longest identity accepted (an EVM token transfer key: hash, log index and a 78-digit token id).
-IDENTITY_MAX_LENGTH = 256
+#: The longest identity accepted: the store's source id column (an EVM token transfer key without a
+#: log index - hash, contract, both addresses, a 78-digit token id and value - is about 360).
+IDENTITY_MAX_LENGTH = 400
 #: The longest text field accepted by :meth:`Fields.text` unless told otherwise.
 TEXT_MAX_LENGTH = 256
 #: Digits an integer id may have (Binance ids have 19 at most).
@@ -387,28 +390,37 @@ def _summary(exc: BaseException) -> str:
     return f"cannot be read ({type(exc).__name__})"
 
 
+@dataclass
+class RecordName:
+    """The record :func:`record_errors` names; ``record`` may be set inside the block, once known."""
+
+    record: str | None
+
+
 @contextmanager
-def record_errors(stream: str, record: str | None) -> Iterator[None]:
+def record_errors(stream: str, record: str | None) -> Iterator[RecordName]:
     """Run the reading of one record: every untyped failure becomes an :class:`InvalidRecordError`
     naming ``stream`` and ``record``, and arithmetic is exact (an inexact result raises).
 
     A :class:`~txsync.errors.BadResponseError` that names no record is re-raised naming this one;
-    other txsync errors pass unchanged. Do not ``yield`` from a generator inside this block (the exact
-    decimal context would leak to the consumer): build the record's transactions, then yield them.
+    other txsync errors pass unchanged. The block may set ``.record`` on the value it is given when
+    the record is only known inside it. Do not ``yield`` from a generator inside this block (the
+    exact decimal context would leak to the consumer): build the record's transactions, then yield.
     """
+    name = RecordName(record)
     try:
         with localcontext(EXACT):
-            yield
+            yield name
     except InvalidRecordError as exc:
-        if exc.record is None and record is not None and exc.stream in (None, stream):
-            raise _record_error(stream, record, exc.field, _strip_where(str(exc), exc.stream)) from None
+        if exc.record is None and name.record is not None and exc.stream in (None, stream):
+            raise _record_error(stream, name.record, exc.field, _strip_where(str(exc), exc.stream)) from None
         raise
     except (PaginationLoopError, DuplicateRecordError):
         raise
     except BadResponseError as exc:
-        raise _record_error(stream, record, None, str(exc)) from None
+        raise _record_error(stream, name.record, None, str(exc)) from None
     except _READ_ERRORS as exc:
-        raise _record_error(stream, record, None, _summary(exc)) from None
+        raise _record_error(stream, name.record, None, _summary(exc)) from None
 
 
 def _strip_where(message: str, stream: str | None) -> str:

@@ -292,8 +292,15 @@ class MutatingTransport(httpx.AsyncBaseTransport):
     ``repeat_forever``, freezes one answer and serves it again to every later request of its path).
     ``count`` is the number of JSON answers so far; ``applied`` whether the mutation took effect."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, mutation: Mutation | None, answers: int = 1) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        mutation: Mutation | None,
+        answers: int = 1,
+        listing: Callable[[httpx.Request], str] | None = None,
+    ) -> None:
         self.inner = inner
+        self.listing = listing or (lambda request: request.url.path)
         self.mutation = mutation
         self.target = None if mutation is None else mutation.target % max(answers, 1) + 1
         self.count = 0
@@ -310,7 +317,7 @@ class MutatingTransport(httpx.AsyncBaseTransport):
         if response.status_code != 200 or body.strip()[:1] not in (b"{", b"["):
             return self._rebuild(response, body, request)
         self.count += 1
-        path = request.url.path
+        path = self.listing(request)
         original = body
         m = self.mutation
         if m is not None and m.op == "repeat_forever" and path in self._frozen:
@@ -357,6 +364,11 @@ class Rig:
     transport: Callable[[], httpx.AsyncBaseTransport]
     clock: Callable[[], Any]
     options: dict[str, Any] = field(default_factory=dict)
+    #: Rows without an identity of their own (two identical rows are two events): a row listed
+    #: twice cannot be told apart, so ``duplicate`` is not content-preserving for this connector.
+    ambiguous_duplicates: bool = False
+    #: Which list a request reads (a page served "again" is one of the same list): the path by default.
+    listing: Callable[[httpx.Request], str] | None = None
 
 
 @dataclass
@@ -370,6 +382,7 @@ class Outcome:
     answers: int
     applied: bool
     lossy: bool
+    preserving: frozenset[str] = CONTENT_PRESERVING
 
 
 def _engine(rig: Rig, store: SqliteStore, transport: httpx.AsyncBaseTransport) -> Engine:
@@ -388,12 +401,14 @@ def _engine(rig: Rig, store: SqliteStore, transport: httpx.AsyncBaseTransport) -
 def sync_once(rig: Rig, mutation: Mutation | None, answers: int = 1) -> Outcome:
     """A fresh store and sandbox, one sync through a :class:`MutatingTransport`."""
     store = SqliteStore(":memory:")
-    transport = MutatingTransport(rig.transport(), mutation, answers)
+    transport = MutatingTransport(rig.transport(), mutation, answers, rig.listing)
     engine = _engine(rig, store, transport)
     connection = engine.connect("owner", rig.credential(), options=dict(rig.options))
     report = asyncio.run(engine.sync(connection.id))
+    preserving = CONTENT_PRESERVING - {"duplicate"} if rig.ambiguous_duplicates else CONTENT_PRESERVING
     return Outcome(
-        report, store, connection.id, connection.account_id, transport.count, transport.applied, transport.lossy
+        report, store, connection.id, connection.account_id, transport.count, transport.applied,
+        transport.lossy, preserving,
     )
 
 
@@ -444,7 +459,7 @@ def check_outcome(outcome: Outcome, clean: Clean, mutation: Mutation) -> None:
         # The rejected page left no trace: everything stored is what the clean sync stored.
         foreign = [key for key, payload in raws.items() if clean.raws.get(key, _ABSENT) != payload]
         assert not foreign, f"{mutation!r} failed the sync but stored foreign raws {foreign[:3]}: {errors}"
-    elif mutation.op in CONTENT_PRESERVING and not outcome.lossy:
+    elif mutation.op in outcome.preserving and not outcome.lossy:
         assert now == clean.ledger, f"{mutation!r}: the report is ok but the ledger differs"
     outcome.store.close()
 

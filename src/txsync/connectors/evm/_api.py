@@ -208,10 +208,7 @@ class ExplorerApi:
     async def block_at(self, timestamp: int) -> int:
         """The first block at or after ``timestamp`` (``module=block&action=getblocknobytime``)."""
         result = await self.call("block", "getblocknobytime", {"timestamp": timestamp, "closest": "after"})
-        try:
-            return int(str(result))
-        except ValueError:
-            raise BadResponseError("getblocknobytime: expected a block number") from None
+        return _int_result(result, "getblocknobytime")
 
     async def native_balances(self, addresses: Sequence[str]) -> dict[str, int]:
         """Native balances in the smallest unit, by address (``balancemulti``, 20 per call)."""
@@ -240,8 +237,12 @@ class ExplorerApi:
 
 
 def _int_result(value: Any, what: str) -> int:
+    """A uint256 amount the explorer wrote as a JSON integer or a string of ASCII digits."""
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise BadResponseError(f"{what}: expected an integer amount")
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) <= 80:
+        number = int(value.strip())
+    if number is None or not 0 <= number < 2**256:
+        raise BadResponseError(f"{what}: expected an integer amount")
+    return number
