@@ -26,9 +26,11 @@ from typing import Any
 from txsync.connector import Cursor, Page, RawRecord
 from txsync.models import to_amount
 from txsync.pagination import IdCursorPaginator, InvalidCursorError, Step
+from txsync.payload import Fields
 
 from ._discovery import PairPlanner, Symbol, confirmed_flows
 from ._errors import InvalidSymbolError
+from ._normalize import trade_id
 from ._paging import as_list
 from ._streams import BinanceStream, Row
 
@@ -87,6 +89,11 @@ class _PairPager:
                 self.path, {"symbol": sym.symbol, **self.extra, "fromId": from_id, "limit": limit}
             )
             rows = as_list(body, None, self.path)
+            for row in rows:
+                fields = Fields(row, stream=self.stream.name)
+                fields = fields.named(f"{sym.symbol}:{fields.int_id('id')}")
+                if fields.text("symbol", max_length=40) != sym.symbol:
+                    raise fields.error("symbol", "is not the pair asked for: the server answered another")
             return [dict(row, baseAsset=sym.base, quoteAsset=sym.quote) for row in rows]
 
         paginator = IdCursorPaginator(fetch, id_of=lambda row: row["id"], inclusive=True, limit=limit)
@@ -107,7 +114,7 @@ class TradesStream(BinanceStream):
 
     def source_id(self, row: Row) -> str:
         """``SYMBOL:id``."""
-        return f"{row['symbol']}:{row['id']}"
+        return trade_id(row, self.name)
 
     async def _pages(self, cursor: Cursor) -> AsyncIterator[Page]:
         if cursor is not None and not isinstance(cursor, dict):
@@ -250,7 +257,7 @@ class MarginTradesStream(BinanceStream):
 
     def source_id(self, row: Row) -> str:
         """``SYMBOL:id``."""
-        return f"{row['symbol']}:{row['id']}"
+        return trade_id(row, self.name)
 
     async def enabled(self) -> bool:
         """Only for accounts with a margin account."""
