@@ -138,15 +138,46 @@ OPERATIONS = ("replace", "delete", "duplicate", "conflict", "reverse", "truncate
 
 @dataclass(frozen=True)
 class Mutation:
-    """What to do to the ``target``-th JSON answer (counted from 1, modulo the clean run's count)."""
+    """What to do to the ``target``-th JSON answer (counted from 1, modulo the clean run's count).
+
+    With ``where``, the target is instead the first answer of a list whose name (see
+    :attr:`Rig.listing`) contains ``where`` and that holds rows (for ``set``: that has ``path``);
+    ``set`` puts ``value`` at ``path`` (keys and list indexes from the top of the answer).
+    """
 
     target: int
     op: str
     node: int = 0
     value: Any = None
+    where: str | None = None
+    path: tuple[str | int, ...] = ()
+    #: With ``where``: the how-manieth answer of that list with rows (1: the first).
+    nth: int = 1
 
     def __repr__(self) -> str:
-        return f"Mutation(target={self.target}, op={self.op!r}, node={self.node}, value={ascii(self.value)[:40]})"
+        where = f", where={self.where!r}, path={self.path!r}" if self.where else ""
+        return (
+            f"Mutation(target={self.target}, op={self.op!r}, node={self.node}, "
+            f"value={ascii(self.value)[:40]}{where})"
+        )
+
+
+def _at(body: Any, path: tuple[str | int, ...]) -> tuple[Any, str | int] | None:
+    """The (container, key) ``path`` names in ``body``, if it exists."""
+    node = body
+    for key in path[:-1]:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if not path:
+        return None
+    last = path[-1]
+    if isinstance(node, dict) and last in node:
+        return node, last
+    if isinstance(node, list) and isinstance(last, int) and -len(node) <= last < len(node):
+        return node, last
+    return None
 
 
 def mutations() -> st.SearchStrategy[Mutation]:
@@ -245,6 +276,12 @@ def mutate(body: Any, mutation: Mutation) -> Any:
     """``body`` (a parsed JSON answer) with ``mutation`` applied; returned as a new value."""
     body = copy.deepcopy(body)
     op = mutation.op
+    if op == "set":
+        slot = _at(body, mutation.path)
+        if slot is not None:
+            container, key = slot
+            container[key] = mutation.value
+        return body
     if op in ("replace", "delete"):
         slots = list(_slots(body))
         if not slots:
@@ -310,6 +347,7 @@ class MutatingTransport(httpx.AsyncBaseTransport):
         self.lossy = False
         self._last: dict[str, bytes] = {}
         self._frozen: dict[str, bytes] = {}
+        self._matches = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
@@ -325,9 +363,10 @@ class MutatingTransport(httpx.AsyncBaseTransport):
             if body != original:
                 self.applied = True
                 self.lossy = self.lossy or _row_count(body) < _row_count(original)
-        elif m is not None and self.count == self.target:
+        elif m is not None and self._is_target(m, path, original):
             if m.op == "repeat_forever":
                 self._frozen[path] = body
+                self.applied = m.where is not None or self.applied
             elif m.op == "repeat_once":
                 body = self._last.get(path, body)
                 self.applied = body != original
@@ -338,6 +377,17 @@ class MutatingTransport(httpx.AsyncBaseTransport):
                 body = changed
         self._last[path] = original
         return self._rebuild(response, body, request)
+
+    def _is_target(self, m: Mutation, listing: str, body: bytes) -> bool:
+        if m.where is None:
+            return self.count == self.target
+        if m.where not in listing or (self.applied and m.op != "set"):
+            return False  # "set" stays: a server that keeps sending the bad value (retries see it too)
+        parsed = jsonutil.loads(body)
+        if not (_at(parsed, m.path) is not None if m.op == "set" else bool(_lists(parsed))):
+            return False
+        self._matches += 1
+        return self._matches >= m.nth
 
     @staticmethod
     def _rebuild(response: httpx.Response, body: bytes, request: httpx.Request) -> httpx.Response:
