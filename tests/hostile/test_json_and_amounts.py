@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.demo import demo_credential, demo_engine
+from helpers.demo import demo_credential, demo_engine, demo_registry
 from helpers.hostile import source_ids
 from txsync import jsonutil
+from txsync.engine import Engine
 from txsync.errors import AmountError, BadResponseError, ModelError
 from txsync.http import HttpClient
 from txsync.models import Balance, Leg, to_amount
@@ -25,6 +26,7 @@ from txsync.models.values import (
 )
 from txsync.store import SqliteStore
 from txsync.testing.demo_sandbox import DemoAccount, DemoSandbox
+from txsync.testing.harness import NO_SLEEP_RETRY
 
 # -- JSON nesting -------------------------------------------------------------------------------------
 
@@ -129,3 +131,33 @@ async def test_a_deposit_of_1e400_fails_its_page_and_balances_keep_working(
     again = await engine.sync(con.id)
     assert again.ok
     assert poisoned["id"] in source_ids(store, con.id, "deposits")
+
+
+# -- server text in errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [400, 418, 500])
+async def test_server_error_text_with_controls_or_lone_surrogates_never_breaks_the_report(
+    store: SqliteStore, status: int
+) -> None:
+    """An error body's message reaches the report: control, bidi and lone surrogate characters are
+    dropped (a lone surrogate made the report's JSON, and so ``Engine.sync``, raise)."""
+    sandbox = DemoSandbox(account=DemoAccount.generate(trades=10))
+    hostile = b'{"code": -1100, "msg": "bad \\ud800 param\\u0000 \\u202eevil"}'
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/trades":
+            return httpx.Response(status, content=hostile, headers={"Content-Type": "application/json"})
+        return sandbox.handle(request)
+
+    engine = Engine(
+        store, registry=demo_registry(), transport_for=lambda _c: httpx.MockTransport(handle),
+        clock=sandbox.clock, retry=NO_SLEEP_RETRY,
+    )
+    con = engine.connect("alice", demo_credential())
+    report = await engine.sync(con.id)  # used to raise PydanticSerializationError
+    assert not report.ok
+    text = report.model_dump_json()
+    message = " ".join(report.errors + [e for s in report.streams for e in s.errors])
+    assert "bad" in message and "evil" in message
+    assert all(ch.isprintable() for ch in message) and "\\ud800" not in text

@@ -28,6 +28,7 @@ from txsync.errors import (
     TxsyncError,
 )
 from txsync.http.redact import redact
+from txsync.payload import clean_label
 
 __all__ = [
     "ErrorMapper",
@@ -102,7 +103,7 @@ def exchange_message(body: Any | None, secrets: Iterable[str] = ()) -> str | Non
         if isinstance(message, list) and message and all(isinstance(m, str) for m in message):
             message = "; ".join(message)  # Kraken style: {"error": ["EAPI:Invalid key"]}
         if isinstance(message, str) and message.strip():
-            text = " ".join(redact(message, secrets).split())
+            text = clean_label(redact(message, secrets), 10_000) or "?"  # no control/lone surrogate chars
             if len(text) > _MESSAGE_LIMIT:
                 text = text[: _MESSAGE_LIMIT - 3] + "..."
             return text

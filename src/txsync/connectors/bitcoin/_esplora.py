@@ -18,6 +18,7 @@ import httpx
 
 from txsync.errors import BadRequestError, BadResponseError, DuplicateRecordError, TxsyncError
 from txsync.http import HttpClient
+from txsync.payload import clean_label
 
 __all__ = [
     "MAX_SATS",
@@ -54,7 +55,7 @@ def esplora_errors(response: httpx.Response, body: Any | None) -> TxsyncError | 
     status = response.status_code
     if status not in (400, 404):
         return None
-    text = " ".join(response.text.split())[:_TEXT_LIMIT] or response.reason_phrase
+    text = clean_label(response.text, _TEXT_LIMIT) or response.reason_phrase
     if status == 404:
         return EsploraNotFoundError(f"not found: {text}", status=status)
     return BadRequestError(f"request rejected: {text}", status=status)

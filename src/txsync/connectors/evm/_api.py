@@ -28,6 +28,7 @@ from txsync.errors import (
     TxsyncError,
 )
 from txsync.http import ErrorMapper, HttpClient, redact
+from txsync.payload import clean_label
 
 __all__ = [
     "ETHERSCAN_V2_URL",
@@ -94,7 +95,7 @@ def explorer_error_mapper(secrets: Sequence[str], clock: Callable[[], datetime])
         if str(body.get("status")) != "0" or is_empty_envelope(body):
             return None
         raw = _text(body)
-        text = " ".join(redact(raw, secrets).split())[:200] or "NOTOK"
+        text = clean_label(redact(raw, secrets), 200) or "NOTOK"
         low = raw.lower()
         if "too many invalid api key" in low:
             return RateLimitedError(
