@@ -161,3 +161,34 @@ async def test_server_error_text_with_controls_or_lone_surrogates_never_breaks_t
     message = " ".join(report.errors + [e for s in report.streams for e in s.errors])
     assert "bad" in message and "evil" in message
     assert all(ch.isprintable() for ch in message) and "\\ud800" not in text
+
+
+@pytest.mark.parametrize("amount", ["1e400", "1E+78", "0." + "0" * 70 + "1"])
+async def test_a_statement_row_of_1e400_is_a_typed_error_and_nothing_is_imported(
+    store: SqliteStore, tmp_path: Any, amount: str
+) -> None:
+    """The file importer shares the amount rule: the row and its column are named, nothing of the
+    file is stored (it used to import 20 of 23 rows), and the balances keep working."""
+    from txsync.connectors.binance_statement import BinanceStatement
+    from txsync.models import Credential
+    from txsync.registry import Registry
+
+    header = '"User_ID","UTC_Time","Account","Operation","Coin","Change","Remark"\r\n'
+    rows = [
+        '"1","2021-03-01 10:00:00","Spot","Deposit","BTC","1.5",""',
+        '"1","2021-03-02 10:00:00","Spot","Deposit","ETH","2",""',
+        f'"1","2021-03-03 10:00:00","Spot","Deposit","USDT","{amount}",""',
+        '"1","2021-03-04 10:00:00","Spot","Deposit","BNB","3",""',
+    ]
+    path = tmp_path / "statement.csv"
+    path.write_text(header + "\r\n".join(rows) + "\r\n", encoding="utf-8")
+    registry = Registry(entry_points=[])
+    registry.register(BinanceStatement)
+    engine = Engine(store, registry=registry)
+    con = engine.connect("alice", Credential(connector_id="binance_statement"), options={"path": str(path)})
+    report = await engine.sync(con.id)
+    assert not report.ok
+    message = " ".join(report.errors + [e for s in report.streams for e in s.errors])
+    assert ("row 3" in message and "column Change" in message and "10**78" in message) or "60 decimals" in message
+    assert store.count_raws(con.id) == 0 and store.count_transactions(con.account_id) == 0
+    assert store.balances(con.account_id) == {}
