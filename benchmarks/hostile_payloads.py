@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the fuzz tests' rigs
 
-from helpers.hostile import (
+from helpers.fuzz import (
     HOSTILE_VALUES,
     OPERATIONS,
     Mutation,

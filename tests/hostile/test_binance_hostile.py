@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from hypothesis import given
 
-from helpers.hostile import (
+from helpers.fuzz import (
     Clean,
     Mutation,
     Rig,

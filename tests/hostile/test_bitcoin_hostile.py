@@ -6,7 +6,7 @@ from functools import cache
 
 from hypothesis import given
 
-from helpers.hostile import (
+from helpers.fuzz import (
     Clean,
     Mutation,
     Rig,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from helpers.hostile import (
+from helpers.fuzz import (
     Clean,
     Mutation,
     Raw,
@@ -25,7 +25,7 @@ from helpers.hostile import (
     stored_raws,
     sync_once,
 )
-from txsync.payload import check_identity
+from txsync.fields import check_identity
 
 from . import (
     test_binance_hostile as binance,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.demo import demo_credential, demo_engine, demo_registry
-from helpers.hostile import source_ids
+from helpers.fuzz import source_ids
 from txsync import jsonutil
 from txsync.engine import Engine
 from txsync.errors import AmountError, BadResponseError, ModelError

@@ -27,8 +27,8 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
+from txsync.fields import clean_label
 from txsync.http.redact import redact
-from txsync.payload import clean_label
 
 __all__ = [
     "ErrorMapper",

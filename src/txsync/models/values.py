@@ -108,17 +108,27 @@ _MAX_INT_BITS = 260
 
 
 def check_amount_range(amount: Decimal) -> None:
-    """Raise :class:`AmountError` unless the finite ``amount`` is within the ledger's exact range."""
+    """Raise :class:`AmountError` unless the finite ``amount`` is within the ledger's exact range.
+
+    Cheap for ordinary amounts (a few attribute reads): call it wherever a ``Decimal`` is accepted
+    without going through :func:`to_amount`, so no path into the ledger skips the rule.
+    """
     if not amount:
         return  # zero, whatever its exponent, adds nothing
-    _, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int)  # finite
     if amount.adjusted() >= AMOUNT_MAX_INTEGER_DIGITS:
         raise AmountError(
             f"an amount must be below 10**{AMOUNT_MAX_INTEGER_DIGITS} in absolute value "
             f"(got one of about 10**{amount.adjusted()}): the ledger could not add it exactly"
         )
-    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if exponent >= -AMOUNT_MAX_DECIMALS:
+        return
+    trailing = 0
+    for digit in reversed(digits):  # trailing zeros are no precision: 1.50 has one decimal
+        if digit:
+            break
+        trailing += 1
     decimals = -(exponent + trailing)
     if decimals > AMOUNT_MAX_DECIMALS:
         raise AmountError(

@@ -14,7 +14,7 @@ from txsync.errors import (
     PaginationLoopError,
     TxsyncError,
 )
-from txsync.payload import preview
+from txsync.fields import preview
 
 __all__ = [
     "BlockOverflowError",

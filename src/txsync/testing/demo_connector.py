@@ -26,6 +26,7 @@ from txsync.connector import (
     StreamInfo,
 )
 from txsync.errors import BadResponseError, PaginationLoopError
+from txsync.fields import Fields, record_errors
 from txsync.http import Bucket, HmacQueryAuth, HttpClient, WeightedRateLimiter
 from txsync.models import (
     Balance,
@@ -39,7 +40,6 @@ from txsync.models import (
     TransactionStatus,
 )
 from txsync.pagination import IdCursorPaginator, OffsetPaginator, Window, WindowPaginator, as_pages
-from txsync.payload import Fields, record_errors
 from txsync.testing.demo_sandbox import DEMO_BASE_URL
 
 __all__ = ["DemoExchange"]

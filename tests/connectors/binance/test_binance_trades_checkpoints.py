@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from connectors.binance.binance_rig import credential
-from helpers.hostile import ledger
+from helpers.fuzz import ledger
 from txsync.connectors.binance import Binance
 from txsync.engine import Engine, InMemoryCredentials, SyncMode
 from txsync.registry import Registry

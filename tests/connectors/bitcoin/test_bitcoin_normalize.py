@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from txsync.connectors.bitcoin import classify, sats_to_btc
 from txsync.connectors.bitcoin._normalize import normalize_raw
 from txsync.errors import InvalidRecordError
+from txsync.fields import record_errors
 from txsync.models import LegRole, RawTransaction, TransactionKind, TransactionStatus
-from txsync.payload import record_errors
 from txsync.testing.sandboxes.bitcoin import Chain, external_address, own_address
 
 A0, A1, C0 = own_address(0, 0), own_address(0, 1), own_address(1, 0)

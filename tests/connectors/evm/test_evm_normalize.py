@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from txsync.connectors.evm._chains import KNOWN_CHAINS, chain_info
 from txsync.connectors.evm._normalize import Normalizer, base_key, check_row, scaled, spam_reasons
 from txsync.errors import InvalidRecordError
+from txsync.fields import record_errors
 from txsync.models import LegRole, NormalizedTransaction, RawTransaction, TransactionKind
-from txsync.payload import record_errors
 
 ME = "0x" + "a1" * 20
 ME2 = "0x" + "b2" * 20

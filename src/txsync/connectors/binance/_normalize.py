@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from txsync.errors import BadResponseError, InvalidRecordError
+from txsync.fields import Fields, check_identity, record_errors
 from txsync.models import (
     Leg,
     LegRole,
@@ -25,16 +26,13 @@ from txsync.models import (
     RawTransaction,
     TransactionKind,
     TransactionStatus,
-    to_amount,
 )
 from txsync.pagination import from_ms, to_ms
-from txsync.payload import Fields, check_identity, record_errors
 
 __all__ = [
     "FIAT",
     "NORMALIZERS",
     "convert_id",
-    "dec",
     "deposit_id",
     "earn_flexible_id",
     "earn_locked_id",
@@ -97,18 +95,6 @@ FIAT = frozenset(
 Normalizer = Callable[[RawTransaction], Iterable[NormalizedTransaction]]
 
 _ZERO = Decimal(0)
-
-
-def dec(row: Mapping[str, Any], name: str) -> Decimal:
-    """An amount field of a Binance row as an exact ``Decimal`` (0 when absent or empty);
-    :class:`BadResponseError` when it is not an amount the ledger can hold."""
-    value = row.get(name)
-    if value is None or value == "":
-        return _ZERO
-    try:
-        return to_amount(value)
-    except ValueError as exc:
-        raise BadResponseError(f"field {name} is not a usable amount: {exc}") from None
 
 
 def parse_time(value: Any) -> datetime:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from txsync.connector import ConnectorContext, Cursor, Page, RawRecord, Stream
 from txsync.errors import AuthError, PaginationLoopError, PermissionDeniedError
+from txsync.fields import Fields, checked_records
 from txsync.models import NormalizedTransaction, RawTransaction
 from txsync.pagination import (
     Counted,
@@ -27,7 +28,6 @@ from txsync.pagination import (
     WindowPaginator,
     to_ms,
 )
-from txsync.payload import Fields, checked_records
 
 from ._api import BinanceApi
 from ._normalize import (

@@ -28,9 +28,9 @@ from decimal import Decimal
 from typing import Any
 
 from txsync.connector import Cursor, Page, RawRecord
+from txsync.fields import Fields
 from txsync.models import to_amount
 from txsync.pagination import IdCursorPaginator, InvalidCursorError, Step
-from txsync.payload import Fields
 
 from ._discovery import PairPlanner, Symbol, confirmed_flows
 from ._errors import InvalidSymbolError

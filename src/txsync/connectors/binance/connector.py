@@ -9,9 +9,9 @@ from typing import Any
 
 from txsync.connector import Connector, ConnectorContext, Stream
 from txsync.errors import AuthError, BadResponseError, PermissionDeniedError
+from txsync.fields import Fields, clean_label
 from txsync.models import Balance, Permissions
 from txsync.models.values import exact
-from txsync.payload import Fields, clean_label
 
 from ._api import BinanceApi
 from ._discovery import KNOWN_DELISTED, AssetTally, Symbol

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 
 from txsync.errors import BadRequestError, BadResponseError, DuplicateRecordError, TxsyncError
+from txsync.fields import clean_label
 from txsync.http import HttpClient
-from txsync.payload import clean_label
 
 __all__ = [
     "MAX_SATS",

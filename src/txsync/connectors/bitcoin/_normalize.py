@@ -198,7 +198,7 @@ def _from_tx(raw: RawTransaction, payload: Mapping[str, Any]) -> NormalizedTrans
 
 def normalize_raw(raw: RawTransaction) -> NormalizedTransaction:
     """One raw record of the ``transactions`` stream as a normalized transaction. A record of
-    neither shape raises (wrap the call in :func:`txsync.payload.record_errors` for a typed error
+    neither shape raises (wrap the call in :func:`txsync.fields.record_errors` for a typed error
     naming it): the stream checks every transaction's shape before storing it, so an unreadable
     record is never kept as if it were valid."""
     payload = raw.payload

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 from txsync import jsonutil
 from txsync.connector import Cursor, Page, RawRecord, Stream
 from txsync.errors import BadRequestError, BadResponseError, PaginationLoopError
+from txsync.fields import record_errors
 from txsync.models import NormalizedTransaction, RawTransaction
 from txsync.pagination import InvalidCursorError
-from txsync.payload import record_errors
 
 from ._esplora import AddressStats, EsploraNotFoundError, IncompleteHistoryError
 from ._keys import CHAINS

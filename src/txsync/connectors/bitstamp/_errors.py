@@ -26,8 +26,8 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
+from txsync.fields import clean_label
 from txsync.http import exchange_message, redact
-from txsync.payload import clean_label
 
 __all__ = ["AUTH_CODES", "bitstamp_error", "error_mapper"]
 

@@ -29,7 +29,7 @@ from txsync.connectors.bitstamp._rows import (
     row_time,
     type_of,
 )
-from txsync.payload import Fields
+from txsync.fields import Fields
 
 __all__ = [
     "CRYPTO_PREFIX",

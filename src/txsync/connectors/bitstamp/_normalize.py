@@ -42,8 +42,8 @@ from txsync.connectors.bitstamp._rows import (
     row_time,
     type_of,
 )
+from txsync.fields import record_errors
 from txsync.models import Leg, LegRole, NormalizedTransaction, RawTransaction, TransactionKind
-from txsync.payload import record_errors
 
 __all__ = ["normalize_page", "page_matches", "transaction_key"]
 

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from txsync.models import to_amount
-from txsync.payload import Fields
+from txsync.fields import Fields
 
 __all__ = [
     "FIAT",
@@ -17,7 +16,6 @@ __all__ = [
     "STREAM",
     "TYPE_NAMES",
     "PairInfo",
-    "amount_of",
     "currency_amounts",
     "fee_of",
     "fields",
@@ -104,16 +102,6 @@ def parse_datetime(value: Any) -> datetime:
 def row_time(row: Mapping[str, Any], record: str | None = None) -> datetime:
     """The row's ``datetime`` (a typed error naming the row when unreadable)."""
     return fields(row, record or _record(row)).convert("datetime", parse_datetime, "a Bitstamp datetime")
-
-
-def amount_of(value: Any) -> Decimal | None:
-    """A JSON number or decimal string as an exact ``Decimal``; ``None`` if it is not a number."""
-    if value is None:
-        return None
-    try:
-        return to_amount(value)
-    except ValueError:
-        return None
 
 
 def _checked_key(row: Fields, key: Any, pair: bool) -> str:

@@ -23,10 +23,10 @@ from txsync.connectors.bitstamp._errors import error_mapper
 from txsync.connectors.bitstamp._matching import CryptoRow, crypto_row, crypto_source_id
 from txsync.connectors.bitstamp._stream import MAX_OFFSET, UserTransactionsStream, grace
 from txsync.errors import BadResponseError, ConfigurationError, PaginationLoopError, PermissionDeniedError
+from txsync.fields import Fields
 from txsync.http import Bucket, HttpClient, WeightedRateLimiter
 from txsync.models import Balance, ConnectorKind, Permissions
 from txsync.pagination import page_fingerprint
-from txsync.payload import Fields
 
 __all__ = ["BITSTAMP_BASE_URL", "Bitstamp"]
 

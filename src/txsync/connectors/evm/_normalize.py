@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from txsync.errors import InvalidRecordError
+from txsync.fields import Fields, clean_label, preview
 from txsync.models import (
     Leg,
     LegRole,
@@ -30,7 +31,6 @@ from txsync.models import (
     TransactionKind,
 )
 from txsync.models.values import AMOUNT_MAX_DECIMALS
-from txsync.payload import Fields, clean_label, preview
 
 from ._chains import ChainInfo
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from txsync.connector import Cursor
 from txsync.errors import DuplicateRecordError, PaginationLoopError
+from txsync.fields import preview
 from txsync.pagination import BlockOverflowError, InvalidCursorError, Step, page_fingerprint
-from txsync.payload import preview
 
 __all__ = ["MAX_WINDOW", "BlockLanes", "Row"]
 

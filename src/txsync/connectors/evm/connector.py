@@ -24,6 +24,7 @@ from txsync.connector import (
     StreamInfo,
 )
 from txsync.errors import ConfigurationError
+from txsync.fields import record_errors
 from txsync.http import Bucket, HttpClient, WeightedRateLimiter
 from txsync.models import (
     Balance,
@@ -32,7 +33,6 @@ from txsync.models import (
     Permissions,
     RawTransaction,
 )
-from txsync.payload import record_errors
 
 from ._api import ETHERSCAN_V2_URL, ExplorerApi, explorer_error_mapper
 from ._chains import OP_STACK_CHAINS, ChainInfo, chain_info

@@ -21,8 +21,8 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
+from txsync.fields import clean_label
 from txsync.http import redact
-from txsync.payload import clean_label
 
 __all__ = ["PaymiumNonceError", "error_messages", "make_error_mapper"]
 

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from txsync.errors import BadResponseError
+from txsync.fields import Fields, check_identity, record_errors
 from txsync.models import (
     Leg,
     LegRole,
@@ -39,7 +40,6 @@ from txsync.models import (
     TransactionStatus,
     to_amount,
 )
-from txsync.payload import Fields, check_identity, record_errors
 
 __all__ = [
     "INTERNAL_OPERATIONS",

@@ -21,9 +21,9 @@ from txsync.connector import (
     StreamInfo,
 )
 from txsync.errors import BadResponseError
+from txsync.fields import Fields, record_errors, unique_records
 from txsync.http import HttpClient
 from txsync.models import Balance, ConnectorKind, NormalizedTransaction, Permissions, RawTransaction
-from txsync.payload import Fields, record_errors, unique_records
 
 from ._auth import PaymiumAuth
 from ._errors import make_error_mapper

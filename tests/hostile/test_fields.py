@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from txsync.connector import RawRecord
 from txsync.errors import BadResponseError, DuplicateRecordError, InvalidRecordError, TxsyncError
+from txsync.fields import Fields, check_identity, checked_records, clean_label, record_errors, unique_records
 from txsync.models import Leg
-from txsync.payload import Fields, check_identity, checked_records, clean_label, record_errors, unique_records
 
 HOSTILE_IDS: list[Any] = [
     None,

@@ -38,8 +38,8 @@ from sqlalchemy import text
 from txsync import jsonutil
 from txsync.connector import Connector
 from txsync.engine import Engine, InMemoryCredentials, SyncReport
+from txsync.fields import check_identity
 from txsync.models import Credential
-from txsync.payload import check_identity
 from txsync.registry import Registry
 from txsync.store import SqliteStore
 from txsync.testing.harness import NO_SLEEP_RETRY
