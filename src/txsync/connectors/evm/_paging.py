@@ -159,10 +159,12 @@ class BlockLanes:
         answer = await self._get(lane.address, start, self.end_block, 1, self.page_size)
         rows = [(self.block_of(row), row) for row in answer]
         mine = [(b, r) for b, r in rows if b >= start]
-        if rows and not mine:
+        if len(mine) < len(rows):
+            # rows before the start block asked for: the explorer answered another range (an
+            # earlier page again); trusting the rest would cut the block the paging resumes from
             raise PaginationLoopError(
-                f"block range paging: an answer from block {start} holds only earlier blocks; "
-                "the explorer ignores the start block"
+                f"block range paging: an answer from block {start} holds earlier blocks; "
+                "the explorer ignores the start block or served an earlier page again"
             )
         n = len(answer)
         complete = n == 0 or n < self._bound
@@ -192,7 +194,13 @@ class BlockLanes:
                 )
             pages.add(fingerprint)
             self._bound = max(self._bound, len(more))
-            block_rows.extend((b, r) for b, r in ((self.block_of(x), x) for x in more) if b == start)
+            paged = [(self.block_of(x), x) for x in more]
+            if any(b != start for b, _ in paged):
+                raise PaginationLoopError(
+                    f"block {start}: a page of that block alone holds other blocks; the explorer "
+                    "ignores the block range"
+                )
+            block_rows.extend(paged)
             if len(more) < n:
                 break
             page += 1
