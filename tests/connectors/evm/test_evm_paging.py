@@ -226,3 +226,25 @@ def test_a_page_served_again_inside_one_block_is_a_loop_error() -> None:
     explorer = SamePage({"a": rows_of([5] * 9 + [6, 7])}, 4)
     with pytest.raises(PaginationLoopError, match="repeats an earlier page"):
         asyncio.run(collect(lanes(explorer, ["a"], 10_000)))
+
+
+def test_an_earlier_page_served_again_is_a_loop_error_never_a_cut_block() -> None:
+    """The answer for the next start block is the previous answer again: it holds the rows of the
+    block the paging resumes from (cut by the cap) and earlier ones. Trusting its tail took the cut
+    block as complete and lost its other rows; it is a loop error."""
+
+    class Replaying(FakeExplorer):
+        first: list[dict[str, Any]] | None = None
+
+        async def fetch(
+            self, address: str, start: int, end: int | None, page: int, offset: int
+        ) -> list[dict[str, Any]]:
+            answer = await super().fetch(address, start, end, page, offset)
+            if self.first is None:
+                self.first = answer
+                return answer
+            return self.first
+
+    explorer = Replaying({"a": rows_of(BLOCKS)}, 4)
+    with pytest.raises(PaginationLoopError, match="holds earlier blocks"):
+        asyncio.run(collect(lanes(explorer, ["a"], 4)))
