@@ -517,7 +517,7 @@ def check_outcome(outcome: Outcome, clean: Clean, mutation: Mutation) -> None:
 _ABSENT = object()
 
 #: Examples per connector (``TXSYNC_FUZZ_EXAMPLES`` raises it for a longer hunt).
-FUZZ_EXAMPLES = int(os.environ.get("TXSYNC_FUZZ_EXAMPLES", "25"))
+FUZZ_EXAMPLES = int(os.environ.get("TXSYNC_FUZZ_EXAMPLES", "12"))
 
 fuzz_settings = settings(
     max_examples=FUZZ_EXAMPLES,

@@ -97,13 +97,26 @@ def _assert_refused(outcome: Any, clean: Clean, mutation: Mutation) -> None:
     check_outcome(outcome, clean, mutation)  # typed errors only, nothing foreign stored
 
 
-@pytest.mark.parametrize(("name", "rig", "clean", "where", "path"), IDS, ids=[i[0] for i in IDS])
+def _values_for(index: int, name: str) -> list[Any]:
+    """Every hostile id for each connector's first case, a third of them (rotating) for its other
+    cases: every value meets every connector while the suite stays fast."""
+    values = [v for v in HOSTILE_IDS if v not in ALLOWED.get(name, [])]
+    connector = name.split()[0]
+    first = next(i for i, case in enumerate(IDS) if case[0].split()[0] == connector)
+    return values if index == first else [v for j, v in enumerate(values) if (j + index) % 3 == 0]
+
+
+@pytest.mark.parametrize(
+    ("index", "name", "rig", "clean", "where", "path"),
+    [(i, *case) for i, case in enumerate(IDS)],
+    ids=[i[0] for i in IDS],
+)
 def test_hostile_identities_are_typed_errors_and_never_stored(
-    name: str, rig: Any, clean: Any, where: str, path: tuple[str | int, ...]
+    index: int, name: str, rig: Any, clean: Any, where: str, path: tuple[str | int, ...]
 ) -> None:
     reference: Clean = clean()
     named = 0
-    values = [v for v in HOSTILE_IDS if v not in ALLOWED.get(name, [])]
+    values = _values_for(index, name)
     for value in values:
         mutation = Mutation(0, "set", value=value, where=where, path=path)
         outcome = sync_once(rig(), mutation, reference.answers)
@@ -111,6 +124,13 @@ def test_hostile_identities_are_typed_errors_and_never_stored(
         _assert_refused(outcome, reference, mutation)
         named += any("record" in e or "txid" in e or "hash" in e for e in errors)
     assert named >= len(values) - 2  # all but whole-answer failures (Infinity) name the record
+
+
+def test_every_hostile_id_meets_every_connector() -> None:
+    for connector in ("demo", "bitstamp", "paymium", "bitcoin", "evm", "binance"):
+        cases = [i for i, case in enumerate(IDS) if case[0].startswith(connector)]
+        met = {ascii(v) for i in cases for v in _values_for(i, IDS[i][0])}
+        assert met >= {ascii(v) for v in HOSTILE_IDS if v not in (None, "")}, connector
 
 
 #: (name, rig, clean run, list, which answer of it with rows is served forever: the key checks
