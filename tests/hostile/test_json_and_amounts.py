@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.demo import demo_credential, demo_engine, demo_registry
-from helpers.fuzz import source_ids
+from helpers.fuzz import connect_offline, source_ids
 from txsync import jsonutil
 from txsync.engine import Engine
 from txsync.errors import AmountError, BadResponseError, ModelError
@@ -113,7 +113,7 @@ async def test_a_deposit_of_1e400_fails_its_page_and_balances_keep_working(
     poisoned = account.deposits[1]
     poisoned["amount"] = amount
     engine = demo_engine(store, DemoSandbox(account=account))
-    con = engine.connect("alice", demo_credential())
+    con = connect_offline(engine, "alice", demo_credential())
     report = await engine.sync(con.id)
     trades, deposits = report.streams
     assert trades.completed and not trades.errors
@@ -154,7 +154,7 @@ async def test_server_error_text_with_controls_or_lone_surrogates_never_breaks_t
         store, registry=demo_registry(), transport_for=lambda _c: httpx.MockTransport(handle),
         clock=sandbox.clock, retry=NO_SLEEP_RETRY,
     )
-    con = engine.connect("alice", demo_credential())
+    con = connect_offline(engine, "alice", demo_credential())
     report = await engine.sync(con.id)  # used to raise PydanticSerializationError
     assert not report.ok
     text = report.model_dump_json()
@@ -185,7 +185,9 @@ async def test_a_statement_row_of_1e400_is_a_typed_error_and_nothing_is_imported
     registry = Registry(entry_points=[])
     registry.register(BinanceStatement)
     engine = Engine(store, registry=registry)
-    con = engine.connect("alice", Credential(connector_id="binance_statement"), options={"path": str(path)})
+    con = connect_offline(
+        engine, "alice", Credential(connector_id="binance_statement"), options={"path": str(path)}
+    )
     report = await engine.sync(con.id)
     assert not report.ok
     message = " ".join(report.errors + [e for s in report.streams for e in s.errors])

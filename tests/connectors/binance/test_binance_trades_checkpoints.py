@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from connectors.binance.binance_rig import credential
-from helpers.fuzz import ledger
+from helpers.fuzz import connect_offline, ledger
 from txsync.connectors.binance import Binance
 from txsync.engine import Engine, InMemoryCredentials, SyncMode
 from txsync.registry import Registry
@@ -57,7 +57,7 @@ def test_each_page_inside_a_long_pair_is_a_checkpoint_and_resumes_to_the_same_le
 ) -> None:
     reference = RecordingStore(SqliteStore(":memory:"))
     engine = _engine(reference, BinanceSandbox(account=small_account, enforce_limits=False).transport())
-    con = engine.connect("owner", credential(), options=dict(OPTIONS), connection_id="con_ref")
+    con = connect_offline(engine, "owner", credential(), options=dict(OPTIONS), connection_id="con_ref")
     assert asyncio.run(engine.sync(con.id)).ok
     expected = ledger(reference.inner, con.account_id)  # type: ignore[arg-type]
     inside = _pair_pages(reference)
@@ -70,7 +70,7 @@ def test_each_page_inside_a_long_pair_is_a_checkpoint_and_resumes_to_the_same_le
         # killed right after committing the reference's page number kill_at (the same sequence)
         store.crash_after = lambda _page, s=store, n=kill_at: len(s.pages) == n + 1
         engine = _engine(store, BinanceSandbox(account=small_account, enforce_limits=False).transport())
-        con = engine.connect("owner", credential(), options=dict(OPTIONS), connection_id="con_kill")
+        con = connect_offline(engine, "owner", credential(), options=dict(OPTIONS), connection_id="con_kill")
         with pytest.raises(SimulatedCrash):
             asyncio.run(engine.sync(con.id))
         stored = {sid for page in store.pages for sid in (r.source_id for r in page.raws)}
@@ -107,7 +107,7 @@ def test_a_pair_that_keeps_paging_commits_as_it_goes(small_account: Any) -> None
     store = RecordingStore(SqliteStore(":memory:"))
     store.crash_after = lambda page: len(_pair_pages(store)) == 40  # kill once 40 of its pages are in
     engine = _engine(store, httpx.MockTransport(handle))
-    con = engine.connect("owner", credential(), options=dict(OPTIONS), connection_id="con_endless")
+    con = connect_offline(engine, "owner", credential(), options=dict(OPTIONS), connection_id="con_endless")
     with pytest.raises(SimulatedCrash):
         asyncio.run(engine.sync(con.id, SyncMode.FULL))
     assert len(_pair_pages(store)) == 40
