@@ -166,3 +166,14 @@ def test_rigs_cover_every_connector() -> None:
     names = {rig().connector.info.id for _, rig, *_ in IDS}
     assert names == {"demo", "bitstamp", "paymium", "bitcoin", "evm", "binance"}
     assert isinstance(bitcoin._rig(), Rig)
+
+
+@pytest.mark.parametrize("value", [10**30, "x", {"a": 1}, [1, 2]])
+def test_a_mistyped_binance_margin_account_is_a_typed_error(value: Any) -> None:
+    """Found by the campaign: ``userAssets`` of another type escaped as a bare ``TypeError``."""
+    reference: Clean = binance._clean()
+    mutation = Mutation(0, "set", value=value, where="/sapi/v1/margin/account", path=("userAssets",))
+    outcome = sync_once(binance._rig(), mutation, reference.answers)
+    errors = errors_of(outcome.report)
+    assert not outcome.report.ok and any("userAssets" in e for e in errors), errors
+    check_outcome(outcome, reference, mutation)

@@ -48,6 +48,7 @@ TRADING_FLAGS = (
     "enableFixApiTrade",
 )
 _ZERO = Decimal(0)
+MARGIN_ACCOUNT = "/sapi/v1/margin/account"
 
 
 def _amount(row: Mapping[str, Any], *names: str) -> Decimal:
@@ -152,7 +153,7 @@ class Binance(Connector):
         if not await self.margin_enabled() or self._margin_account is None:
             return []
         result = []
-        for row in self._margin_account.get("userAssets") or []:
+        for row in self._margin_rows():
             net = _amount(row, "netAsset")
             if net:
                 result.append(Balance(asset=_asset_of(row), amount=net, wallet="margin"))
@@ -208,11 +209,17 @@ class Binance(Connector):
             self._margin_account = body if isinstance(body, dict) else {}
         return self._margin
 
+    def _margin_rows(self) -> list[Mapping[str, Any]]:
+        """The margin account's ``userAssets`` rows (a typed error when they are not a list of
+        objects)."""
+        account = Fields(self._margin_account or {}, stream="margin_account", record=MARGIN_ACCOUNT)
+        return [row.data for row in account.objects("userAssets", optional=True)]
+
     async def margin_assets(self) -> set[str]:
         """Assets the margin account holds or owes now."""
         await self.margin_enabled()
         assets = set()
-        for row in (self._margin_account or {}).get("userAssets") or []:
+        for row in self._margin_rows():
             if any(_amount(row, name) for name in ("free", "locked", "borrowed", "interest", "netAsset")):
                 assets.add(_asset_of(row))
         return assets
