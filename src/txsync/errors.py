@@ -48,6 +48,11 @@ class ModelError(TxsyncError, ValueError):
     """A value given to a txsync model is invalid (float amount, naive datetime, no legs...)."""
 
 
+class AmountError(ModelError):
+    """A value is not an amount the ledger can hold: not a number, not finite, or outside the exact
+    range every sum of the ledger can add without rounding (see :func:`txsync.models.to_amount`)."""
+
+
 class ConfigurationError(TxsyncError):
     """The library or a connection is configured in a way that cannot work."""
 
@@ -182,6 +187,35 @@ class StreamBudgetError(ConnectorError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.stream = stream
         self.budget = budget
+
+
+class InvalidRecordError(BadResponseError):
+    """One record of a stream is malformed: a missing or mistyped field, an unreadable amount or
+    time, an identity txsync refuses (empty, too long, control or bidi characters, non-ASCII digits).
+
+    ``stream`` names the stream, ``record`` the record (its id, or ``None`` when the id itself is the
+    problem) and ``field`` the field at fault (``None`` when the record as a whole is). The message
+    shows values only as short, escaped previews.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stream: str | None = None,
+        record: str | None = None,
+        field: str | None = None,
+        **kw: object,
+    ) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.stream = stream
+        self.record = record
+        self.field = field
+
+
+class DuplicateRecordError(InvalidRecordError):
+    """One page holds two records with the same identity and different content: the remote side
+    contradicts itself, and txsync never picks one of them silently."""
 
 
 class VaultError(TxsyncError):

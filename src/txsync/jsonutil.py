@@ -4,6 +4,10 @@ Exchanges send amounts as JSON numbers (Paymium) or strings (Binance). Reading a
 ``float`` loses digits, so every payload txsync stores or normalizes goes through :func:`loads`, which
 keeps non-integral numbers as :class:`~decimal.Decimal`, and :func:`dumps`, which writes them back with
 the same digits (``1.10`` stays ``1.10``). Key order is preserved.
+
+Nesting is bounded: a document nested deeper than :data:`MAX_DEPTH` arrays and objects is refused
+with a :class:`~txsync.errors.BadResponseError` (never a ``RecursionError``), so no payload txsync
+stores can make a later recursive walk (serializing, normalizing) exhaust the stack.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import orjson
 
 from txsync.errors import BadResponseError
 
-__all__ = ["JsonValue", "dumps", "encode", "loads", "loads_stored"]
+__all__ = ["MAX_DEPTH", "JsonValue", "dumps", "encode", "loads", "loads_stored", "nesting_depth"]
+
+#: The deepest nesting of arrays and objects :func:`loads` accepts. Exchange and explorer answers
+#: nest four or five levels; a payload deeper than this is hostile or broken.
+MAX_DEPTH = 64
 
 #: A JSON value as txsync holds it: non-integral numbers are ``Decimal``.
 JsonValue = Any
@@ -30,13 +38,51 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"JSON constant {name} is not allowed")
 
 
-def loads(text: str | bytes) -> JsonValue:
-    """Parse JSON exactly; raises :class:`BadResponseError` on malformed or truncated input."""
+def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> JsonValue:
+    """Parse JSON exactly; raises :class:`BadResponseError` on malformed or truncated input, on the
+    constants ``NaN`` / ``Infinity``, and on nesting deeper than ``max_depth``."""
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        value = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadResponseError(f"JSON nested deeper than {max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         # The message carries position info only, never the document (it may hold account data).
         raise BadResponseError(f"malformed JSON: {type(exc).__name__} at {_position(exc)}") from None
+    if isinstance(value, dict | list) and _may_exceed(text, max_depth):
+        depth = nesting_depth(value, stop_after=max_depth)
+        if depth > max_depth:
+            raise BadResponseError(f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+def _may_exceed(text: str | bytes, max_depth: int) -> bool:
+    # A document cannot nest deeper than it has opening brackets (a cheap C-level count).
+    if isinstance(text, str):
+        return text.count("[") + text.count("{") > max_depth
+    return text.count(b"[") + text.count(b"{") > max_depth
+
+
+def nesting_depth(value: JsonValue, *, stop_after: int | None = None) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0, ``[]`` is 1, ``[{}]`` is 2).
+
+    Iterative, so it works on any depth; with ``stop_after`` it returns as soon as the depth exceeds
+    that bound (the result is then ``stop_after + 1``).
+    """
+    if not isinstance(value, Mapping | list | tuple):
+        return 0
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if stop_after is not None and deepest > stop_after:
+                return deepest
+        children = node.values() if isinstance(node, Mapping) else node
+        for child in children:
+            if isinstance(child, Mapping | list | tuple):
+                stack.append((child, depth + 1))
+    return deepest
 
 
 def _position(exc: Exception) -> str:

@@ -195,12 +195,14 @@ async def test_a_connector_bug_fails_its_stream_only_and_stores_nothing_of_that_
     store: SqliteStore,
 ) -> None:
     account = DemoAccount.generate(trades=10)
-    del account.trades[4]["qty"]  # normalization will hit a KeyError
+    del account.trades[4]["qty"]  # normalization meets a record without its quantity
     engine = demo_engine(store, DemoSandbox(account=account))
     con = engine.connect("alice", demo_credential(), verify=False)
     report = await engine.sync(con.id)
     trades, deposits = report.streams
-    assert not report.ok and trades.errors and "KeyError" in trades.errors[0]
+    assert not report.ok and trades.errors
+    # a typed error naming the stream, the record and the field, not a bare KeyError
+    assert trades.errors[0].startswith("InvalidRecordError: trades record '" + str(account.trades[4]["id"]) + "': field 'qty' is missing")
     assert deposits.completed and deposits.new == len(account.deposits)
     assert store.count_raws(con.id) == len(account.deposits)  # the failing page left no trace
     assert store.get_cursor(con.id, "trades") is None

@@ -43,7 +43,7 @@ PARIS = zone("Europe/Paris")
         ("1e+3", "1000", "1000"),
         (" 7 ", "7", "7"),
         ("1" * MAX_INTEGER_DIGITS, "1" * MAX_INTEGER_DIGITS, "1" * MAX_INTEGER_DIGITS),
-        ("0." + "0" * (MAX_FRACTION_DIGITS - 1) + "1", "1E-36", "0." + "0" * (MAX_FRACTION_DIGITS - 1) + "1"),
+        ("0." + "0" * (MAX_FRACTION_DIGITS - 1) + "1", f"1E-{MAX_FRACTION_DIGITS}", "0." + "0" * (MAX_FRACTION_DIGITS - 1) + "1"),
         ("2." + "0" * 80, "2", "2"),  # trailing zeros are not digits that matter
     ],
 )
@@ -59,7 +59,7 @@ def test_amounts_are_exact_and_have_one_canonical_text(text: str, expected: str,
     ("text", "message"),
     [
         ("1e400", "too large"),
-        ("-1E+43", "too large"),
+        (f"-1E+{MAX_INTEGER_DIGITS}", "too large"),
         ("1" * (MAX_INTEGER_DIGITS + 1), "too large"),
         ("1e-400", "decimals"),
         ("0." + "0" * MAX_FRACTION_DIGITS + "1", "decimals"),

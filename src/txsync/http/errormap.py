@@ -27,6 +27,7 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
+from txsync.fields import clean_label
 from txsync.http.redact import SecretSet, redact
 
 __all__ = [
@@ -102,7 +103,7 @@ def exchange_message(body: Any | None, secrets: Iterable[str] | SecretSet = ()) 
         if isinstance(message, list) and message and all(isinstance(m, str) for m in message):
             message = "; ".join(message)  # Kraken style: {"error": ["EAPI:Invalid key"]}
         if isinstance(message, str) and message.strip():
-            text = " ".join(redact(message, secrets).split())
+            text = clean_label(redact(message, secrets), 10_000) or "?"  # no control/lone surrogate chars
             if len(text) > _MESSAGE_LIMIT:
                 text = text[: _MESSAGE_LIMIT - 3] + "..."
             return text

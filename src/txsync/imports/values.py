@@ -12,6 +12,7 @@ from decimal import Context, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from txsync.errors import ConfigurationError
+from txsync.models.values import AMOUNT_MAX_DECIMALS, AMOUNT_MAX_INTEGER_DIGITS
 
 __all__ = [
     "MAX_FRACTION_DIGITS",
@@ -30,11 +31,11 @@ __all__ = [
     "zone",
 ]
 
-#: The largest amount a file may hold has this many digits before the point (a uint256 token amount
-#: has 78 digits in all; the ledger sums exactly in 160 digits, so bounded inputs can never overflow).
-MAX_INTEGER_DIGITS = 42
-#: ... and this many after it (tokens have at most 18-24 decimals; trailing zeros do not count).
-MAX_FRACTION_DIGITS = 36
+#: The largest amount a file may hold has this many digits before the point, and this many after it
+#: (trailing zeros do not count): the ledger's one amount rule (txsync.models.values), so what a file
+#: holds can always be summed exactly.
+MAX_INTEGER_DIGITS = AMOUNT_MAX_INTEGER_DIGITS
+MAX_FRACTION_DIGITS = AMOUNT_MAX_DECIMALS
 
 _AMOUNT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$", re.ASCII)
 _PLAIN = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?", re.ASCII)

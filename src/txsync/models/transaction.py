@@ -25,7 +25,14 @@ from pydantic_core import core_schema
 
 from txsync.errors import ModelError
 from txsync.models.enums import LegRole, Origin, TransactionKind, TransactionStatus
-from txsync.models.values import check_amount, exact, to_utc
+from txsync.models.values import (
+    AMOUNT_MAX_DECIMALS,
+    AMOUNT_MAX_INTEGER_DIGITS,
+    check_amount,
+    check_amount_range,
+    exact,
+    to_utc,
+)
 
 __all__ = [
     "Leg",
@@ -38,6 +45,8 @@ __all__ = [
 
 _force = msgspec.structs.force_setattr
 _MAX_ASSET = 200
+_BIG = AMOUNT_MAX_INTEGER_DIGITS
+_SMALL = AMOUNT_MAX_DECIMALS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIELDS: dict[type, tuple[Any, ...]] = {}
 
@@ -248,11 +257,16 @@ class Leg(_Value, frozen=True, kw_only=True, gc=False):
             if not asset.strip() or asset != asset.strip():
                 raise _invalid("Leg", "asset", "must be a non-blank symbol without surrounding spaces")
         amount = self.amount
-        if type(amount) is not Decimal or not amount.is_finite():
-            try:
+        try:
+            if type(amount) is not Decimal or not amount.is_finite():
                 _force(self, "amount", check_amount(amount))
-            except ValueError as exc:
-                raise _invalid("Leg", "amount", str(exc)) from None
+            elif amount and (not -_SMALL < amount.adjusted() < _BIG or len(text := str(amount)) > 40
+                             or "E" in text):
+                # Out of the cheap bounds (a magnitude, or a long or scientific text that may hide
+                # more than the allowed decimals): the exact rule of txsync.models.values decides.
+                check_amount_range(amount)
+        except ValueError as exc:
+            raise _invalid("Leg", "amount", str(exc)) from None
         if type(self.role) is not LegRole:
             _force(self, "role", _enum("Leg", "role", LegRole, self.role))
         wallet = self.wallet

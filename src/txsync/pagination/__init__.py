@@ -4,8 +4,11 @@ Each paginator is driven by a ``fetch`` coroutine the connector supplies (it mak
 and returns the parsed rows) and yields :class:`Step` objects, ``(items, cursor)``, where ``cursor``
 is a JSON value that resumes right after those items. A stream turns each step into a
 ``Page(records, cursor)`` (:func:`as_pages`). Every paginator stops on an empty page, raises
-:class:`~txsync.errors.PaginationLoopError` when the remote side stops advancing instead of
-looping, and resumes from any cursor it yielded, yielding exactly what follows it.
+:class:`~txsync.errors.PaginationLoopError` when the remote side stops advancing or serves an
+earlier page again (any earlier page: a digest of each is kept, see :func:`page_fingerprint`)
+instead of looping, raises :class:`~txsync.errors.DuplicateRecordError` when one page holds two
+different items under one key (an exact repeat is kept once), and resumes from any cursor it
+yielded, yielding exactly what follows it.
 
 * :class:`OffsetPaginator` - ``offset``/``limit``.
 * :class:`PageNumberPaginator` - ``page``/``rows`` (or ``current``/``size``), with ``total`` if given.
@@ -29,6 +32,7 @@ from ._core import (
     as_pages,
     collect,
     collect_steps,
+    page_fingerprint,
 )
 from ._ids import IdCursorPaginator, TokenPaginator
 from ._offset import Counted, OffsetPaginator, PageNumberPaginator
@@ -55,6 +59,7 @@ __all__ = [
     "collect",
     "collect_steps",
     "from_ms",
+    "page_fingerprint",
     "split_windows",
     "to_ms",
 ]

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 from txsync.connector.base import Cursor
 from txsync.errors import PaginationLoopError
 
-from ._core import BlockOverflowError, InvalidCursorError, Step, as_int, json_key
+from ._core import BlockOverflowError, InvalidCursorError, Step, as_int, check_duplicates, json_key
 
 __all__ = ["BlockRangePaginator"]
 
@@ -73,6 +73,7 @@ class BlockRangePaginator(Generic[T]):
                 number = as_int(self.block_of(item), "a row's block number")
                 if number >= block:  # rows before the requested start are not ours to yield
                     rows.append((number, json_key(self.key(item), "key"), item))
+            check_duplicates([item for _, _, item in rows], [k for _, k, _ in rows], "block range paging")
             if not rows:
                 if len(page) >= self.cap:
                     raise PaginationLoopError(

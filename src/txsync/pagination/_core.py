@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Sequence
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -9,9 +10,11 @@ from txsync.connector.base import Cursor, Page, RawRecord
 from txsync.errors import (
     BadResponseError,
     ConnectorError,
+    DuplicateRecordError,
     PaginationLoopError,
     TxsyncError,
 )
+from txsync.fields import preview
 
 __all__ = [
     "BlockOverflowError",
@@ -154,32 +157,40 @@ def as_int(value: object, what: str) -> int:
     raise BadResponseError(f"{what} has type {type(value).__name__}, expected an integer")
 
 
+def page_fingerprint(keys: Sequence[Hashable] | str) -> bytes:
+    """A short digest of a page's item keys (or of any text), to recognise a page served again."""
+    text = keys if isinstance(keys, str) else repr(list(keys))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 class RepeatGuard(Generic[T]):
-    """Detects a remote side that serves the same page again although the position moved.
+    """Detects a remote side that serves a page again although the position moved.
 
     With a ``key``, items whose key was on the previous page are dropped (a list that shifted by a
-    few rows while paging) and a page made only of such items is a loop. Without a key, a page equal
-    to the previous one is a loop.
+    few rows while paging); a page made only of such items, or one listing exactly the keys of any
+    earlier page of this run, is a loop; two items of one page with the same key and different
+    content raise :class:`~txsync.errors.DuplicateRecordError`. Without a key, a page equal to any
+    earlier one is a loop. Only a 16-byte digest per page is kept, so memory stays flat.
     """
 
     def __init__(self, key: Callable[[T], Hashable] | None, what: str) -> None:
         self._key = key
         self._what = what
-        self._previous: list[T] | None = None
         self._previous_keys: frozenset[Hashable] = frozenset()
+        self._pages: set[bytes] = set()
 
     def admit(self, items: Sequence[T], position: int, skip: int = 0) -> list[T]:
         """The new items of this page from index ``skip`` on (earlier ones were consumed before).
 
-        Raises ``PaginationLoopError`` when the page repeats the previous one.
+        Raises ``PaginationLoopError`` when the page repeats an earlier one.
         """
         if self._key is None:
             page = list(items)
-            if page == self._previous:
-                raise self._loop(position)
-            self._previous = page
+            self._remember(page_fingerprint(repr(page)), position)
             return page[skip:]
         keys = [self._key(item) for item in items]
+        check_duplicates(items, keys, self._what)
+        self._remember(page_fingerprint(keys), position)
         fresh: list[T] = []
         taken: set[Hashable] = set(keys[:skip])
         for item, k in zip(items[skip:], keys[skip:], strict=True):
@@ -192,8 +203,28 @@ class RepeatGuard(Generic[T]):
         self._previous_keys = frozenset(keys)
         return fresh
 
+    def _remember(self, fingerprint: bytes, position: int) -> None:
+        if fingerprint in self._pages:
+            raise self._loop(position)
+        self._pages.add(fingerprint)
+
     def _loop(self, position: int) -> PaginationLoopError:
         return PaginationLoopError(
-            f"{self._what}: the remote side returned the previous page again at {position}; "
+            f"{self._what}: the remote side returned an earlier page again at {position}; "
             "it does not honour the paging parameter"
         )
+
+
+def check_duplicates(items: Sequence[T], keys: Sequence[Hashable], what: str) -> None:
+    """Raise :class:`~txsync.errors.DuplicateRecordError` when two items of one page share a key but
+    differ (exact repeats are left to the caller to drop)."""
+    if len(set(keys)) == len(keys):
+        return
+    first: dict[Hashable, T] = {}
+    for item, k in zip(items, keys, strict=True):
+        if k in first and first[k] != item:
+            raise DuplicateRecordError(
+                f"{what}: two items of one page have the key {preview(k)} and different content",
+                record=str(k)[:100],
+            )
+        first.setdefault(k, item)

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Generic, Literal, TypeVar
 
 from txsync.connector.base import Cursor
-from txsync.errors import PaginationLoopError
+from txsync.errors import DuplicateRecordError, PaginationLoopError
 
-from ._core import InvalidCursorError, Step, as_int, int_cursor, json_key
+from ._core import InvalidCursorError, Step, as_int, check_duplicates, int_cursor, json_key
 
 __all__ = ["IdCursorPaginator", "TokenPaginator"]
 
@@ -68,6 +68,11 @@ class IdCursorPaginator(Generic[T]):
                     stale.append(ident)
                 elif ident not in by_id:
                     by_id[ident] = item
+                elif by_id[ident] != item:
+                    raise DuplicateRecordError(
+                        f"id paging: two items of one page have the id {ident} and different content",
+                        record=str(ident),
+                    )
             full = self.limit is None or len(page) >= self.limit
             if not by_id:
                 echo = not self.inclusive and all(ident == position for ident in stale)
@@ -119,8 +124,9 @@ class TokenPaginator(Generic[T]):
             if not page:
                 return
             fresh: list[T] = []
-            for item in page:
-                k = json_key(self.key(item), "key")
+            keys = [json_key(self.key(item), "key") for item in page]
+            check_duplicates(page, keys, "token paging")
+            for item, k in zip(page, keys, strict=True):
                 if k not in seen:
                     seen.add(k)
                     fresh.append(item)

@@ -73,6 +73,10 @@ class OffsetPaginator(Generic[T]):
             page = await self.fetch(offset, self.limit)
             if not page:
                 return
+            if len(page) > self.limit:
+                raise BadResponseError(
+                    f"offset {offset}: the page holds {len(page)} rows, more than the {self.limit} asked for"
+                )
             fresh = guard.admit(page, offset)
             offset += len(page)
             yield Step(fresh, offset)

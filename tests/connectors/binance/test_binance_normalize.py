@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from txsync.connectors.binance._normalize import normalize_raws, parse_time
+from txsync.errors import InvalidRecordError
 from txsync.models import LegRole, NormalizedTransaction, RawTransaction, TransactionKind, TransactionStatus
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -343,9 +344,44 @@ def test_swap_and_margin() -> None:
     assert trade.key == "margin_trade:BNBBTC:28457" and trade.legs[0].wallet == "margin"
 
 
-def test_malformed_record_is_kept_not_fatal() -> None:
-    [tx] = norm("withdrawals", {"coin": "BTC", "amount": "1"})  # no id, no applyTime
-    assert tx.kind == TransactionKind.OTHER and {"malformed", "unknown_type"} <= tx.flags
+def test_a_malformed_record_is_a_typed_error_naming_it_never_kept() -> None:
+    with pytest.raises(InvalidRecordError) as caught:
+        norm("withdrawals", {"coin": "BTC", "amount": "1", "status": 6})  # no id, no applyTime
+    assert str(caught.value) == "withdrawals record '1': field 'id' is missing"
+    assert (caught.value.stream, caught.value.record, caught.value.field) == ("withdrawals", "1", "id")
+
+
+@pytest.mark.parametrize(
+    ("stream", "field", "value"),
+    [
+        ("trades", "qty", "1e400"),
+        ("trades", "qty", "NaN"),
+        ("trades", "id", None),
+        ("trades", "id", [1]),
+        ("trades", "id", "28\x0057"),
+        ("trades", "id", "\u0662\u0668"),
+        ("trades", "symbol", "BNB\u202eBTC"),
+        ("trades", "baseAsset", {"a": 1}),
+        ("trades", "time", "yesterday"),
+        ("trades", "time", 10**30),
+        ("trades", "commission", [1, 2]),
+        ("trades", "orderId", "x" * 1000),
+    ],
+)
+def test_hostile_fields_are_typed_errors_naming_stream_record_and_field(
+    stream: str, field: str, value: Any
+) -> None:
+    with pytest.raises(InvalidRecordError) as caught:
+        norm(stream, dict(TRADE, **{field: value}), source_id="BNBBTC:28457")
+    assert caught.value.stream == stream and caught.value.record == "BNBBTC:28457"
+    assert caught.value.field == field
+    assert len(str(caught.value)) < 400
+
+
+def test_a_deposit_of_1e400_is_refused_with_the_record_named() -> None:
+    row = {"id": "d1", "coin": "BTC", "amount": "1e400", "status": 1, "insertTime": 1661493146000}
+    with pytest.raises(InvalidRecordError, match=r"deposits record 'd1': field 'amount' is not a usable amount"):
+        norm("deposits", row, source_id="d1")
 
 
 def test_parse_time_forms() -> None:

@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txsync.connectors.bitcoin import classify, sats_to_btc
 from txsync.connectors.bitcoin._normalize import normalize_raw
 from txsync.connectors.bitcoin.sandbox import Chain, external_address, own_address
+from txsync.errors import InvalidRecordError
+from txsync.fields import record_errors
 from txsync.models import LegRole, RawTransaction, TransactionKind, TransactionStatus
 
 A0, A1, C0 = own_address(0, 0), own_address(0, 1), own_address(1, 0)
@@ -133,12 +136,11 @@ def test_pending_uses_first_seen_and_missing_becomes_failed_replaced() -> None:
     assert gone.timestamp == pending.timestamp
 
 
-def test_odd_payloads_are_kept_and_flagged() -> None:
+def test_odd_payloads_are_typed_errors_naming_the_record_never_kept_as_valid() -> None:
     for payload in ({"tx": {"txid": "ab"}}, {"what": 1}, [1, 2], {"missing": {"txid": "t"}}):
-        tx = normalize_raw(raw(payload, "a" * 64))
-        assert tx.kind == TransactionKind.OTHER
-        assert tx.flags == frozenset({"unknown_type"})
-        assert tx.net() == {}
+        with pytest.raises(InvalidRecordError) as caught, record_errors("transactions", "a" * 64):
+            normalize_raw(raw(payload, "a" * 64))
+        assert caught.value.stream == "transactions" and caught.value.record == "a" * 64
     chain = Chain()
     foreign = chain.send([chain.fund(EXT, 5_000)], [(EXT, 4_000)], fee=1_000, height=800_001)
     tx = normalize_raw(raw({"tx": chain.render(foreign), "own": {}}, foreign))

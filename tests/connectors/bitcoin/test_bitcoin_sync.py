@@ -276,22 +276,38 @@ def test_truncated_paging_is_a_noted_gap_and_the_next_sync_repairs_it() -> None:
     assert_reconciles(h, store, sandbox)
 
 
+def test_a_page_served_again_before_the_count_is_reached_is_a_loop_never_ok() -> None:
+    """An instance ignoring ``?after_txid=`` serves page one again: a paging loop, a typed error
+    whatever ``on_incomplete`` says (the report is never ok with the address's history cut)."""
+    for on_incomplete in ("error", "gap"):
+        sandbox = EsploraSandbox(flavor="blockstream")  # ignores ?after_txid=: serves page one again
+        h = harness(sandbox, paging="after_txid", on_incomplete=on_incomplete)
+        store = h.new_store()
+        run = sync(h, store)
+        assert not run.report.ok
+        errors = run.report.streams[0].errors
+        assert len(errors) == 1 and errors[0].startswith("PaginationLoopError")
+        assert "25 of the 54" in errors[0] and BUSY not in errors[0]
+        # what was received before the loop was found is stored; the address is not marked synced
+        cursor = store.get_cursor(h.connection_id, "transactions")
+        assert BUSY not in cursor["addr"] and "at" not in cursor
+        assert sandbox.wallet.named["payment_from_busy"] in ledger(h, store)  # on the busy address's page one
+
+
 def test_tx_count_mismatch_can_be_an_error() -> None:
-    sandbox = EsploraSandbox(flavor="blockstream")  # ignores ?after_txid=: serves page one again
-    h = harness(sandbox, paging="after_txid", on_incomplete="error")
+    probe = EsploraSandbox()
+    sync(harness(probe))
+    n = _request_number(probe.log, lambda line: line.startswith(f"/api/address/{BUSY}/txs/chain/"))
+    sandbox = EsploraSandbox(faults={n: "drop_page"})  # the busy address's second page comes back empty
+    h = harness(sandbox, on_incomplete="error")
     store = h.new_store()
     run = sync(h, store)
     errors = run.report.streams[0].errors
     assert len(errors) == 1 and errors[0].startswith("IncompleteHistoryError")
     assert "25 of the 54" in errors[0]
-    # what was received before the check failed is stored; the address is not marked synced
     cursor = store.get_cursor(h.connection_id, "transactions")
     assert BUSY not in cursor["addr"] and "at" not in cursor
-    assert sandbox.wallet.named["payment_from_busy"] in ledger(h, store)  # on the busy address's page one
     assert issubclass(IncompleteHistoryError, Exception)
-    h = harness(EsploraSandbox(), paging="after_txid")
-    run = sync(h)
-    assert [g.gap_id for g in run.report.coverage_gaps if not g.always] == ["incomplete_history"]
 
 
 # -- throttling and broken answers ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from txsync.errors import (
     AuthError,
     BadRequestError,
     BadResponseError,
+    InvalidRecordError,
     PermissionDeniedError,
     RateLimitedError,
     TransientError,
@@ -324,3 +326,66 @@ def test_balances_in_both_shapes() -> None:
     assert [(b.asset, b.amount, b.locked) for b in new] == [("ETH", Decimal(2), None)]
     with pytest.raises(BadResponseError):
         parse_balances("nope")
+
+
+def test_crypto_transactions_served_again_is_a_loop_not_200_pages_silently() -> None:
+    """crypto-transactions is paged by offset inside the connector: a server answering the same
+    full page for every offset is a PaginationLoopError (it used to read 200 pages and stop ok)."""
+    import asyncio
+
+    import httpx
+
+    from txsync.connector import ConnectorContext
+    from txsync.connectors.bitstamp import Bitstamp
+    from txsync.errors import PaginationLoopError
+    from txsync.models import Credential
+    from txsync.testing.harness import NO_SLEEP_RETRY
+
+    page = {
+        "deposits": [
+            {"currency": "BTC", "amount": f"0.{n:08d}", "datetime": "2021-01-02 03:04:05", "txid": f"t{n}"}
+            for n in range(1, 1001)
+        ],
+        "withdrawals": [],
+    }
+    calls: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request.content.decode())
+        return httpx.Response(200, content=jsonutil.dumps(page).encode(),
+                              headers={"Content-Type": "application/json"})
+
+    context = ConnectorContext(
+        connection_id="c", account_id="a",
+        credential=Credential(connector_id="bitstamp", secrets={"api_key": "k" * 32, "api_secret": "s" * 32}),
+        options={"verify_response_signature": "off"}, transport=httpx.MockTransport(handle), retry=NO_SLEEP_RETRY,
+    )
+
+    async def read() -> None:
+        async with Bitstamp(context) as connector:
+            await connector.crypto_rows()
+
+    with pytest.raises(PaginationLoopError, match="repeats an earlier one"):
+        asyncio.run(read())
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("id", None, "field 'id' is missing"),
+        ("id", "2\u202e1", "not an id of ASCII digits"),
+        ("id", [1], "not an integer id"),
+        ("type", "two", "field 'type' is 'two', not an integer"),
+        ("btc", "1e400", "field 'btc' is not a usable amount"),
+        ("btc", [1], "field 'btc' is not a usable amount"),
+        ("eur\u202e", "1.0", "is not a currency or pair key"),
+        ("datetime", "2021-13-45 99:99:99", "not a Bitstamp datetime"),
+        ("fee", "NaN", "field 'fee' is not a usable amount"),
+    ],
+)
+def test_hostile_fields_are_typed_errors_naming_the_row(field: str, value: Any, problem: str) -> None:
+    row = {**TRADE, field: value}
+    with pytest.raises(InvalidRecordError, match=re.escape(problem)) as caught:
+        normalize_page([raw(row, "209895701")])
+    assert caught.value.stream == "user_transactions"

@@ -3,6 +3,7 @@ hostile rows that never crash."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txsync.connectors.evm._chains import KNOWN_CHAINS, chain_info
-from txsync.connectors.evm._normalize import Normalizer, base_key, scaled, spam_reasons
+from txsync.connectors.evm._normalize import Normalizer, base_key, check_row, scaled, spam_reasons
+from txsync.errors import InvalidRecordError
+from txsync.fields import record_errors
 from txsync.models import LegRole, NormalizedTransaction, RawTransaction, TransactionKind
 
 ME = "0x" + "a1" * 20
@@ -211,7 +214,13 @@ def test_internal_rows_of_one_hash_make_one_part_and_reverted_traces_move_nothin
         ("abc", "unknown_decimals", Decimal(1500)),
         ("300", "unknown_decimals", Decimal(1500)),
         ("-3", "unknown_decimals", Decimal(1500)),
-        ("77", "odd_decimals", scaled(1500, 77)),
+        ("36", None, scaled(1500, 36)),
+        ("40", "odd_decimals", scaled(1500, 40)),
+        ("60", "odd_decimals", scaled(1500, 60)),
+        # more decimals than the ledger holds exactly: booked in the token's smallest unit
+        ("61", "base_units", Decimal(1500)),
+        ("77", "base_units", Decimal(1500)),
+        ("255", "base_units", Decimal(1500)),
         ("0", None, Decimal(1500)),
     ],
 )
@@ -264,16 +273,39 @@ def test_nfts_are_one_leg_per_token() -> None:
     assert (multi.legs[0].asset, multi.legs[0].amount) == (f"eip155:1/erc1155:{TOKEN}/7", Decimal(12))
 
 
-def test_unparsable_rows_are_kept_as_unknown() -> None:
-    tx = one(normalizer().normal(raws("normal", normal_row(**{"from": None}))))
-    assert tx.kind is TransactionKind.OTHER and {"unknown_type", "unparsable"} <= tx.flags
-    beacon = one(normalizer().beacon(raws("beacon_withdrawals", {"withdrawalIndex": "x"})))
-    assert "unknown_type" in beacon.flags and beacon.key.startswith("withdrawal:1:")
+def test_unparsable_rows_are_typed_errors_never_kept_as_valid() -> None:
+    with pytest.raises(InvalidRecordError, match="without a readable sender or value") as caught:
+        list(normalizer().normal(raws("normal", normal_row(**{"from": None}))))
+    assert caught.value.stream == "normal"
+    with pytest.raises(InvalidRecordError, match="unreadable beacon withdrawal"):
+        list(normalizer().beacon(raws("beacon_withdrawals", {"withdrawalIndex": "x"})))
+    with pytest.raises(InvalidRecordError, match="readable time"):
+        list(normalizer().normal(raws("normal", normal_row(timeStamp=str(10**40)))))
 
 
-def test_absurd_timestamps_are_flagged() -> None:
-    tx = one(normalizer().normal(raws("normal", normal_row(timeStamp=str(10**40)))))
-    assert "unknown_time" in tx.flags
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("hash", "0x12", "not a 0x transaction hash"),
+        ("hash", "0x" + "a" * 63 + "\u202e", "holds control or invisible characters"),
+        ("hash", None, "is missing"),
+        ("blockNumber", "-1", "outside 0.."),
+        ("timeStamp", str(10**20), "not a time in epoch seconds"),
+        ("from", "0xzz", "not a 0x address"),
+        ("value", str(2**256), "outside 0.."),
+        ("value", "1e18", "not an integer"),
+        ("value", "\u0661", "not an integer"),
+        ("isError", "2", "not 0 or 1"),
+        ("functionName", ["x"], "not a string"),
+        ("gasPrice", [], "not an integer"),
+    ],
+)
+def test_explorer_rows_are_checked_when_they_arrive(field: str, value: Any, problem: str) -> None:
+    row = {**normal_row(), field: value}
+    with pytest.raises(InvalidRecordError, match=re.escape(problem)) as caught:
+        check_row("normal", row)
+    assert caught.value.field == field and caught.value.stream == "normal"
+    assert check_row("normal", normal_row()) == normal_row()
 
 
 def test_row_keys() -> None:
@@ -346,7 +378,7 @@ _keys = st.sampled_from(
     rows=st.lists(st.one_of(st.dictionaries(_keys, _values, max_size=12), _values), min_size=1, max_size=4),
     stream=st.sampled_from(["normal", "internal", "erc20", "erc721", "erc1155", "beacon_withdrawals"]),
 )
-def test_hostile_rows_never_crash(rows: list[Any], stream: str) -> None:
+def test_hostile_rows_give_typed_errors_or_well_formed_transactions(rows: list[Any], stream: str) -> None:
     n = normalizer()
     group = raws(stream, *rows)
     make = {
@@ -357,6 +389,16 @@ def test_hostile_rows_never_crash(rows: list[Any], stream: str) -> None:
         "erc721": lambda r: n.nft(r, "erc721"),
         "erc1155": lambda r: n.nft(r, "erc1155"),
     }[stream]
-    for tx in make(group):
+    failure: InvalidRecordError | None = None
+    txs: list[NormalizedTransaction] = []
+    try:
+        for row in rows:
+            check_row(stream, row)  # what the stream does when a page arrives
+        with record_errors(stream, None):
+            txs = list(make(group))
+    except InvalidRecordError as exc:
+        failure = exc
+    assert failure is None or failure.stream == stream
+    for tx in txs:
         assert tx.legs and all(isinstance(leg.amount, Decimal) for leg in tx.legs)
         assert tx.timestamp.tzinfo is not None

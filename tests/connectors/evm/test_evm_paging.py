@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txsync.connectors.evm._paging import BlockLanes
-from txsync.errors import PaginationLoopError
+from txsync.errors import DuplicateRecordError, PaginationLoopError
 from txsync.pagination import BlockOverflowError, InvalidCursorError
 
 
@@ -190,3 +190,61 @@ def test_property_all_rows_once_and_resume(
         rest, _ = asyncio.run(collect(lanes(explorer, addresses, page_size), cursor))
         before = sorted(r["id"] for rows in data.values() for r in rows if r["block"] < cursor["block"])
         assert sorted(before + rest) == expected
+
+
+def test_rows_with_a_key_of_their_own_are_never_counted_twice() -> None:
+    """A row whose key names it alone (a hash, a log index) listed twice is one row; two different
+    rows under such a key are refused. Without such a key, identical rows stay two transfers."""
+    row = {"block": 3, "id": "h1", "v": 1}
+
+    def unique_lanes(explorer: FakeExplorer) -> BlockLanes:
+        return BlockLanes(
+            explorer.fetch,
+            ["a"],
+            page_size=10,
+            block_of=lambda r: int(r["block"]),
+            base_key_of=lambda r: r["id"],
+            unique_key=lambda r: True,
+        )
+
+    keys, _ = asyncio.run(collect(unique_lanes(FakeExplorer({"a": [row, dict(row)]}, 10))))
+    assert keys == ["h1"]
+    with pytest.raises(DuplicateRecordError, match="twice with different content"):
+        asyncio.run(collect(unique_lanes(FakeExplorer({"a": [row, dict(row, v=2)]}, 10))))
+
+
+def test_a_page_served_again_inside_one_block_is_a_loop_error() -> None:
+    """Paging one full block by page number, an explorer that answers page 1 for every page: a loop
+    error, never the block's rows counted again as 'identical transfers'."""
+
+    class SamePage(FakeExplorer):
+        async def fetch(
+            self, address: str, start: int, end: int | None, page: int, offset: int
+        ) -> list[dict[str, Any]]:
+            return await super().fetch(address, start, end, 1, offset)
+
+    explorer = SamePage({"a": rows_of([5] * 9 + [6, 7])}, 4)
+    with pytest.raises(PaginationLoopError, match="repeats an earlier page"):
+        asyncio.run(collect(lanes(explorer, ["a"], 10_000)))
+
+
+def test_an_earlier_page_served_again_is_a_loop_error_never_a_cut_block() -> None:
+    """The answer for the next start block is the previous answer again: it holds the rows of the
+    block the paging resumes from (cut by the cap) and earlier ones. Trusting its tail took the cut
+    block as complete and lost its other rows; it is a loop error."""
+
+    class Replaying(FakeExplorer):
+        first: list[dict[str, Any]] | None = None
+
+        async def fetch(
+            self, address: str, start: int, end: int | None, page: int, offset: int
+        ) -> list[dict[str, Any]]:
+            answer = await super().fetch(address, start, end, page, offset)
+            if self.first is None:
+                self.first = answer
+                return answer
+            return self.first
+
+    explorer = Replaying({"a": rows_of(BLOCKS)}, 4)
+    with pytest.raises(PaginationLoopError, match="holds earlier blocks"):
+        asyncio.run(collect(lanes(explorer, ["a"], 4)))

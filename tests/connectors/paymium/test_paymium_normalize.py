@@ -12,7 +12,7 @@ import pytest
 
 from txsync.connectors.paymium._normalize import normalize_operations, parse_amount, parse_time
 from txsync.connectors.paymium._sweep import NewestFirstSweep
-from txsync.errors import BadResponseError, PaginationLoopError
+from txsync.errors import BadResponseError, DuplicateRecordError, InvalidRecordError, PaginationLoopError
 from txsync.jsonutil import loads
 from txsync.models import LegRole, RawTransaction, TransactionKind, TransactionStatus
 from txsync.pagination import InvalidCursorError, collect
@@ -245,3 +245,43 @@ def test_an_empty_list_yields_nothing_and_a_too_long_page_is_refused() -> None:
                               key=lambda r: r["uuid"], what="/test")
     with pytest.raises(BadResponseError):
         asyncio.run(collect(greedy))
+
+
+def test_a_cycle_of_pages_and_conflicting_duplicates_are_refused() -> None:
+    """A server serving pages A, B, A, B... (whatever the offset) is caught at the first A again, not
+    only when a page repeats the one just before; two different orders under one uuid are refused."""
+    rows = listing(6)
+
+    async def cycle(offset: int, size: int) -> Sequence[dict[str, Any]]:
+        return rows[:size] if (offset // size) % 2 == 0 else rows[size : 2 * size]
+
+    endless = NewestFirstSweep(cycle, limit=3, created_us=lambda r: r["at"], is_open=lambda r: False,
+                               key=lambda r: r["uuid"], what="/test")
+    with pytest.raises(PaginationLoopError, match="earlier page again"):
+        asyncio.run(collect(endless))
+
+    twins = [{"uuid": "o1", "at": 1, "state": "filled"}, {"uuid": "o1", "at": 2, "state": "filled"}]
+
+    async def conflicting(offset: int, size: int) -> Sequence[dict[str, Any]]:
+        return twins if offset == 0 else []
+
+    bad = NewestFirstSweep(conflicting, limit=3, created_us=lambda r: r["at"], is_open=lambda r: False,
+                           key=lambda r: r["uuid"], what="/test")
+    with pytest.raises(DuplicateRecordError):
+        asyncio.run(collect(bad))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("uuid", None), ("uuid", "o\u202e1"), ("amount", "1e400"), ("amount", [1]), ("currency", "B\x00TC"),
+     ("created_at_int", 10**30), ("name", {"x": 1})],
+)
+def test_hostile_operation_fields_are_typed_errors_naming_the_record(field: str, value: Any) -> None:
+    op = {"uuid": "op-1", "name": "trade_btc", "amount": "0.1", "currency": "BTC", "created_at_int": 1_600_000_000}
+    op[field] = value
+    raw = RawTransaction(connection_id="c", account_id="a", stream="orders", source_id="op-1",
+                         payload={"order": {"uuid": "ord-1", "type": "LimitOrder", "state": "filled"},
+                                  "operation": op}, fetched_at=FETCHED)
+    with pytest.raises(InvalidRecordError) as caught:
+        list(normalize_operations([raw]))
+    assert caught.value.stream == "orders" and caught.value.record == "op-1"

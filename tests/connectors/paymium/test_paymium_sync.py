@@ -263,7 +263,7 @@ def test_a_repeated_page_is_a_pagination_loop(paymium_harness: Factory) -> None:
     result = sync(paymium_harness(box))
     orders = next(s for s in result.report.streams if s.stream == "orders")
     assert not orders.completed
-    assert "previous page again" in " ".join(orders.errors)
+    assert "earlier page again" in " ".join(orders.errors)
     withdrawals = next(s for s in result.report.streams if s.stream == "withdrawals")
     assert withdrawals.completed
 

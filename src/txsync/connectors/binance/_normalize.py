@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from txsync.errors import BadResponseError
+from txsync.errors import BadResponseError, InvalidRecordError
+from txsync.fields import Fields, check_identity, record_errors
 from txsync.models import (
     Leg,
     LegRole,
@@ -25,16 +26,25 @@ from txsync.models import (
     RawTransaction,
     TransactionKind,
     TransactionStatus,
-    to_amount,
 )
-from txsync.pagination import from_ms
+from txsync.pagination import from_ms, to_ms
 
 __all__ = [
     "FIAT",
     "NORMALIZERS",
-    "dec",
+    "convert_id",
+    "deposit_id",
+    "earn_flexible_id",
+    "earn_locked_id",
+    "futures_income_id",
+    "margin_interest_id",
     "normalize_raws",
+    "order_no",
     "parse_time",
+    "reader",
+    "time_ms",
+    "time_of",
+    "trade_id",
 ]
 
 #: Fiat currencies Binance lists (quote assets of fiat markets and fiat wallet currencies).
@@ -87,34 +97,49 @@ Normalizer = Callable[[RawTransaction], Iterable[NormalizedTransaction]]
 _ZERO = Decimal(0)
 
 
-def dec(row: Mapping[str, Any], name: str) -> Decimal:
-    """An amount field of a Binance row as an exact ``Decimal`` (0 when absent or empty);
-    :class:`BadResponseError` when it is not a number."""
-    value = row.get(name)
-    if value is None or value == "":
-        return _ZERO
-    try:
-        return to_amount(value)
-    except ValueError:
-        raise BadResponseError(f"field {name} is not a decimal amount") from None
-
-
 def parse_time(value: Any) -> datetime:
     """A Binance time: epoch milliseconds (int or digit string) or ``"YYYY-MM-DD HH:MM:SS"`` (UTC)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return from_ms(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return from_ms(int(value))
+    if isinstance(value, bool):
+        raise BadResponseError("a time field is a boolean")
+    if isinstance(value, int):
+        return _ms(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return _ms(int(value))
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return from_ms(int(text))
+        if text.isascii() and text.isdigit():
+            return _ms(int(text))
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise BadResponseError("a time field is neither epoch ms nor 'YYYY-MM-DD HH:MM:SS'") from None
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     raise BadResponseError(f"a time field has type {type(value).__name__}")
+
+
+def _ms(ms: int) -> datetime:
+    if not 0 <= ms < _MAX_MS:
+        raise BadResponseError("a time field is out of range")
+    return from_ms(ms)
+
+
+#: Epoch milliseconds of year 10000.
+_MAX_MS = 253_402_300_800_000
+
+
+def reader(raw: RawTransaction) -> Fields:
+    """Typed reads of one raw record (errors name its stream, id and field)."""
+    return Fields(raw.payload, stream=raw.stream, record=raw.source_id)
+
+
+def time_of(row: Fields, name: str) -> datetime:
+    """A time field of a Binance row (epoch ms or ``YYYY-MM-DD HH:MM:SS``), typed error if not."""
+    return row.convert(name, parse_time, "a Binance time")
+
+
+def time_ms(row: Mapping[str, Any], name: str, stream: str) -> int:
+    """A row's time field in epoch milliseconds (for window checks)."""
+    return to_ms(time_of(Fields(row, stream=stream), name))
 
 
 def _fiat_meta(asset: str, amount: Decimal) -> dict[str, str]:
@@ -153,45 +178,52 @@ def _tx(
 # -- spot and margin trades ----------------------------------------------------------------------------
 
 
-def _trade(raw: RawTransaction, prefix: str, wallet: str) -> Iterable[NormalizedTransaction]:
-    row = raw.payload
-    symbol = str(row["symbol"])
-    base, quote = str(row["baseAsset"]), str(row["quoteAsset"])
-    qty, price = dec(row, "qty"), dec(row, "price")
-    quote_qty = dec(row, "quoteQty") if row.get("quoteQty") not in (None, "") else qty * price
-    buyer = row.get("isBuyer")
-    key = f"{prefix}:{symbol}:{row['id']}"
-    at = parse_time(row["time"])
-    external = {"trade_id": row["id"], "order_id": row.get("orderId")}
-    meta: dict[str, Any] = {"symbol": symbol, "price": str(price), "maker": bool(row.get("isMaker"))}
+def trade_id(row: Mapping[str, Any], stream: str) -> str:
+    """A trade's source id: ``SYMBOL:id``."""
+    fields = Fields(row, stream=stream)
+    return f"{fields.text('symbol', max_length=40)}:{fields.int_id('id')}"
+
+
+def _trade(raw: RawTransaction, prefix: str, wallet: str) -> list[NormalizedTransaction]:
+    row = reader(raw)
+    symbol = row.text("symbol", max_length=40)
+    base, quote = row.asset("baseAsset"), row.asset("quoteAsset")
+    qty, price = row.amount("qty"), row.amount("price")
+    quote_qty = row.amount("quoteQty") if row.has("quoteQty") else qty * price
+    buyer = row.raw("isBuyer")
+    ident = row.int_id("id")
+    key = f"{prefix}:{symbol}:{ident}"
+    at = time_of(row, "time")
+    external = {"trade_id": ident, "order_id": row.optional_text("orderId", allow_int=True, max_length=40)}
+    meta: dict[str, Any] = {"symbol": symbol, "price": str(price), "maker": row.raw("isMaker") is True}
     if not isinstance(buyer, bool):
-        yield _tx(
-            raw,
-            key,
-            TransactionKind.OTHER,
-            at,
-            [Leg(asset=base, amount=0, wallet=wallet)],
-            external=external,
-            flags={"unknown_type"},
-            meta=meta,
-            description="trade without a buyer/seller side",
-        )
-        return
+        return [
+            _tx(
+                raw,
+                key,
+                TransactionKind.OTHER,
+                at,
+                [Leg(asset=base, amount=0, wallet=wallet)],
+                external=external,
+                flags={"unknown_type"},
+                meta=meta,
+                description="trade without a buyer/seller side",
+            )
+        ]
     sign = 1 if buyer else -1
     legs = [
         Leg(asset=base, amount=sign * qty, wallet=wallet),
         Leg(asset=quote, amount=-sign * quote_qty, wallet=wallet),
     ]
-    commission = dec(row, "commission")
+    commission = row.amount("commission", _ZERO)
     if commission:
-        legs.append(
-            Leg(asset=str(row["commissionAsset"]), amount=-commission, role=LegRole.FEE, wallet=wallet)
-        )
+        fee_asset = row.asset("commissionAsset")
+        legs.append(Leg(asset=fee_asset, amount=-commission, role=LegRole.FEE, wallet=wallet))
     if quote in FIAT:
         meta.update(_fiat_meta(quote, quote_qty))
     elif base in FIAT:
         meta.update(_fiat_meta(base, qty))
-    yield _tx(raw, key, TransactionKind.TRADE, at, legs, external=external, meta=meta)
+    return [_tx(raw, key, TransactionKind.TRADE, at, legs, external=external, meta=meta)]
 
 
 def normalize_trade(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
@@ -226,49 +258,73 @@ _WITHDRAW_STATUS = {
 _WALLET_TYPE = {0: "spot", 1: "funding"}
 
 
-def _status(table: Mapping[int, TransactionStatus], value: Any) -> tuple[TransactionStatus, set[str]]:
-    try:
-        return table[int(value)], set()
-    except (KeyError, TypeError, ValueError):
-        return TransactionStatus.PENDING, {"unknown_status"}
+def _status(table: Mapping[int, TransactionStatus], row: Fields) -> tuple[TransactionStatus, set[str]]:
+    """A numeric status: known ones mapped, an unknown number pending and flagged; a status that is
+    not a number at all is a typed error."""
+    code = row.integer("status", minimum=-(10**6), maximum=10**6)
+    known = table.get(code)
+    return (known, set()) if known is not None else (TransactionStatus.PENDING, {"unknown_status"})
+
+
+def _wallet(row: Fields) -> str:
+    return _WALLET_TYPE.get(row.integer("walletType", default=0, minimum=0, maximum=10**6), "spot")
+
+
+def _chain_ids(row: Fields) -> dict[str, str | None]:
+    return {
+        "tx_hash": row.optional_text("txId", max_length=200),
+        "network": row.optional_text("network", max_length=40),
+        "address": row.optional_text("address", max_length=200),
+    }
+
+
+def deposit_id(row: Mapping[str, Any], stream: str = "deposits") -> str:
+    """The deposit id (older rows without one: ``coin:txId``)."""
+    fields = Fields(row, stream=stream)
+    if fields.has("id"):
+        return fields.text_id("id", allow_int=True, max_length=64)
+    return f"{fields.asset('coin')}:{fields.text('txId', max_length=200)}"
 
 
 def normalize_deposit(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """A crypto deposit: credited only with status 1; 0/6/8 pending; 2/7 failed."""
-    row = raw.payload
-    status, flags = _status(_DEPOSIT_STATUS, row.get("status"))
-    wallet = _WALLET_TYPE.get(int(row.get("walletType") or 0), "spot")
-    yield _tx(
-        raw,
-        f"deposit:{row['id']}",
-        TransactionKind.DEPOSIT,
-        parse_time(row["insertTime"]),
-        [Leg(asset=str(row["coin"]), amount=dec(row, "amount"), wallet=wallet)],
-        status=status,
-        flags=flags,
-        external={"tx_hash": row.get("txId"), "network": row.get("network"), "address": row.get("address")},
-    )
+    row = reader(raw)
+    status, flags = _status(_DEPOSIT_STATUS, row)
+    return [
+        _tx(
+            raw,
+            f"deposit:{deposit_id(row.data, raw.stream)}",
+            TransactionKind.DEPOSIT,
+            time_of(row, "insertTime"),
+            [Leg(asset=row.asset("coin"), amount=row.amount("amount"), wallet=_wallet(row))],
+            status=status,
+            flags=flags,
+            external=_chain_ids(row),
+        )
+    ]
 
 
 def normalize_withdrawal(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """A crypto withdrawal with its fee leg: completed (6) confirmed; 0/2/4 pending; 1/3/5 failed."""
-    row = raw.payload
-    status, flags = _status(_WITHDRAW_STATUS, row.get("status"))
-    coin = str(row["coin"])
-    wallet = _WALLET_TYPE.get(int(row.get("walletType") or 0), "spot")
-    yield _tx(
-        raw,
-        f"withdrawal:{row['id']}",
-        TransactionKind.WITHDRAWAL,
-        parse_time(row["applyTime"]),
-        [
-            Leg(asset=coin, amount=-dec(row, "amount"), wallet=wallet),
-            Leg(asset=coin, amount=-dec(row, "transactionFee"), role=LegRole.FEE, wallet=wallet),
-        ],
-        status=status,
-        flags=flags,
-        external={"tx_hash": row.get("txId"), "network": row.get("network"), "address": row.get("address")},
-    )
+    row = reader(raw)
+    status, flags = _status(_WITHDRAW_STATUS, row)
+    coin = row.asset("coin")
+    wallet = _wallet(row)
+    return [
+        _tx(
+            raw,
+            f"withdrawal:{row.text_id('id', allow_int=True, max_length=64)}",
+            TransactionKind.WITHDRAWAL,
+            time_of(row, "applyTime"),
+            [
+                Leg(asset=coin, amount=-row.amount("amount"), wallet=wallet),
+                Leg(asset=coin, amount=-row.amount("transactionFee", _ZERO), role=LegRole.FEE, wallet=wallet),
+            ],
+            status=status,
+            flags=flags,
+            external=_chain_ids(row),
+        )
+    ]
 
 
 # -- fiat -----------------------------------------------------------------------------------------------
@@ -289,35 +345,44 @@ _FIAT_STATUS = {
 _BALANCE_METHODS = frozenset({"cash balance", "fiat balance", "wallet balance"})
 
 
-def _fiat_status(value: Any) -> tuple[TransactionStatus, set[str]]:
-    status = _FIAT_STATUS.get(str(value).strip().lower())
+def _fiat_status(row: Fields) -> tuple[TransactionStatus, set[str]]:
+    status = _FIAT_STATUS.get(row.text("status", max_length=40).lower())
     return (status, set()) if status is not None else (TransactionStatus.PENDING, {"unknown_status"})
+
+
+def order_no(row: Mapping[str, Any], stream: str) -> str:
+    """A fiat row's ``orderNo``."""
+    return Fields(row, stream=stream).text_id("orderNo", allow_int=True, max_length=80)
 
 
 def normalize_fiat_order(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """A fiat deposit (``transactionType`` 0) or withdrawal (1): ``amount`` moves, ``totalFee`` is a
     fee leg on top (the connector adds ``transactionType`` to the row)."""
-    row = raw.payload
-    status, flags = _fiat_status(row.get("status"))
-    currency = str(row["fiatCurrency"])
-    amount, fee = dec(row, "amount"), dec(row, "totalFee")
-    deposit = str(row.get("transactionType")) == "0"
+    row = reader(raw)
+    status, flags = _fiat_status(row)
+    currency = row.asset("fiatCurrency")
+    amount, fee = row.amount("amount"), row.amount("totalFee", _ZERO)
+    deposit = row.text("transactionType", allow_int=True, max_length=4) == "0"
     kind = TransactionKind.FIAT_DEPOSIT if deposit else TransactionKind.FIAT_WITHDRAWAL
     legs = [
         Leg(asset=currency, amount=amount if deposit else -amount, wallet="spot"),
         Leg(asset=currency, amount=-fee, role=LegRole.FEE, wallet="spot"),
     ]
-    yield _tx(
-        raw,
-        f"fiat_order:{row['orderNo']}",
-        kind,
-        parse_time(row["createTime"]),
-        legs,
-        status=status,
-        flags=flags,
-        external={"order_no": row["orderNo"]},
-        meta={"method": row.get("method")} if row.get("method") else None,
-    )
+    ident = order_no(row.data, raw.stream)
+    method = row.label("method", max_length=64)
+    return [
+        _tx(
+            raw,
+            f"fiat_order:{ident}",
+            kind,
+            time_of(row, "createTime"),
+            legs,
+            status=status,
+            flags=flags,
+            external={"order_no": ident},
+            meta={"method": method} if method else None,
+        )
+    ]
 
 
 def normalize_fiat_payment(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
@@ -328,13 +393,14 @@ def normalize_fiat_payment(raw: RawTransaction) -> Iterable[NormalizedTransactio
     ``external:<method>`` and leaves at once, so the account's fiat balance is unchanged while the
     trade still carries its fiat legs (and ``meta["fiat_amount"]``) for valuation.
     """
-    row = raw.payload
-    status, flags = _fiat_status(row.get("status"))
-    fiat, crypto = str(row["fiatCurrency"]), str(row["cryptoCurrency"])
-    source, obtain, fee = dec(row, "sourceAmount"), dec(row, "obtainAmount"), dec(row, "totalFee")
-    method = str(row.get("paymentMethod") or "card")
-    external_wallet = None if method.strip().lower() in _BALANCE_METHODS else f"external:{method}"
-    buy = str(row.get("transactionType")) == "0"
+    row = reader(raw)
+    status, flags = _fiat_status(row)
+    fiat, crypto = row.asset("fiatCurrency"), row.asset("cryptoCurrency")
+    source, obtain = row.amount("sourceAmount"), row.amount("obtainAmount")
+    fee = row.amount("totalFee", _ZERO)
+    method = row.text("paymentMethod", max_length=64, default="card")
+    external_wallet = None if method.lower() in _BALANCE_METHODS else f"external:{method}"
+    buy = row.text("transactionType", allow_int=True, max_length=4) == "0"
     legs: list[Leg] = []
     if buy:
         if external_wallet:
@@ -352,18 +418,22 @@ def normalize_fiat_payment(raw: RawTransaction) -> Iterable[NormalizedTransactio
         ]
         if external_wallet:
             legs.append(Leg(asset=fiat, amount=-(source - fee), wallet=external_wallet))
-    meta = _fiat_meta(fiat, source) | {"payment_method": method, "price": str(row.get("price", ""))}
-    yield _tx(
-        raw,
-        f"fiat_payment:{row['orderNo']}",
-        TransactionKind.TRADE,
-        parse_time(row["createTime"]),
-        legs,
-        status=status,
-        flags=flags,
-        external={"order_no": row["orderNo"]},
-        meta=meta,
-    )
+    price = row.optional_amount("price")
+    meta = _fiat_meta(fiat, source) | {"payment_method": method, "price": "" if price is None else str(price)}
+    ident = order_no(row.data, raw.stream)
+    return [
+        _tx(
+            raw,
+            f"fiat_payment:{ident}",
+            TransactionKind.TRADE,
+            time_of(row, "createTime"),
+            legs,
+            status=status,
+            flags=flags,
+            external={"order_no": ident},
+            meta=meta,
+        )
+    ]
 
 
 # -- convert, dust, liquid swap ------------------------------------------------------------------------
@@ -376,49 +446,64 @@ _CONVERT_STATUS = {
 }
 
 
+def convert_id(row: Mapping[str, Any], stream: str = "convert") -> str:
+    """A Convert trade's ``orderId``."""
+    return Fields(row, stream=stream).text_id("orderId", allow_int=True, max_length=64)
+
+
 def normalize_convert(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """A Convert trade: ``fromAmount`` of ``fromAsset`` for ``toAmount`` of ``toAsset``."""
-    row = raw.payload
-    state = str(row.get("orderStatus", "SUCCESS"))
+    row = reader(raw)
+    state = row.text("orderStatus", max_length=40, default="SUCCESS")
     status = _CONVERT_STATUS.get(state, TransactionStatus.PENDING)
     flags = set() if state in _CONVERT_STATUS else {"unknown_status"}
-    src, dst = str(row["fromAsset"]), str(row["toAsset"])
-    out, got = dec(row, "fromAmount"), dec(row, "toAmount")
-    meta: dict[str, Any] = {"ratio": str(row.get("ratio", ""))}
+    src, dst = row.asset("fromAsset"), row.asset("toAsset")
+    out, got = row.amount("fromAmount"), row.amount("toAmount")
+    ratio = row.optional_amount("ratio")
+    meta: dict[str, Any] = {"ratio": "" if ratio is None else str(ratio)}
     if src in FIAT:
         meta.update(_fiat_meta(src, out))
     elif dst in FIAT:
         meta.update(_fiat_meta(dst, got))
-    yield _tx(
-        raw,
-        f"convert:{row['orderId']}",
-        TransactionKind.CONVERT,
-        parse_time(row["createTime"]),
-        [Leg(asset=src, amount=-out, wallet="spot"), Leg(asset=dst, amount=got, wallet="spot")],
-        status=status,
-        flags=flags,
-        external={"order_id": row["orderId"], "quote_id": row.get("quoteId")},
-        meta=meta,
-    )
+    ident = convert_id(row.data, raw.stream)
+    return [
+        _tx(
+            raw,
+            f"convert:{ident}",
+            TransactionKind.CONVERT,
+            time_of(row, "createTime"),
+            [Leg(asset=src, amount=-out, wallet="spot"), Leg(asset=dst, amount=got, wallet="spot")],
+            status=status,
+            flags=flags,
+            external={
+                "order_id": ident,
+                "quote_id": row.optional_text("quoteId", allow_int=True, max_length=80),
+            },
+            meta=meta,
+        )
+    ]
 
 
 def normalize_dust(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """One dust conversion: several small balances into BNB, the service charge as a BNB fee leg."""
-    row = raw.payload
+    row = reader(raw)
     legs: list[Leg] = []
-    for detail in row.get("userAssetDribbletDetails") or ():
-        legs.append(Leg(asset=str(detail["fromAsset"]), amount=-dec(detail, "amount"), wallet="spot"))
-    received, charge = dec(row, "totalTransferedAmount"), dec(row, "totalServiceChargeAmount")
+    for detail in row.objects("userAssetDribbletDetails", optional=True):
+        legs.append(Leg(asset=detail.asset("fromAsset"), amount=-detail.amount("amount"), wallet="spot"))
+    received, charge = row.amount("totalTransferedAmount"), row.amount("totalServiceChargeAmount", _ZERO)
     legs.append(Leg(asset="BNB", amount=received + charge, wallet="spot"))
     legs.append(Leg(asset="BNB", amount=-charge, role=LegRole.FEE, wallet="spot"))
-    yield _tx(
-        raw,
-        f"dust:{row['transId']}",
-        TransactionKind.DUST_CONVERSION,
-        parse_time(row["operateTime"]),
-        legs,
-        external={"trans_id": row["transId"]},
-    )
+    ident = row.int_id("transId")
+    return [
+        _tx(
+            raw,
+            f"dust:{ident}",
+            TransactionKind.DUST_CONVERSION,
+            time_of(row, "operateTime"),
+            legs,
+            external={"trans_id": ident},
+        )
+    ]
 
 
 _SWAP_STATUS = {1: TransactionStatus.CONFIRMED, 0: TransactionStatus.PENDING, 2: TransactionStatus.FAILED}
@@ -427,24 +512,28 @@ _SWAP_STATUS = {1: TransactionStatus.CONFIRMED, 0: TransactionStatus.PENDING, 2:
 def normalize_swap(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """A Liquid Swap trade: ``quoteQty`` of ``quoteAsset`` swapped into ``baseQty`` of
     ``baseAsset``; ``fee`` is charged in the quote asset on top."""
-    row = raw.payload
-    status, flags = _status(_SWAP_STATUS, row.get("status"))
-    quote, base = str(row["quoteAsset"]), str(row["baseAsset"])
-    yield _tx(
-        raw,
-        f"bswap:{row['swapId']}",
-        TransactionKind.TRADE,
-        parse_time(row["swapTime"]),
-        [
-            Leg(asset=quote, amount=-dec(row, "quoteQty"), wallet="spot"),
-            Leg(asset=base, amount=dec(row, "baseQty"), wallet="spot"),
-            Leg(asset=quote, amount=-dec(row, "fee"), role=LegRole.FEE, wallet="spot"),
-        ],
-        status=status,
-        flags=flags,
-        external={"swap_id": row["swapId"]},
-        meta={"venue": "liquid_swap", "price": str(row.get("price", ""))},
-    )
+    row = reader(raw)
+    status, flags = _status(_SWAP_STATUS, row)
+    quote, base = row.asset("quoteAsset"), row.asset("baseAsset")
+    ident = row.int_id("swapId")
+    price = row.optional_amount("price")
+    return [
+        _tx(
+            raw,
+            f"bswap:{ident}",
+            TransactionKind.TRADE,
+            time_of(row, "swapTime"),
+            [
+                Leg(asset=quote, amount=-row.amount("quoteQty"), wallet="spot"),
+                Leg(asset=base, amount=row.amount("baseQty"), wallet="spot"),
+                Leg(asset=quote, amount=-row.amount("fee", _ZERO), role=LegRole.FEE, wallet="spot"),
+            ],
+            status=status,
+            flags=flags,
+            external={"swap_id": ident},
+            meta={"venue": "liquid_swap", "price": "" if price is None else str(price)},
+        )
+    ]
 
 
 # -- rewards -------------------------------------------------------------------------------------------
@@ -470,67 +559,99 @@ _DIVIDEND_KINDS: tuple[tuple[str, TransactionKind], ...] = (
 
 def normalize_dividend(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """An asset dividend (staking, savings, airdrop, launchpool, distribution...), by ``enInfo``."""
-    row = raw.payload
-    info = str(row.get("enInfo") or "")
+    row = reader(raw)
+    info = row.label("enInfo", max_length=200) or ""
     kind = next((k for text, k in _DIVIDEND_KINDS if text in info.lower()), None)
     flags = set() if kind is not None else {"unknown_type"}
-    sign = -1 if str(row.get("direction", "1")) in ("-1", "OUT") else 1
+    direction = row.text("direction", allow_int=True, max_length=8, default="1")
+    sign = -1 if direction in ("-1", "OUT") else 1
     role = LegRole.INTEREST if kind == TransactionKind.INTEREST else LegRole.REWARD
-    yield _tx(
-        raw,
-        f"dividend:{row['id']}",
-        kind or TransactionKind.OTHER,
-        parse_time(row["divTime"]),
-        [Leg(asset=str(row["asset"]), amount=sign * dec(row, "amount"), role=role, wallet="spot")],
-        flags=flags,
-        external={"tran_id": row.get("tranId")},
-        description=info or None,
-    )
+    return [
+        _tx(
+            raw,
+            f"dividend:{row.int_id('id')}",
+            kind or TransactionKind.OTHER,
+            time_of(row, "divTime"),
+            [Leg(asset=row.asset("asset"), amount=sign * row.amount("amount"), role=role, wallet="spot")],
+            flags=flags,
+            external={"tran_id": row.optional_text("tranId", allow_int=True, max_length=40)},
+            description=info or None,
+        )
+    ]
 
 
 _FLEXIBLE_TYPES = frozenset({"BONUS", "REALTIME", "REWARDS"})
 
 
-def earn_flexible_id(row: Mapping[str, Any]) -> str:
+def _composed(stream: str, *parts: str) -> str:
+    ident = ":".join(parts)
+    try:
+        return check_identity(ident)
+    except ValueError as exc:
+        raise InvalidRecordError(f"a {stream} record: its id {exc}", stream=stream, field="id") from None
+
+
+def earn_flexible_id(row: Mapping[str, Any], stream: str = "earn_flexible") -> str:
     """Flexible reward rows have no id: (time, asset, product, type) identifies them."""
-    return f"{row['time']}:{row['asset']}:{row.get('projectId', '')}:{row.get('type', '')}"
+    f = Fields(row, stream=stream)
+    return _composed(
+        stream,
+        str(f.integer("time", minimum=0)),
+        f.asset("asset"),
+        f.text("projectId", max_length=64, allow_int=True, default="") if f.has("projectId") else "",
+        f.text("type", max_length=32) if f.has("type") else "",
+    )
 
 
-def earn_locked_id(row: Mapping[str, Any]) -> str:
+def earn_locked_id(row: Mapping[str, Any], stream: str = "earn_locked") -> str:
     """Locked reward rows: (position, time, asset, type)."""
-    return f"{row.get('positionId', '')}:{row['time']}:{row['asset']}:{row.get('type', '')}"
+    f = Fields(row, stream=stream)
+    return _composed(
+        stream,
+        f.text("positionId", max_length=64, allow_int=True) if f.has("positionId") else "",
+        str(f.integer("time", minimum=0)),
+        f.asset("asset"),
+        f.text("type", max_length=32) if f.has("type") else "",
+    )
 
 
 def normalize_earn_flexible(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """A Simple Earn flexible reward (interest)."""
-    row = raw.payload
-    kind_ok = str(row.get("type", "")) in _FLEXIBLE_TYPES
-    yield _tx(
-        raw,
-        f"earn_flexible:{earn_flexible_id(row)}",
-        TransactionKind.INTEREST if kind_ok else TransactionKind.OTHER,
-        parse_time(row["time"]),
-        [Leg(asset=str(row["asset"]), amount=dec(row, "rewards"), role=LegRole.INTEREST, wallet="spot")],
-        flags=set() if kind_ok else {"unknown_type"},
-        meta={"product": row.get("projectId"), "type": row.get("type")},
-    )
+    row = reader(raw)
+    kind = row.text("type", max_length=32) if row.has("type") else ""
+    kind_ok = kind in _FLEXIBLE_TYPES
+    product = row.optional_text("projectId", allow_int=True, max_length=64)
+    reward = Leg(asset=row.asset("asset"), amount=row.amount("rewards"), role=LegRole.INTEREST, wallet="spot")
+    return [
+        _tx(
+            raw,
+            f"earn_flexible:{earn_flexible_id(row.data, raw.stream)}",
+            TransactionKind.INTEREST if kind_ok else TransactionKind.OTHER,
+            time_of(row, "time"),
+            [reward],
+            flags=set() if kind_ok else {"unknown_type"},
+            meta={"product": product, "type": kind or None},
+        )
+    ]
 
 
 def normalize_earn_locked(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """A Simple Earn locked reward."""
-    row = raw.payload
-    yield _tx(
-        raw,
-        f"earn_locked:{earn_locked_id(row)}",
-        TransactionKind.REWARD,
-        parse_time(row["time"]),
-        [Leg(asset=str(row["asset"]), amount=dec(row, "amount"), role=LegRole.REWARD, wallet="spot")],
-        meta={
-            "position": row.get("positionId"),
-            "lock_period": row.get("lockPeriod"),
-            "type": row.get("type"),
-        },
-    )
+    row = reader(raw)
+    return [
+        _tx(
+            raw,
+            f"earn_locked:{earn_locked_id(row.data, raw.stream)}",
+            TransactionKind.REWARD,
+            time_of(row, "time"),
+            [Leg(asset=row.asset("asset"), amount=row.amount("amount"), role=LegRole.REWARD, wallet="spot")],
+            meta={
+                "position": row.optional_text("positionId", allow_int=True, max_length=64),
+                "lock_period": row.optional_text("lockPeriod", allow_int=True, max_length=16),
+                "type": row.optional_text("type", max_length=32),
+            },
+        )
+    ]
 
 
 # -- futures and margin ----------------------------------------------------------------------------------
@@ -548,54 +669,81 @@ _INCOME: dict[str, tuple[TransactionKind, LegRole]] = {
 }
 
 
-def futures_income_id(row: Mapping[str, Any]) -> str:
+def futures_income_id(row: Mapping[str, Any], stream: str = "futures_income") -> str:
     """An income row's identity: (tranId, incomeType, asset, symbol)."""
-    return f"{row['tranId']}:{row['incomeType']}:{row['asset']}:{row.get('symbol') or ''}"
+    f = Fields(row, stream=stream)
+    return _composed(
+        stream,
+        f.text_id("tranId", allow_int=True, max_length=40),
+        f.text("incomeType", max_length=40),
+        f.asset("asset"),
+        f.text("symbol", max_length=40) if f.has("symbol") else "",
+    )
 
 
 def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """USD-M futures income. ``TRANSFER`` moves value between spot and the futures wallet (two
     legs netting to zero); unknown income types are kept as OTHER with ``unknown_type``."""
-    row = raw.payload
-    income_type, asset = str(row["incomeType"]), str(row["asset"])
-    amount = dec(row, "income")
-    at = parse_time(row["time"])
-    key = f"futures_income:{futures_income_id(row)}"
-    external = {"tran_id": row.get("tranId"), "trade_id": row.get("tradeId")}
-    meta = {"symbol": row.get("symbol") or None, "income_type": income_type}
+    row = reader(raw)
+    income_type, asset = row.text("incomeType", max_length=40), row.asset("asset")
+    amount = row.amount("income")
+    at = time_of(row, "time")
+    key = f"futures_income:{futures_income_id(row.data, raw.stream)}"
+    external = {
+        "tran_id": row.text_id("tranId", allow_int=True, max_length=40),
+        "trade_id": row.optional_text("tradeId", allow_int=True, max_length=40),
+    }
+    meta = {"symbol": row.optional_text("symbol", max_length=40), "income_type": income_type}
     if income_type == "TRANSFER":
         legs = [
             Leg(asset=asset, amount=amount, wallet=FUTURES_WALLET),
             Leg(asset=asset, amount=-amount, wallet="spot"),
         ]
-        yield _tx(raw, key, TransactionKind.TRANSFER, at, legs, external=external, meta=meta)
-        return
+        return [_tx(raw, key, TransactionKind.TRANSFER, at, legs, external=external, meta=meta)]
     known = _INCOME.get(income_type)
     kind, role = known or (TransactionKind.OTHER, LegRole.OTHER)
-    yield _tx(
-        raw,
-        key,
-        kind,
-        at,
-        [Leg(asset=asset, amount=amount, role=role, wallet=FUTURES_WALLET)],
-        external=external,
-        meta=meta,
-        flags=set() if known else {"unknown_type"},
-    )
+    return [
+        _tx(
+            raw,
+            key,
+            kind,
+            at,
+            [Leg(asset=asset, amount=amount, role=role, wallet=FUTURES_WALLET)],
+            external=external,
+            meta=meta,
+            flags=set() if known else {"unknown_type"},
+        )
+    ]
+
+
+def margin_interest_id(row: Mapping[str, Any], stream: str = "margin_interest") -> str:
+    """A margin interest row's ``txId``."""
+    return Fields(row, stream=stream).text_id("txId", allow_int=True, max_length=40)
 
 
 def normalize_margin_interest(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     """Interest charged on a margin loan (a fee alone)."""
-    row = raw.payload
-    yield _tx(
-        raw,
-        f"margin_interest:{row['txId']}",
-        TransactionKind.FEE,
-        parse_time(row["interestAccuredTime"]),
-        [Leg(asset=str(row["asset"]), amount=-dec(row, "interest"), role=LegRole.INTEREST, wallet="margin")],
-        external={"tx_id": row["txId"]},
-        meta={"principal": str(row.get("principal", ""))},
-    )
+    row = reader(raw)
+    ident = margin_interest_id(row.data, raw.stream)
+    principal = row.optional_amount("principal")
+    return [
+        _tx(
+            raw,
+            f"margin_interest:{ident}",
+            TransactionKind.FEE,
+            time_of(row, "interestAccuredTime"),
+            [
+                Leg(
+                    asset=row.asset("asset"),
+                    amount=-row.amount("interest"),
+                    role=LegRole.INTEREST,
+                    wallet="margin",
+                )
+            ],
+            external={"tx_id": ident},
+            meta={"principal": "" if principal is None else str(principal)},
+        )
+    ]
 
 
 #: Stream name -> normalizer of one raw record.
@@ -617,26 +765,14 @@ NORMALIZERS: dict[str, Normalizer] = {
 }
 
 
-def normalize_raws(stream: str, raws: Iterable[RawTransaction]) -> Iterable[NormalizedTransaction]:
-    """Normalize the raws of one page of ``stream``. A record missing a field it needs is kept as
-    OTHER with ``malformed`` rather than failing the page."""
+def normalize_raws(stream: str, raws: Iterable[RawTransaction]) -> list[NormalizedTransaction]:
+    """Normalize the raws of one page of ``stream``. A record that cannot be read (a missing or
+    mistyped field, an amount outside the ledger's range, a bad identity) is an
+    :class:`~txsync.errors.InvalidRecordError` naming the stream, the record and the field: nothing
+    of the page is kept, never a transaction standing for a record txsync did not understand."""
     normalizer = NORMALIZERS[stream]
+    out: list[NormalizedTransaction] = []
     for raw in raws:
-        try:
-            yield from normalizer(raw)
-        except (KeyError, TypeError, BadResponseError, ValueError) as exc:
-            payload = raw.payload if isinstance(raw.payload, dict) else {}
-            asset = next(
-                (str(payload[k]) for k in ("asset", "coin", "baseAsset", "fromAsset") if payload.get(k)),
-                "UNKNOWN",
-            )
-            yield NormalizedTransaction(
-                account_id=raw.account_id,
-                key=f"{stream}:malformed:{raw.source_id}",
-                kind=TransactionKind.OTHER,
-                timestamp=raw.fetched_at,
-                legs=[Leg(asset=asset, amount=0)],
-                sources=[raw.ref],
-                flags=frozenset({"unknown_type", "malformed"}),
-                description=f"record not understood ({type(exc).__name__})",
-            )
+        with record_errors(stream, raw.source_id):
+            out.extend(normalizer(raw))
+    return out

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from txsync.connector import ConnectorContext, Cursor, Page, RawRecord, Stream
-from txsync.errors import AuthError, BadResponseError, PermissionDeniedError
+from txsync.errors import AuthError, PaginationLoopError, PermissionDeniedError
+from txsync.fields import Fields, checked_records
 from txsync.models import NormalizedTransaction, RawTransaction
 from txsync.pagination import (
     Counted,
@@ -30,11 +31,15 @@ from txsync.pagination import (
 
 from ._api import BinanceApi
 from ._normalize import (
+    convert_id,
+    deposit_id,
     earn_flexible_id,
     earn_locked_id,
     futures_income_id,
+    margin_interest_id,
     normalize_raws,
-    parse_time,
+    order_no,
+    time_ms,
 )
 from ._options import Options
 from ._paging import BisectingWindow, Partitioned, as_list
@@ -113,8 +118,8 @@ class BinanceStream(Stream):
         return list(normalize_raws(self.name, raws))
 
     def source_id(self, row: Row) -> str:
-        """A record's id within the stream."""
-        return str(row["id"])
+        """A record's id within the stream (a typed error if it is not a usable id)."""
+        return Fields(row, stream=self.name).text_id("id", allow_int=True, max_length=64)
 
     def paginator(self) -> Paginator[Row]:
         """The paginator of this stream (windowed ones build a :class:`WindowPaginator`)."""
@@ -181,8 +186,21 @@ class BinanceStream(Stream):
             yield self.records(step.items), step.cursor, step.label
 
     def records(self, rows: Iterable[Row]) -> list[RawRecord]:
-        """Rows as raw records."""
-        return [RawRecord(self.source_id(row), row) for row in rows]
+        """Rows as raw records: each id checked, a row listed twice kept once, two different rows
+        under one id a :class:`~txsync.errors.DuplicateRecordError`."""
+        return checked_records([RawRecord(self.source_id(row), row) for row in rows], stream=self.name)
+
+    def within(self, rows: Sequence[Row], start: int, end: int, time_field: str, slack: int = 0) -> None:
+        """Refuse an answer holding a row outside ``[start, end]`` (ms, ``slack`` either side): the
+        server answered another range or page (a :class:`~txsync.errors.PaginationLoopError`)."""
+        for row in rows:
+            at = time_ms(row, time_field, self.name)
+            if not start - slack <= at <= end + slack:
+                raise PaginationLoopError(
+                    f"{self.name}: a row lies outside the time range asked for; the server answered "
+                    "another range",
+                    endpoint=getattr(self, "path", None),
+                )
 
     def cursor_from_time(self, since: datetime) -> Cursor:
         """Windowed streams can start at any time."""
@@ -243,7 +261,7 @@ class _CapitalStream(_WindowedStream):
         for row in rows:
             at = self.time_ms(row)
             if not start - self.precision_ms() < at <= end + self.precision_ms():
-                raise BadResponseError(
+                raise PaginationLoopError(
                     "a row lies outside the time range asked for: the server answered another page",
                     endpoint=self.path,
                 )
@@ -272,10 +290,9 @@ class _CapitalStream(_WindowedStream):
         """Remember records not final yet; forget those that became final."""
         for row in rows:
             ident = self.source_id(row)
-            try:
-                status = int(row.get("status", -1))
-            except (TypeError, ValueError):
-                status = -1
+            status = Fields(row, stream=self.name, record=ident).integer(
+                "status", default=-1, minimum=-(10**6), maximum=10**6
+            )
             if status in self.final:
                 self.pending.pop(ident, None)
             else:
@@ -306,12 +323,11 @@ class DepositsStream(_CapitalStream):
 
     def source_id(self, row: Row) -> str:
         """The deposit id (older rows without one: coin and tx id)."""
-        ident = row.get("id")
-        return str(ident) if ident not in (None, "") else f"{row.get('coin')}:{row.get('txId')}"
+        return deposit_id(row, self.name)
 
     def time_ms(self, row: Row) -> int:
         """``insertTime``."""
-        return to_ms(parse_time(row["insertTime"]))
+        return time_ms(row, "insertTime", self.name)
 
 
 class WithdrawalsStream(_CapitalStream):
@@ -323,7 +339,7 @@ class WithdrawalsStream(_CapitalStream):
 
     def time_ms(self, row: Row) -> int:
         """``applyTime`` (a UTC date-time string to the second)."""
-        return to_ms(parse_time(row["applyTime"]))
+        return time_ms(row, "applyTime", self.name)
 
     def precision_ms(self) -> int:
         """``applyTime`` has whole seconds."""
@@ -343,7 +359,7 @@ class _FiatStream(BinanceStream):
 
     def source_id(self, row: Row) -> str:
         """``orderNo``."""
-        return str(row["orderNo"])
+        return order_no(row, self.name)
 
     def part(self, kind: str) -> Paginator[Row]:
         """The history of one ``transactionType``."""
@@ -361,6 +377,7 @@ class _FiatStream(BinanceStream):
                     },
                 )
                 data = as_list(body, "data", self.path)
+                self.within(data, window.start_ms, window.end_ms_inclusive, "createTime")
                 total = body.get("total") if isinstance(body, dict) else None
                 return Counted(
                     [dict(row, transactionType=kind) for row in data],
@@ -410,7 +427,7 @@ class ConvertStream(_WindowedStream):
 
     def source_id(self, row: Row) -> str:
         """``orderId``."""
-        return str(row["orderId"])
+        return convert_id(row, self.name)
 
     def inner(self, window: Window) -> Paginator[Row]:
         """One window, halved while the answer says ``moreData``."""
@@ -418,7 +435,8 @@ class ConvertStream(_WindowedStream):
         async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
             body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
             rows = as_list(body, "list", self.path)
-            more = bool(body.get("moreData")) if isinstance(body, dict) else False
+            self.within(rows, start, end, "createTime")
+            more = isinstance(body, dict) and body.get("moreData") is True
             return rows, more or len(rows) >= self.limit
 
         return BisectingWindow(fetch, window)
@@ -438,6 +456,7 @@ class DividendsStream(_WindowedStream):
         async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
             body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
             rows = as_list(body, "rows", self.path)
+            self.within(rows, start, end, "divTime")
             return rows, len(rows) >= self.limit
 
         return BisectingWindow(fetch, window)
@@ -457,7 +476,7 @@ class LiquiditySwapsStream(_WindowedStream):
 
     def source_id(self, row: Row) -> str:
         """``swapId``."""
-        return str(row["swapId"])
+        return str(Fields(row, stream=self.name).int_id("swapId"))
 
     def inner(self, window: Window) -> Paginator[Row]:
         """One window, halved while the answer is full."""
@@ -465,6 +484,7 @@ class LiquiditySwapsStream(_WindowedStream):
         async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
             body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
             rows = as_list(body, None, self.path)
+            self.within(rows, start, end, "swapTime")
             return rows, len(rows) >= self.limit
 
         return BisectingWindow(fetch, window)
@@ -500,6 +520,7 @@ class _EarnStream(_WindowedStream):
                 },
             )
             rows = as_list(body, "rows", self.path)
+            self.within(rows, window.start_ms, window.end_ms_inclusive, "time")
             total = body.get("total") if isinstance(body, dict) else None
             return Counted(rows, total if isinstance(total, int) and not isinstance(total, bool) else None)
 
@@ -515,7 +536,7 @@ class EarnFlexibleStream(_EarnStream):
 
     def source_id(self, row: Row) -> str:
         """(time, asset, product, type)."""
-        return earn_flexible_id(row)
+        return earn_flexible_id(row, self.name)
 
 
 class EarnLockedStream(_EarnStream):
@@ -526,7 +547,7 @@ class EarnLockedStream(_EarnStream):
 
     def source_id(self, row: Row) -> str:
         """(position, time, asset, type)."""
-        return earn_locked_id(row)
+        return earn_locked_id(row, self.name)
 
 
 # -- dust ------------------------------------------------------------------------------------------------
@@ -545,7 +566,7 @@ class DustStream(BinanceStream):
 
     def source_id(self, row: Row) -> str:
         """``transId``."""
-        return str(row["transId"])
+        return str(Fields(row, stream=self.name).int_id("transId"))
 
     async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
         """The conversions after the cursor, oldest first, as one page."""
@@ -556,19 +577,16 @@ class DustStream(BinanceStream):
             {"startTime": to_ms(max(self.options.origin, DUST_ORIGIN)), "endTime": to_ms(self._now())},
         )
         rows = as_list(body, "userAssetDribblets", self.path)
-        try:
-            ordered = sorted(rows, key=lambda r: int(r["transId"]))
-        except (KeyError, TypeError, ValueError):
-            raise BadResponseError("dust conversions without a numeric transId", endpoint=self.path) from None
-        fresh = [r for r in ordered if inner is None or int(r["transId"]) > inner]
-        if len(rows) >= self.cap and (inner is None or int(ordered[0]["transId"]) > inner):
+        ordered = sorted(rows, key=lambda r: int(self.source_id(r)))
+        fresh = [r for r in ordered if inner is None or int(self.source_id(r)) > inner]
+        if len(rows) >= self.cap and (inner is None or int(self.source_id(ordered[0])) > inner):
             self.context.note_gap(
                 "dust_beyond_100",
                 f"the API returned {len(rows)} dust conversions, its maximum: older ones are missing",
                 stream=self.name,
             )
         if fresh:
-            yield self.records(fresh), int(fresh[-1]["transId"]), "last 100"
+            yield self.records(fresh), int(self.source_id(fresh[-1])), "last 100"
 
 
 # -- futures and margin -------------------------------------------------------------------------------------
@@ -593,7 +611,7 @@ class FuturesIncomeStream(_WindowedStream):
 
     def source_id(self, row: Row) -> str:
         """(tranId, incomeType, asset, symbol)."""
-        return futures_income_id(row)
+        return futures_income_id(row, self.name)
 
     def inner(self, window: Window) -> Paginator[Row]:
         """Page numbers inside the window."""
@@ -608,7 +626,9 @@ class FuturesIncomeStream(_WindowedStream):
                     "limit": limit,
                 },
             )
-            return as_list(body, None, self.path)
+            rows = as_list(body, None, self.path)
+            self.within(rows, window.start_ms, window.end_ms_inclusive, "time")
+            return rows
 
         return PageNumberPaginator(fetch, size=self.limit, key=self.source_id)
 
@@ -628,7 +648,7 @@ class FuturesIncomeStream(_WindowedStream):
         try:
             async for step in self.paginator().steps(inner):
                 if first_sync and any(
-                    to_ms(parse_time(row["time"])) < window_start + 7 * 86_400_000 for row in step.items
+                    time_ms(row, "time", self.name) < window_start + 7 * 86_400_000 for row in step.items
                 ):
                     first_sync = False
                     self.context.note_gap(
@@ -654,7 +674,7 @@ class MarginInterestStream(_WindowedStream):
 
     def source_id(self, row: Row) -> str:
         """``txId``."""
-        return str(row["txId"])
+        return margin_interest_id(row, self.name)
 
     async def enabled(self) -> bool:
         """Only for accounts with a margin account (see :meth:`Binance.margin_enabled`)."""
@@ -675,6 +695,7 @@ class MarginInterestStream(_WindowedStream):
                 params["archived"] = "true"
             body = await self.api.signed(self.path, params)
             rows = as_list(body, "rows", self.path)
+            self.within(rows, window.start_ms, window.end_ms_inclusive, "interestAccuredTime")
             total = body.get("total") if isinstance(body, dict) else None
             return Counted(rows, total if isinstance(total, int) and not isinstance(total, bool) else None)
 

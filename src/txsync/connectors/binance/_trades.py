@@ -11,24 +11,30 @@ The trades cursor::
 ``run`` holds what a resumed sync needs to carry on where it stopped: the other streams' flows of
 this sync, the trades found so far, and the pairs already asked. Each pair's partition advances
 only with pages yielded, so no cursor ever points past a trade not yet stored. Pairs are paged
-concurrently (``max_concurrency``) while their pages are yielded in a fixed order (pair by pair,
-sorted), so a sync always commits the same sequence of checkpoints.
+concurrently (at most ``max_concurrency`` requests in flight) while their pages are yielded in a
+fixed order (pair by pair, sorted), so a sync always commits the same sequence of checkpoints.
+Every page is a checkpoint, within a pair too: a pair whose history keeps paging is committed page
+by page (each pair fetches its next page only once its previous one was taken), so memory stays
+flat and a killed sync loses at most the page in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from txsync.connector import Cursor, Page, RawRecord
+from txsync.fields import Fields
 from txsync.models import to_amount
 from txsync.pagination import IdCursorPaginator, InvalidCursorError, Step
 
 from ._discovery import PairPlanner, Symbol, confirmed_flows
 from ._errors import InvalidSymbolError
+from ._normalize import trade_id
 from ._paging import as_list
 from ._streams import BinanceStream, Row
 
@@ -78,24 +84,109 @@ class _PairPager:
         self.path = path
         self.extra = dict(extra or {})
 
-    def steps(self, sym: Symbol, position: int | None) -> AsyncIterator[Step[Row]]:
-        """The pages of ``sym`` after ``position`` (``None``: from the first trade)."""
+    def steps(
+        self, sym: Symbol, position: int | None, gate: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[Step[Row]]:
+        """The pages of ``sym`` after ``position`` (``None``: from the first trade); ``gate`` bounds
+        the requests in flight across pairs."""
         limit = self.stream.options.trades_page_size
 
         async def fetch(from_id: int) -> list[Row]:
-            body = await self.stream.api.signed(
-                self.path, {"symbol": sym.symbol, **self.extra, "fromId": from_id, "limit": limit}
-            )
+            params = {"symbol": sym.symbol, **self.extra, "fromId": from_id, "limit": limit}
+            if gate is None:
+                body = await self.stream.api.signed(self.path, params)
+            else:
+                async with gate:
+                    body = await self.stream.api.signed(self.path, params)
             rows = as_list(body, None, self.path)
+            for row in rows:
+                fields = Fields(row, stream=self.stream.name)
+                fields = fields.named(f"{sym.symbol}:{fields.int_id('id')}")
+                if fields.text("symbol", max_length=40) != sym.symbol:
+                    raise fields.error("symbol", "is not the pair asked for: the server answered another")
             return [dict(row, baseAsset=sym.base, quoteAsset=sym.quote) for row in rows]
 
         paginator = IdCursorPaginator(fetch, id_of=lambda row: row["id"], inclusive=True, limit=limit)
         return paginator.steps(position)
 
-    async def collect(self, sym: Symbol, position: int | None, gate: asyncio.Semaphore) -> list[Step[Row]]:
-        """Every page of ``sym`` (runs concurrently with other pairs, at most ``gate`` at once)."""
-        async with gate:
-            return [step async for step in self.steps(sym, position)]
+    async def feed(
+        self, sym: Symbol, position: int | None, gate: asyncio.Semaphore, queue: asyncio.Queue[Any]
+    ) -> None:
+        """Put the pages of ``sym`` into ``queue`` one at a time: the next page is only fetched once
+        the consumer took the previous one, so a pair that keeps paging holds one page, not its
+        history. Ends with :data:`_END`, or a :class:`_Failure` carrying the error."""
+        try:
+            async for step in self.steps(sym, position, gate):
+                await queue.put(step)
+                await queue.join()  # wait for the consumer before fetching more
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # handed to the consumer, which raises it in the stream
+            await queue.put(_Failure(exc))
+            return
+        await queue.put(_END)
+
+
+#: The end of one pair's pages in its queue.
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A pair's paging failed: the error, raised again where the pages are consumed."""
+
+    error: Exception
+
+
+@dataclass(frozen=True)
+class _PairPage:
+    """One page of one pair, in the fixed order of the pairs; ``step`` is ``None`` for a pair that
+    has no trades (after its position), ``unreadable`` for a pair that answered -1121."""
+
+    sym: Symbol
+    step: Step[Row] | None
+    last: bool
+    unreadable: bool = False
+
+
+async def _pair_pages(
+    pager: _PairPager, picks: Sequence[Symbol], positions: Mapping[str, int], gate: asyncio.Semaphore
+) -> AsyncIterator[_PairPage]:
+    """The pages of ``picks``, paged concurrently (at most ``gate`` requests at once) and yielded
+    pair by pair, in order, each as soon as it is known whether it is its pair's last: every page is
+    a checkpoint, within a pair too, and memory holds a page or two per pair, never a pair's history.
+    """
+    queues: list[asyncio.Queue[Any]] = [asyncio.Queue(maxsize=1) for _ in picks]
+    tasks = [
+        asyncio.create_task(pager.feed(sym, positions.get(sym.symbol), gate, queue))
+        for sym, queue in zip(picks, queues, strict=True)
+    ]
+    try:
+        for sym, queue in zip(picks, queues, strict=True):
+            pending: Step[Row] | None = None
+            while True:
+                item = await queue.get()
+                queue.task_done()
+                if isinstance(item, _Failure):
+                    if not isinstance(item.error, InvalidSymbolError):
+                        raise item.error
+                    if pending is not None:
+                        yield _PairPage(sym, pending, last=False)
+                    yield _PairPage(sym, None, last=True, unreadable=True)
+                    break
+                if item is _END:
+                    yield _PairPage(sym, pending, last=True)
+                    break
+                if pending is not None:
+                    yield _PairPage(sym, pending, last=False)
+                pending = item
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        for task in tasks:
+            with suppress(BaseException):
+                await task
 
 
 class TradesStream(BinanceStream):
@@ -107,7 +198,7 @@ class TradesStream(BinanceStream):
 
     def source_id(self, row: Row) -> str:
         """``SYMBOL:id``."""
-        return f"{row['symbol']}:{row['id']}"
+        return trade_id(row, self.name)
 
     async def _pages(self, cursor: Cursor) -> AsyncIterator[Page]:
         if cursor is not None and not isinstance(cursor, dict):
@@ -166,33 +257,23 @@ class TradesStream(BinanceStream):
             picks = planner.next_round(width=4 * self.options.max_concurrency)
             if not picks:
                 break
-            tasks = [asyncio.create_task(pager.collect(sym, pairs.get(sym.symbol), gate)) for sym in picks]
-            try:
-                for sym, task in zip(picks, tasks, strict=True):
-                    try:
-                        steps = await task
-                    except InvalidSymbolError:
-                        planner.unreadable_pair(sym.symbol)
-                        unreadable.append(sym.symbol)
-                        steps = []
-                    for step in steps:
-                        records = self.records(step.items)
-                        page_flows = confirmed_flows(self.normalize(self._raws(records)))
-                        planner.found(page_flows)
-                        for asset, amount in page_flows.items():
-                            found[asset] = found.get(asset, _ZERO) + amount
-                        pairs[sym.symbol] = int(step.cursor)
-                        if step is steps[-1]:
-                            done.add(sym.symbol)
-                        yield Page(records, snapshot(final=False), label=sym.symbol)
-                    done.add(sym.symbol)
-            finally:
-                for task in tasks:
-                    if not task.done():
-                        task.cancel()
-                for task in tasks:
-                    with suppress(BaseException):
-                        await task
+            async for part in _pair_pages(pager, picks, pairs, gate):
+                name = part.sym.symbol
+                if part.unreadable:
+                    planner.unreadable_pair(name)
+                    unreadable.append(name)
+                if part.step is not None:
+                    records = self.records(part.step.items)
+                    page_flows = confirmed_flows(self.normalize(self._raws(records)))
+                    planner.found(page_flows)
+                    for asset, amount in page_flows.items():
+                        found[asset] = found.get(asset, _ZERO) + amount
+                    pairs[name] = int(part.step.cursor)
+                    if part.last:
+                        done.add(name)  # the pair's last page also records it as asked
+                    yield Page(records, snapshot(final=False), label=name)
+                if part.last:
+                    done.add(name)
         if unreadable:
             self.context.note_gap(
                 "delisted_pairs",
@@ -250,7 +331,7 @@ class MarginTradesStream(BinanceStream):
 
     def source_id(self, row: Row) -> str:
         """``SYMBOL:id``."""
-        return f"{row['symbol']}:{row['id']}"
+        return trade_id(row, self.name)
 
     async def enabled(self) -> bool:
         """Only for accounts with a margin account."""
@@ -297,32 +378,21 @@ class MarginTradesStream(BinanceStream):
 
         pager = _PairPager(self, self.path, {"isIsolated": "FALSE"})
         gate = asyncio.Semaphore(self.options.max_concurrency)
-        tasks = [asyncio.create_task(pager.collect(markets[name], pairs.get(name), gate)) for name in symbols]
-        try:
-            for name, task in zip(symbols, tasks, strict=True):
-                try:
-                    steps = await task
-                except InvalidSymbolError:
-                    self.context.note_gap(
-                        "delisted_pairs", f"margin {name} answered -1121 (invalid symbol)", stream=self.name
-                    )
-                    steps = []
-                for step in steps:
-                    records = self.records(step.items)
-                    seen |= self.observe(records)
-                    pairs[name] = int(step.cursor)
-                    if step is steps[-1]:
-                        todo.remove(name)
-                    yield Page(records, position(final=False), label=name)
-                if name in todo:
-                    todo.remove(name)
-        finally:
-            for task in tasks:
-                if not task.done():
-                    task.cancel()
-            for task in tasks:
-                with suppress(BaseException):
-                    await task
+        async for part in _pair_pages(pager, [markets[name] for name in symbols], pairs, gate):
+            name = part.sym.symbol
+            if part.unreadable:
+                self.context.note_gap(
+                    "delisted_pairs", f"margin {name} answered -1121 (invalid symbol)", stream=self.name
+                )
+            if part.step is not None:
+                records = self.records(part.step.items)
+                seen |= self.observe(records)
+                pairs[name] = int(part.step.cursor)
+                if part.last:
+                    todo.remove(name)  # the pair's last page also records it as done
+                yield Page(records, position(final=False), label=name)
+            if part.last and name in todo:
+                todo.remove(name)
         final = position(final=True)
         if final != cursor:
             yield Page([], final, label="margin pairs done")

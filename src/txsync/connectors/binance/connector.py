@@ -9,13 +9,14 @@ from typing import Any
 
 from txsync.connector import Connector, ConnectorContext, Stream
 from txsync.errors import AuthError, BadResponseError, PermissionDeniedError
+from txsync.fields import Fields, clean_label
 from txsync.models import Balance, Permissions
+from txsync.models.values import exact
 
 from ._api import BinanceApi
 from ._discovery import KNOWN_DELISTED, AssetTally, Symbol
 from ._errors import MarginUnavailableError
 from ._info import INFO
-from ._normalize import dec
 from ._options import Options
 from ._streams import (
     ConvertStream,
@@ -47,6 +48,7 @@ TRADING_FLAGS = (
     "enableFixApiTrade",
 )
 _ZERO = Decimal(0)
+MARGIN_ACCOUNT = "/sapi/v1/margin/account"
 
 
 def _any_right(required: Sequence[bool | None], optional: Sequence[bool | None] = ()) -> bool | None:
@@ -61,7 +63,28 @@ def _any_right(required: Sequence[bool | None], optional: Sequence[bool | None] 
 
 def _amount(row: Mapping[str, Any], *names: str) -> Decimal:
     """The sum of a balance row's amount fields (absent ones count 0; a non-number is a bad response)."""
-    return sum((dec(row, name) for name in names), _ZERO)
+    fields = Fields(row, stream="balances", record=_asset_of(row))
+    with exact():
+        return sum((fields.amount(name, _ZERO) for name in names), _ZERO)
+
+
+def _asset_of(row: Any) -> str:
+    """A balance row's asset (a typed error when it is not an asset symbol)."""
+    return Fields(row, stream="balances").asset("asset")
+
+
+def _details(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The key's flags and settings for the report: booleans and numbers as they are, texts cleaned
+    (an answer's strings reach the report's JSON: no control or lone surrogate character)."""
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if not isinstance(key, str) or clean_label(key, 80) != key:
+            continue
+        if isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
+            out[key] = value
+        elif isinstance(value, str):
+            out[key] = clean_label(value, 200) or ""
+    return out
 
 
 class Binance(Connector):
@@ -114,7 +137,7 @@ class Binance(Connector):
             can_withdraw=flag("enableWithdrawals"),
             can_transfer=_any_right([flag("enableInternalTransfer"), flag("permitsUniversalTransfer")]),
             ip_restricted=flag("ipRestrict"),
-            details={k: v for k, v in body.items() if isinstance(v, bool | int | str)},
+            details=_details(body),
         )
 
     async def _spot(self) -> list[Balance]:
@@ -127,7 +150,7 @@ class Binance(Connector):
             free, locked = _amount(row, "free"), _amount(row, "locked")
             if free + locked:
                 result.append(
-                    Balance(asset=str(row["asset"]), amount=free + locked, locked=locked, wallet="spot")
+                    Balance(asset=_asset_of(row), amount=free + locked, locked=locked, wallet="spot")
                 )
         return result
 
@@ -141,7 +164,7 @@ class Binance(Connector):
             if amount:
                 locked = _amount(row, "locked", "freeze", "withdrawing")
                 result.append(
-                    Balance(asset=str(row["asset"]), amount=amount, locked=locked, wallet="funding")
+                    Balance(asset=_asset_of(row), amount=amount, locked=locked, wallet="funding")
                 )
         return result
 
@@ -149,10 +172,10 @@ class Binance(Connector):
         if not await self.margin_enabled() or self._margin_account is None:
             return []
         result = []
-        for row in self._margin_account.get("userAssets") or []:
+        for row in self._margin_rows():
             net = _amount(row, "netAsset")
             if net:
-                result.append(Balance(asset=str(row["asset"]), amount=net, wallet="margin"))
+                result.append(Balance(asset=_asset_of(row), amount=net, wallet="margin"))
         return result
 
     async def _futures(self) -> list[Balance]:
@@ -166,7 +189,7 @@ class Binance(Connector):
         for row in body:
             amount = _amount(row, "balance")
             if amount:
-                result.append(Balance(asset=str(row["asset"]), amount=amount, wallet="futures:usdm"))
+                result.append(Balance(asset=_asset_of(row), amount=amount, wallet="futures:usdm"))
         return result
 
     async def balances(self) -> Sequence[Balance]:
@@ -205,13 +228,19 @@ class Binance(Connector):
             self._margin_account = body if isinstance(body, dict) else {}
         return self._margin
 
+    def _margin_rows(self) -> list[Mapping[str, Any]]:
+        """The margin account's ``userAssets`` rows (a typed error when they are not a list of
+        objects)."""
+        account = Fields(self._margin_account or {}, stream="margin_account", record=MARGIN_ACCOUNT)
+        return [row.data for row in account.objects("userAssets", optional=True)]
+
     async def margin_assets(self) -> set[str]:
         """Assets the margin account holds or owes now."""
         await self.margin_enabled()
         assets = set()
-        for row in (self._margin_account or {}).get("userAssets") or []:
+        for row in self._margin_rows():
             if any(_amount(row, name) for name in ("free", "locked", "borrowed", "interest", "netAsset")):
-                assets.add(str(row["asset"]))
+                assets.add(_asset_of(row))
         return assets
 
     async def markets(self, known: Mapping[str, str] | None = None) -> dict[str, Symbol]:
@@ -228,16 +257,15 @@ class Binance(Connector):
                 raise BadResponseError("exchangeInfo: expected symbols[]", endpoint="/api/v3/exchangeInfo")
             markets: dict[str, Symbol] = {}
             for row in rows:
-                try:
-                    sym = Symbol(
-                        symbol=str(row["symbol"]),
-                        base=str(row["baseAsset"]),
-                        quote=str(row["quoteAsset"]),
-                        status=str(row.get("status", "TRADING")),
-                        margin=bool(row.get("isMarginTradingAllowed")),
-                    )
-                except (KeyError, TypeError):
-                    continue
+                fields = Fields(row, stream="exchangeInfo")
+                fields = fields.named(fields.asset("symbol"))
+                sym = Symbol(
+                    symbol=fields.asset("symbol"),
+                    base=fields.asset("baseAsset"),
+                    quote=fields.asset("quoteAsset"),
+                    status=fields.text("status", max_length=40, default="TRADING"),
+                    margin=fields.raw("isMarginTradingAllowed") is True,
+                )
                 markets[sym.symbol] = sym
             for base, quote in (*KNOWN_DELISTED, *self.options.extra_pairs):
                 markets.setdefault(f"{base}{quote}", Symbol(f"{base}{quote}", base, quote, "DELISTED"))

@@ -16,10 +16,12 @@ from typing import Any
 
 import httpx
 
-from txsync.errors import BadRequestError, BadResponseError, TxsyncError
+from txsync.errors import BadRequestError, BadResponseError, DuplicateRecordError, TxsyncError
+from txsync.fields import clean_label
 from txsync.http import HttpClient
 
 __all__ = [
+    "MAX_SATS",
     "AddressStats",
     "EsploraClient",
     "EsploraNotFoundError",
@@ -53,7 +55,7 @@ def esplora_errors(response: httpx.Response, body: Any | None) -> TxsyncError | 
     status = response.status_code
     if status not in (400, 404):
         return None
-    text = " ".join(response.text.split())[:_TEXT_LIMIT] or response.reason_phrase
+    text = clean_label(response.text, _TEXT_LIMIT) or response.reason_phrase
     if status == 404:
         return EsploraNotFoundError(f"not found: {text}", status=status)
     return BadRequestError(f"request rejected: {text}", status=status)
@@ -92,10 +94,27 @@ class AddressStats:
         return self.chain.balance + self.mempool.balance
 
 
-def _int(value: Any, what: str, endpoint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadResponseError(f"{what} must be a non-negative integer", endpoint=endpoint)
+#: No output can hold more satoshis than will ever exist (21 million BTC).
+MAX_SATS = 2_100_000_000_000_000
+#: Bound of counters and cumulative sums (``funded_txo_sum`` adds every output ever received).
+_MAX_COUNTER = 2**63
+#: Block times beyond year 10000 are no time.
+_MAX_TIME = 253_402_300_800
+
+
+def _int(value: Any, what: str, endpoint: str, maximum: int = _MAX_COUNTER) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise BadResponseError(f"{what} must be an integer in 0..{maximum}", endpoint=endpoint)
     return value
+
+
+def _address(value: Any, what: str, endpoint: str) -> None:
+    if value is None:
+        return
+    if not (isinstance(value, str) and 0 < len(value) <= 100 and value.isascii() and value.isalnum()):
+        raise BadResponseError(
+            f"{what} must be an address (up to 100 ASCII letters and digits)", endpoint=endpoint
+        )
 
 
 def _stats(body: Any, name: str, endpoint: str) -> TxStats:
@@ -124,37 +143,47 @@ def check_tx(tx: Any, endpoint: str) -> dict[str, Any]:
     if not isinstance(vin, list) or not vin or not isinstance(vout, list):
         raise bad("vin must be a non-empty list and vout a list")
     if "fee" in tx:
-        _int(tx["fee"], "fee", endpoint)
+        _int(tx["fee"], "fee", endpoint, MAX_SATS)
     for item in vin:
         if not isinstance(item, dict):
             raise bad("vin items must be objects")
+        if "is_coinbase" in item and not isinstance(item["is_coinbase"], bool):
+            raise bad("vin.is_coinbase must be a boolean")
         prevout = item.get("prevout")
         if prevout is not None:
             if not isinstance(prevout, dict):
                 raise bad("prevout must be an object or null")
-            _int(prevout.get("value"), "prevout.value", endpoint)
-            address = prevout.get("scriptpubkey_address")
-            if address is not None and not isinstance(address, str):
-                raise bad("prevout.scriptpubkey_address must be a string")
+            _int(prevout.get("value"), "prevout.value", endpoint, MAX_SATS)
+            _address(prevout.get("scriptpubkey_address"), "prevout.scriptpubkey_address", endpoint)
     for item in vout:
         if not isinstance(item, dict):
             raise bad("vout items must be objects")
-        _int(item.get("value"), "vout.value", endpoint)
-        address = item.get("scriptpubkey_address")
-        if address is not None and not isinstance(address, str):
-            raise bad("vout.scriptpubkey_address must be a string")
+        _int(item.get("value"), "vout.value", endpoint, MAX_SATS)
+        _address(item.get("scriptpubkey_address"), "vout.scriptpubkey_address", endpoint)
     if not isinstance(status, dict) or not isinstance(status.get("confirmed"), bool):
         raise bad("status.confirmed must be a boolean")
     if status["confirmed"]:
-        _int(status.get("block_time"), "status.block_time", endpoint)
+        _int(status.get("block_time"), "status.block_time", endpoint, _MAX_TIME)
         _int(status.get("block_height"), "status.block_height", endpoint)
     return tx
 
 
 def _tx_list(body: Any, endpoint: str) -> list[dict[str, Any]]:
+    """The checked transactions of a listing, each txid once (an exact repeat is dropped; two
+    different transactions under one txid are a :class:`DuplicateRecordError`)."""
     if not isinstance(body, list):
         raise BadResponseError("expected a list of transactions", endpoint=endpoint)
-    return [check_tx(tx, endpoint) for tx in body]
+    out: dict[str, dict[str, Any]] = {}
+    for tx in body:
+        checked = check_tx(tx, endpoint)
+        if out.setdefault(checked["txid"], checked) != checked:
+            raise DuplicateRecordError(
+                "a listing holds two different transactions under one txid",
+                stream="transactions",
+                record=checked["txid"],
+                endpoint=endpoint,
+            )
+    return list(out.values())
 
 
 class EsploraClient:

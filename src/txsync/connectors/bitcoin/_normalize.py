@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from txsync.errors import BadResponseError
 from txsync.models import (
     Leg,
     LegRole,
@@ -70,11 +71,11 @@ def classify(tx: Mapping[str, Any], own: Mapping[str, str] | set[str] | frozense
     in_own = in_total = 0
     own_inputs = foreign_inputs = 0
     unknown_prevout = False
-    coinbase = any(bool(item.get("is_coinbase")) for item in vin)
+    coinbase = any(item.get("is_coinbase") is True for item in vin)
     for item in vin:
         prevout = _prevout(item)
         if prevout is None:
-            if not item.get("is_coinbase"):
+            if item.get("is_coinbase") is not True:
                 unknown_prevout = True
             continue
         value = int(prevout["value"])
@@ -196,24 +197,13 @@ def _from_tx(raw: RawTransaction, payload: Mapping[str, Any]) -> NormalizedTrans
 
 
 def normalize_raw(raw: RawTransaction) -> NormalizedTransaction:
-    """One raw record of the ``transactions`` stream as a normalized transaction. Never raises on
-    an odd payload: it becomes an ``OTHER`` transaction flagged ``unknown_type``."""
+    """One raw record of the ``transactions`` stream as a normalized transaction. A record of
+    neither shape raises (wrap the call in :func:`txsync.fields.record_errors` for a typed error
+    naming it): the stream checks every transaction's shape before storing it, so an unreadable
+    record is never kept as if it were valid."""
     payload = raw.payload
-    try:
-        if isinstance(payload, Mapping) and isinstance(payload.get("missing"), Mapping):
-            return _from_missing(raw, payload["missing"])
-        if isinstance(payload, Mapping) and isinstance(payload.get("tx"), Mapping):
-            return _from_tx(raw, payload)
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        pass
-    return NormalizedTransaction(
-        account_id=raw.account_id,
-        key=f"tx:{raw.source_id}",
-        kind=TransactionKind.OTHER,
-        timestamp=raw.fetched_at,
-        legs=[Leg(asset=ASSET, amount=sats_to_btc(0))],
-        external_ids={"txid": raw.source_id},
-        sources=[raw.ref],
-        flags=frozenset({"unknown_type"}),
-        description="a record txsync cannot read",
-    )
+    if isinstance(payload, Mapping) and isinstance(payload.get("missing"), Mapping):
+        return _from_missing(raw, payload["missing"])
+    if isinstance(payload, Mapping) and isinstance(payload.get("tx"), Mapping):
+        return _from_tx(raw, payload)
+    raise BadResponseError("a bitcoin record is neither a transaction nor a missing one")

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from txsync import jsonutil
 from txsync.connector import Cursor, Page, RawRecord, Stream
-from txsync.errors import BadRequestError
+from txsync.errors import BadRequestError, BadResponseError, PaginationLoopError
+from txsync.fields import record_errors
 from txsync.models import NormalizedTransaction, RawTransaction
 from txsync.pagination import InvalidCursorError
 
@@ -190,9 +191,11 @@ class TransactionsStream(Stream):
         return await client.address_txs_after(address, last_seen)
 
     async def _steps(
-        self, address: str, stop: str | None, at: Mapping[str, Any] | None
+        self, address: str, stop: str | None, at: Mapping[str, Any] | None, ended: dict[str, bool]
     ) -> AsyncIterator[_Step]:
-        """The pages of one address, newest first, until the end, a repeat, or ``stop``."""
+        """The pages of one address, newest first, until the end, a repeat, or ``stop``. A page of
+        transactions already received sets ``ended["repeat"]``: some instances serve the first page
+        again once the end is reached, but if the address's count is short it is a paging loop."""
         after: str | None = None
         got, top, mempool = 0, None, 0
         if at is not None and isinstance(at.get("after"), str):  # resume an interrupted address
@@ -206,7 +209,8 @@ class TransactionsStream(Stream):
                 page = await self._fetch_after(address, after)
             fresh = [tx for tx in page if tx["txid"] not in seen]
             if not fresh:
-                return  # empty, or the instance served what it served before
+                ended["repeat"] = bool(page)  # empty: the end; else served again (see _finish)
+                return
             out: list[dict[str, Any]] = []
             met_stop = False
             last_confirmed: str | None = None
@@ -283,10 +287,11 @@ class TransactionsStream(Stream):
             address = target.address
             known = state.addr.get(address)
             at = resume if resume is not None and resume["address"] == address else None
-            steps = self._steps(address, known[1] if known else None, at)
+            ended = {"repeat": False}
+            steps = self._steps(address, known[1] if known else None, at, ended)
             current = await anext(steps, None)
             if current is None:
-                problem = self._finish(state, target, known, None)
+                problem = self._finish(state, target, known, None, ended["repeat"])
                 built = page([], "")
                 if built is not None:
                     yield built
@@ -302,7 +307,7 @@ class TransactionsStream(Stream):
                         records.append(record(tx))
                 problem = None
                 if upcoming is None:
-                    problem = self._finish(state, target, known, current)
+                    problem = self._finish(state, target, known, current, ended["repeat"])
                 else:
                     state.at = {
                         "address": address,
@@ -338,11 +343,17 @@ class TransactionsStream(Stream):
             yield built
 
     def _finish(
-        self, state: _State, target: _Target, known: list[Any] | None, last: _Step | None
-    ) -> IncompleteHistoryError | None:
+        self,
+        state: _State,
+        target: _Target,
+        known: list[Any] | None,
+        last: _Step | None,
+        repeated: bool = False,
+    ) -> BadResponseError | None:
         """An address is paged to the end: check the count, then remember where it stands. Returns
-        the error to raise (after storing the page) when the count falls short and the connection
-        asks for errors."""
+        the error to raise (after storing the page) when the count falls short and either the paging
+        ended on a page served again (a :class:`PaginationLoopError`, whatever ``on_incomplete``
+        says: the instance is not advancing) or the connection asks for errors."""
         state.at = None
         stats = target.stats
         got = last.got if last else 0
@@ -357,6 +368,11 @@ class TransactionsStream(Stream):
                 f"({wallet.keys.describe()}); the next sync asks again"
             )
             # the address keeps its old position, so the next sync pages it again
+            if repeated:
+                return PaginationLoopError(
+                    f"address paging served transactions already received before reaching the end: {detail}",
+                    endpoint="/address/:address/txs/chain/:last_seen_txid",
+                )
             if wallet.on_incomplete == "error":
                 return IncompleteHistoryError(
                     f"incomplete address history: {detail}",
@@ -371,8 +387,11 @@ class TransactionsStream(Stream):
         return None
 
     def normalize(self, raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
+        out = []
         for raw in raws:
-            yield normalize_raw(raw)
+            with record_errors(self.name, raw.source_id):
+                out.append(normalize_raw(raw))
+        return out
 
     def cursor_from_time(self, since: datetime) -> Cursor:
         """Esplora cannot list an address's history from a time: ``None`` (read from the stored

@@ -26,6 +26,7 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
+from txsync.fields import clean_label
 from txsync.http import exchange_message, redact
 
 __all__ = ["AUTH_CODES", "bitstamp_error", "error_mapper"]
@@ -76,7 +77,7 @@ def bitstamp_error(status: int, body: Any, secrets: tuple[str, ...] = ()) -> Con
     code = body.get("code") if isinstance(body.get("code"), str) else None
     response_code = body.get("response_code") if isinstance(body.get("response_code"), str) else None
     reason = _text(body.get("reason")) or _text(error) or _text(body.get("response_explanation"))
-    detail = " ".join(redact(reason, secrets).split())[:200] if reason else exchange_message(body, secrets)
+    detail = (clean_label(redact(reason, secrets), 200) or "?") if reason else exchange_message(body, secrets)
     kw: dict[str, Any] = {"status": status, "code": code or response_code}
     if (reason is not None and _PERMISSION_TEXT in reason.lower()) or code in PERMISSION_CODES:
         return PermissionDeniedError(

@@ -21,13 +21,15 @@ from typing import Any, Literal
 
 from txsync.connectors.bitstamp._rows import (
     FIAT,
-    amount_of,
+    STREAM,
     currency_amounts,
+    fee_of,
     parse_datetime,
     row_id,
+    row_time,
     type_of,
 )
-from txsync.errors import BadResponseError
+from txsync.fields import Fields
 
 __all__ = [
     "CRYPTO_PREFIX",
@@ -86,7 +88,8 @@ class Match:
 
 def movement_of(row: Mapping[str, Any]) -> Movement | None:
     """The crypto movement a user transaction row describes, or ``None`` (fiat, a trade, another
-    type, or a row moving several currencies)."""
+    type, or a row moving several currencies). A malformed row is an
+    :class:`~txsync.errors.InvalidRecordError`."""
     kind_code = type_of(row)
     if kind_code not in (0, 1):
         return None
@@ -96,14 +99,13 @@ def movement_of(row: Mapping[str, Any]) -> Movement | None:
     ((asset, amount),) = amounts.items()
     if asset in FIAT:
         return None
-    fee = amount_of(row.get("fee")) or Decimal(0)
     return Movement(
         user_id=row_id(row),
         kind="deposit" if kind_code == 0 else "withdrawal",
         asset=asset,
         amount=abs(amount),
-        fee=abs(fee),
-        at=parse_datetime(row.get("datetime")),
+        fee=abs(fee_of(row)),
+        at=row_time(row),
     )
 
 
@@ -113,37 +115,30 @@ def crypto_source_id(kind: Kind, row: Mapping[str, Any]) -> str:
     text = "\x1f".join(
         str(row.get(k, "")) for k in ("currency", "amount", "datetime", "txid", "destinationAddress")
     )
-    return f"{CRYPTO_PREFIX}{kind}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+    return f"{CRYPTO_PREFIX}{kind}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:24]}"
 
 
 def crypto_row(source_id: str, row: Any) -> CryptoRow | None:
-    """Read a crypto row kept under ``source_id``; ``None`` if it is not one (or unreadable)."""
-    if not source_id.startswith(CRYPTO_PREFIX) or not isinstance(row, Mapping):
+    """Read a crypto row kept under ``source_id``; ``None`` if ``source_id`` is not a crypto row's.
+
+    A crypto row without a currency, an amount or a time, or with a txid, address or network that
+    is not plain text, is an :class:`~txsync.errors.InvalidRecordError`.
+    """
+    if not source_id.startswith(CRYPTO_PREFIX):
         return None
     kind = source_id[len(CRYPTO_PREFIX) :].split(":", 1)[0]
     if kind not in ("deposit", "withdrawal"):
         return None
-    currency, amount = row.get("currency"), amount_of(row.get("amount"))
-    if not isinstance(currency, str) or not currency.strip() or amount is None:
-        return None
-    try:
-        at = parse_datetime(row.get("datetime"))
-    except BadResponseError:
-        return None
-
-    def text(key: str) -> str | None:
-        value = row.get(key)
-        return value if isinstance(value, str) and value else None
-
+    reader = Fields(row, stream=STREAM, record=source_id)
     return CryptoRow(
         source_id=source_id,
         kind="deposit" if kind == "deposit" else "withdrawal",
-        asset=currency.strip().upper(),
-        amount=abs(amount),
-        at=at,
-        txid=text("txid"),
-        address=text("destinationAddress"),
-        network=text("network"),
+        asset=reader.asset("currency").upper(),
+        amount=abs(reader.amount("amount")),
+        at=reader.convert("datetime", parse_datetime, "a Bitstamp datetime"),
+        txid=reader.optional_text("txid"),
+        address=reader.optional_text("destinationAddress"),
+        network=reader.optional_text("network", max_length=64),
     )
 
 

@@ -32,14 +32,17 @@ from txsync.connectors.bitstamp._matching import (
 from txsync.connectors.bitstamp._rows import (
     FIAT,
     META_KEYS,
+    STREAM,
     TYPE_NAMES,
-    amount_of,
     currency_amounts,
+    fee_of,
+    fields,
     pair_of,
-    parse_datetime,
     row_id,
+    row_time,
     type_of,
 )
+from txsync.fields import record_errors
 from txsync.models import Leg, LegRole, NormalizedTransaction, RawTransaction, TransactionKind
 
 __all__ = ["normalize_page", "page_matches", "transaction_key"]
@@ -68,36 +71,53 @@ def page_matches(
     """The crypto movements among ``rows`` and how each matches ``crypto``."""
     movements: dict[int, Movement] = {}
     for row in rows:
-        movement = movement_of(row)
+        with record_errors(STREAM, _name(row)):
+            movement = movement_of(row)
         if movement is not None:
             movements[movement.user_id] = movement
     return movements, match_movements(list(movements.values()), crypto)
 
 
+def _name(row: Any) -> str | None:
+    ident = row.get("id") if isinstance(row, Mapping) else None
+    return str(ident)[:60] if isinstance(ident, int | str) and not isinstance(ident, bool) else None
+
+
 def normalize_page(raws: Sequence[RawTransaction]) -> list[NormalizedTransaction]:
     """Normalize one page: every user transaction raw gives one transaction; crypto rows kept in the
-    page only inform the deposits and withdrawals they match (they make no transaction)."""
+    page only inform the deposits and withdrawals they match (they make no transaction). A malformed
+    row is an :class:`~txsync.errors.InvalidRecordError` naming it: nothing of the page is kept."""
     users = [raw for raw in raws if not raw.source_id.startswith(CRYPTO_PREFIX)]
-    crypto = [row for raw in raws if (row := crypto_row(raw.source_id, raw.payload)) is not None]
-    _, matches = page_matches((raw.payload for raw in users if isinstance(raw.payload, Mapping)), crypto)
-    return [_normalize_row(raw, matches) for raw in users]
+    crypto: list[CryptoRow] = []
+    for raw in raws:
+        with record_errors(STREAM, raw.source_id):
+            row = crypto_row(raw.source_id, raw.payload)
+        if row is not None:
+            crypto.append(row)
+    for raw in users:
+        fields(raw.payload, raw.source_id)  # every user transaction is an object
+    _, matches = page_matches((raw.payload for raw in users), crypto)
+    out = []
+    for raw in users:
+        with record_errors(STREAM, raw.source_id):
+            out.append(_normalize_row(raw, matches))
+    return out
 
 
 def _normalize_row(raw: RawTransaction, matches: Mapping[int, Match]) -> NormalizedTransaction:
     row = raw.payload
-    if not isinstance(row, Mapping):
-        raise TypeError("a Bitstamp user transaction must be a JSON object")
+    reader = fields(row, raw.source_id)
     ident = row_id(row)
     code = type_of(row)
-    at = parse_datetime(row.get("datetime"))
+    at = row_time(row, raw.source_id)
     amounts = currency_amounts(row)
-    fee = amount_of(row.get("fee")) or Decimal(0)
+    fee = fee_of(row)
     external = {"transaction_id": str(ident)}
-    order_id = row.get("order_id")
-    if order_id is not None and not isinstance(order_id, bool) and str(order_id):
-        external["order_id"] = str(order_id)
-    type_name = TYPE_NAMES.get(code, "unknown") if code is not None else "unknown"
-    meta: dict[str, Any] = {"type": str(row.get("type")), "type_name": type_name}
+    order_id = reader.optional_text("order_id", allow_int=True, max_length=64)
+    if order_id is not None:
+        external["order_id"] = order_id
+    type_name = TYPE_NAMES.get(code, "unknown")
+    meta: dict[str, Any] = {"type": str(code), "type_name": type_name}
     flags: set[str] = set()
     description: str | None = None
 
@@ -153,19 +173,19 @@ def _normalize_row(raw: RawTransaction, matches: Mapping[int, Match]) -> Normali
                 legs.append(Leg(asset=pair.quote, amount=-abs(fee), role=LegRole.FEE))
         if row.get("self_trade") in (True, "true", "True", 1):
             meta["self_trade"] = True
-    elif code is not None and code in _TRANSFER_TYPES:
+    elif code in _TRANSFER_TYPES:
         kind = TransactionKind.TRANSFER
         description = _TRANSFER_TYPES[code]
         legs = principal_legs()
         single_currency_fee(legs)
-    elif code is not None and code in _REWARD_TYPES:
+    elif code in _REWARD_TYPES:
         kind, description = _REWARD_TYPES[code]
         legs = principal_legs(LegRole.REWARD)
         single_currency_fee(legs)
     else:
         kind = TransactionKind.OTHER
         flags.add("unknown_type")
-        description = f"unknown Bitstamp transaction type {row.get('type')!r}"
+        description = f"unknown Bitstamp transaction type {code}"
         legs = principal_legs()
         single_currency_fee(legs)
     if not legs:  # a row that moved nothing: keep it, visibly, with a zero leg

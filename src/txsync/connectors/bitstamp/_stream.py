@@ -11,7 +11,7 @@ from txsync.connector import Cursor, Page, RawRecord, Stream
 from txsync.connectors.bitstamp._matching import CryptoRow, candidates_of
 from txsync.connectors.bitstamp._normalize import normalize_page, page_matches
 from txsync.connectors.bitstamp._rows import TYPE_NAMES, row_id, type_of
-from txsync.errors import BadResponseError, ConfigurationError, PaginationLoopError
+from txsync.errors import BadResponseError, ConfigurationError, DuplicateRecordError, PaginationLoopError
 from txsync.models import NormalizedTransaction, RawTransaction
 from txsync.pagination import InvalidCursorError, OffsetPaginator, PaginationLimitError
 
@@ -102,8 +102,13 @@ class UserTransactionsStream(Stream):
             fresh: dict[int, dict[str, Any]] = {}
             for row in rows:
                 ident = row_id(row)
-                if position is None or ident > position:
-                    fresh.setdefault(ident, row)
+                if (position is None or ident > position) and fresh.setdefault(ident, row) != row:
+                    raise DuplicateRecordError(
+                        f"user_transactions: two rows of one page have the id {ident} and different content",
+                        stream=self.name,
+                        record=str(ident),
+                        endpoint=USER_TRANSACTIONS,
+                    )
             full = len(rows) >= SINCE_ID_LIMIT
             if not fresh:
                 if not full:

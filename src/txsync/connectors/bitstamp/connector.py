@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from txsync.connector import (
@@ -19,11 +21,12 @@ from txsync.connector import (
 from txsync.connectors.bitstamp._auth import BitstampAuth, ResponseSignatureMode
 from txsync.connectors.bitstamp._errors import error_mapper
 from txsync.connectors.bitstamp._matching import CryptoRow, crypto_row, crypto_source_id
-from txsync.connectors.bitstamp._rows import amount_of
 from txsync.connectors.bitstamp._stream import MAX_OFFSET, UserTransactionsStream, grace
-from txsync.errors import BadResponseError, ConfigurationError, PermissionDeniedError
+from txsync.errors import BadResponseError, ConfigurationError, PaginationLoopError, PermissionDeniedError
+from txsync.fields import Fields
 from txsync.http import Bucket, HttpClient, WeightedRateLimiter
 from txsync.models import Balance, ConnectorKind, Permissions
+from txsync.pagination import page_fingerprint
 
 __all__ = ["BITSTAMP_BASE_URL", "Bitstamp"]
 
@@ -31,6 +34,7 @@ BITSTAMP_BASE_URL = "https://www.bitstamp.net"
 CRYPTO_TRANSACTIONS = "/api/v2/crypto-transactions/"
 BALANCE = "/api/v2/balance/"
 CRYPTO_LIMIT = 1000
+_CURRENCY = re.compile(r"[a-z0-9]{1,20}", re.ASCII)
 #: Bitstamp allows 8000-10000 requests per 10 minutes per key; txsync keeps well under.
 REQUESTS_PER_10_MINUTES = 6000
 
@@ -181,6 +185,7 @@ class Bitstamp(Connector):
             return self._crypto
         rows: list[tuple[CryptoRow, Any]] = []
         seen: set[str] = set()
+        pages: set[bytes] = set()
         offset = 0
         try:
             while True:
@@ -195,6 +200,7 @@ class Bitstamp(Connector):
                         "crypto-transactions: expected an object", endpoint=CRYPTO_TRANSACTIONS
                     )
                 longest = 0
+                page_ids: list[str] = []
                 for kind, key in (("deposit", "deposits"), ("withdrawal", "withdrawals")):
                     items = body.get(key) or []
                     if not isinstance(items, list):
@@ -204,14 +210,26 @@ class Bitstamp(Connector):
                     longest = max(longest, len(items))
                     for item in items:
                         if not isinstance(item, Mapping):
-                            continue
+                            raise BadResponseError(
+                                f"crypto-transactions: an item of {key} is not an object",
+                                endpoint=CRYPTO_TRANSACTIONS,
+                            )
                         sid = crypto_source_id(kind, item)  # type: ignore[arg-type]
                         parsed = crypto_row(sid, item)
+                        page_ids.append(sid)
                         if parsed is not None and sid not in seen:
                             seen.add(sid)
                             rows.append((parsed, item))
                 if longest < CRYPTO_LIMIT or offset + CRYPTO_LIMIT > MAX_OFFSET:
                     break
+                fingerprint = page_fingerprint(page_ids)
+                if fingerprint in pages:
+                    raise PaginationLoopError(
+                        f"crypto-transactions: the page at offset {offset} repeats an earlier one; "
+                        "Bitstamp does not honour the offset",
+                        endpoint=CRYPTO_TRANSACTIONS,
+                    )
+                pages.add(fingerprint)
                 offset += CRYPTO_LIMIT
         except PermissionDeniedError:
             self._crypto_unavailable = True
@@ -231,20 +249,26 @@ class Bitstamp(Connector):
 
 def parse_balances(body: Any, as_of: Any = None) -> list[Balance]:
     """Balances from either answer shape: ``{"btc_balance": ..., "btc_reserved": ...}`` or a list of
-    ``{"currency", "total", "available", "reserved"}``."""
-    found: dict[str, tuple[Any, Any]] = {}
+    ``{"currency", "total", "available", "reserved"}``. A currency or amount that cannot be read is a
+    :class:`~txsync.errors.InvalidRecordError` naming it."""
+    found: dict[str, tuple[Decimal, Decimal | None]] = {}
     if isinstance(body, list):
         for item in body:
-            if isinstance(item, Mapping) and isinstance(item.get("currency"), str):
-                found[item["currency"].upper()] = (
-                    amount_of(item.get("total")),
-                    amount_of(item.get("reserved")),
-                )
+            reader = Fields(item, stream="balance")
+            currency = reader.asset("currency").upper()
+            reader = reader.named(currency)
+            found[currency] = (reader.amount("total", default=Decimal(0)), reader.optional_amount("reserved"))
     elif isinstance(body, Mapping):
-        for key, value in body.items():
-            if key.endswith("_balance") and key.count("_") == 1:
+        reader = Fields(body, stream="balance", record=BALANCE)
+        for key in body:
+            if isinstance(key, str) and key.endswith("_balance") and key.count("_") == 1:
                 currency = key[: -len("_balance")]
-                found[currency.upper()] = (amount_of(value), amount_of(body.get(f"{currency}_reserved")))
+                if not _CURRENCY.fullmatch(currency):
+                    raise reader.error(key[:40], "does not name a currency")
+                found[currency.upper()] = (
+                    reader.amount(key, default=Decimal(0)),
+                    reader.optional_amount(f"{currency}_reserved"),
+                )
     else:
         raise BadResponseError("balance: expected an object or a list", endpoint=BALANCE)
     return [

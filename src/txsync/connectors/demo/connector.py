@@ -25,7 +25,8 @@ from txsync.connector import (
     Stream,
     StreamInfo,
 )
-from txsync.errors import BadResponseError
+from txsync.errors import BadResponseError, PaginationLoopError
+from txsync.fields import Fields, record_errors
 from txsync.http import Bucket, HmacQueryAuth, HttpClient, WeightedRateLimiter
 from txsync.models import (
     Balance,
@@ -38,7 +39,7 @@ from txsync.models import (
     TransactionKind,
     TransactionStatus,
 )
-from txsync.pagination import IdCursorPaginator, OffsetPaginator, Window, WindowPaginator, as_pages, from_ms
+from txsync.pagination import IdCursorPaginator, OffsetPaginator, Window, WindowPaginator, as_pages
 
 __all__ = ["DEMO_BASE_URL", "DemoExchange", "DepositsStream", "TradesStream"]
 
@@ -73,6 +74,13 @@ class TradesStream(_DemoStream):
 
     name = "trades"
 
+    def _rows(self, body: Any) -> list[dict[str, Any]]:
+        if not isinstance(body, list):
+            raise BadResponseError("trades: expected a list", endpoint="/v1/trades")
+        for row in body:
+            Fields(row, stream=self.name).int_id("id")  # every row is an object with a usable id
+        return body
+
     def pages(self, cursor: Cursor) -> AsyncIterator[Page]:
         async def fetch(from_id: int) -> Sequence[dict[str, Any]]:
             rows = await self.connector.http.get_json(
@@ -80,50 +88,55 @@ class TradesStream(_DemoStream):
                 params={"fromId": from_id, "limit": TRADES_LIMIT},
                 weights={"weight": 5},
             )
-            if not isinstance(rows, list):
-                raise BadResponseError("trades: expected a list", endpoint="/v1/trades")
-            return rows
+            return self._rows(rows)
 
         paginator = IdCursorPaginator(fetch, id_of=lambda row: row["id"], inclusive=True, limit=TRADES_LIMIT)
         return as_pages(paginator.steps(cursor), lambda row: RawRecord(str(row["id"]), row))
 
     def normalize(self, raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
+        out = []
         for raw in raws:
-            row = raw.payload
-            sign = _trade_leg_sign(row["side"])
-            at = from_ms(int(row["time"]))
-            external = {"trade_id": str(row["id"]), "order_id": str(row["orderId"])}
-            if sign == 0:  # an unknown side: keep the record, flag it, move nothing
-                yield NormalizedTransaction(
-                    account_id=raw.account_id,
-                    key=f"trade:{row['id']}",
-                    kind=TransactionKind.OTHER,
-                    timestamp=at,
-                    legs=[Leg(asset=row["base"], amount=0)],
-                    sources=[raw.ref],
-                    external_ids=external,
-                    flags=frozenset({"unknown_type"}),
-                    description=f"unknown trade side {row['side']!r}",
-                )
-                continue
-            legs = [
-                Leg(asset=row["base"], amount=sign * Decimal(row["qty"])),
-                Leg(asset=row["quote"], amount=-sign * Decimal(row["quoteQty"])),
-            ]
-            if Decimal(row["commission"]):
-                legs.append(
-                    Leg(asset=row["commissionAsset"], amount=-Decimal(row["commission"]), role=LegRole.FEE)
-                )
-            yield NormalizedTransaction(
+            with record_errors(self.name, raw.source_id):
+                out.append(self._trade(raw))
+        return out
+
+    def _trade(self, raw: RawTransaction) -> NormalizedTransaction:
+        row = Fields(raw.payload, stream=self.name, record=raw.source_id)
+        trade_id = row.int_id("id")
+        side = row.text("side", max_length=20)
+        sign = _trade_leg_sign(side)
+        at = row.ms_time("time")
+        base, quote = row.asset("base"), row.asset("quote")
+        external = {"trade_id": str(trade_id), "order_id": row.text("orderId", allow_int=True)}
+        if sign == 0:  # an unknown side: keep the record, flag it, move nothing
+            return NormalizedTransaction(
                 account_id=raw.account_id,
-                key=f"trade:{row['id']}",
-                kind=TransactionKind.TRADE,
+                key=f"trade:{trade_id}",
+                kind=TransactionKind.OTHER,
                 timestamp=at,
-                legs=legs,
+                legs=[Leg(asset=base, amount=0)],
                 sources=[raw.ref],
                 external_ids=external,
-                meta={"symbol": row["symbol"], "price": row["price"]},
+                flags=frozenset({"unknown_type"}),
+                description=f"unknown trade side {side!r}",
             )
+        legs = [
+            Leg(asset=base, amount=sign * row.amount("qty")),
+            Leg(asset=quote, amount=-sign * row.amount("quoteQty")),
+        ]
+        commission = row.amount("commission", default=Decimal(0))
+        if commission:
+            legs.append(Leg(asset=row.asset("commissionAsset"), amount=-commission, role=LegRole.FEE))
+        return NormalizedTransaction(
+            account_id=raw.account_id,
+            key=f"trade:{trade_id}",
+            kind=TransactionKind.TRADE,
+            timestamp=at,
+            legs=legs,
+            sources=[raw.ref],
+            external_ids=external,
+            meta={"symbol": row.text("symbol", max_length=40), "price": str(row.amount("price"))},
+        )
 
 
 class DepositsStream(_DemoStream):
@@ -131,6 +144,9 @@ class DepositsStream(_DemoStream):
 
     name = "deposits"
     max_span = timedelta(days=30)
+
+    def _id(self, row: Any) -> str:
+        return Fields(row, stream=self.name).text_id("id", max_length=64)
 
     def _paginator(self) -> WindowPaginator[dict[str, Any]]:
         origin = self.connector.origin
@@ -150,40 +166,56 @@ class DepositsStream(_DemoStream):
                 if not isinstance(body, dict) or not isinstance(body.get("rows"), list):
                     raise BadResponseError("deposits: expected {rows: [...]}", endpoint="/v1/deposits")
                 rows: list[dict[str, Any]] = body["rows"]
+                for row in rows:
+                    at = Fields(row, stream=self.name, record=self._id(row)).integer("insertTime")
+                    if not window.start_ms <= at <= window.end_ms_inclusive:
+                        raise PaginationLoopError(
+                            "deposits: a row lies outside the time range asked for; the server "
+                            "answered another page",
+                            endpoint="/v1/deposits",
+                        )
                 return rows
 
-            return OffsetPaginator(fetch, limit=DEPOSITS_LIMIT, key=lambda row: row["id"])
+            return OffsetPaginator(fetch, limit=DEPOSITS_LIMIT, key=self._id)
 
         return WindowPaginator(inner, origin=origin, max_span=self.max_span, clock=self.context.clock)
 
     def pages(self, cursor: Cursor) -> AsyncIterator[Page]:
-        return as_pages(self._paginator().steps(cursor), lambda row: RawRecord(str(row["id"]), row))
+        return as_pages(self._paginator().steps(cursor), lambda row: RawRecord(self._id(row), row))
 
     def cursor_from_time(self, since: datetime) -> Cursor:
         return self._paginator().cursor_at(max(since, self.connector.origin))
 
     def normalize(self, raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
+        out = []
+        for raw in raws:
+            with record_errors(self.name, raw.source_id):
+                out.append(self._deposit(raw))
+        return out
+
+    def _deposit(self, raw: RawTransaction) -> NormalizedTransaction:
         statuses = {
             "success": TransactionStatus.CONFIRMED,
             "pending": TransactionStatus.PENDING,
             "failed": TransactionStatus.FAILED,
         }
-        for raw in raws:
-            row = raw.payload
-            status = statuses.get(row["status"])
-            flags = frozenset() if status is not None else frozenset({"unknown_type"})
-            external = {"tx_hash": row["txId"]} if row.get("txId") else {}
-            yield NormalizedTransaction(
-                account_id=raw.account_id,
-                key=f"deposit:{row['id']}",
-                kind=TransactionKind.FIAT_DEPOSIT if row["asset"] == "EUR" else TransactionKind.DEPOSIT,
-                timestamp=from_ms(int(row["insertTime"])),
-                status=status or TransactionStatus.PENDING,
-                legs=[Leg(asset=row["asset"], amount=Decimal(row["amount"]))],
-                sources=[raw.ref],
-                external_ids=external,
-                flags=flags,
-            )
+        row = Fields(raw.payload, stream=self.name, record=raw.source_id)
+        ident = row.text_id("id", max_length=64)
+        status = statuses.get(row.text("status", max_length=40))
+        flags = frozenset() if status is not None else frozenset({"unknown_type"})
+        tx_hash = row.optional_text("txId", max_length=128)
+        asset = row.asset("asset")
+        return NormalizedTransaction(
+            account_id=raw.account_id,
+            key=f"deposit:{ident}",
+            kind=TransactionKind.FIAT_DEPOSIT if asset == "EUR" else TransactionKind.DEPOSIT,
+            timestamp=row.ms_time("insertTime"),
+            status=status or TransactionStatus.PENDING,
+            legs=[Leg(asset=asset, amount=row.amount("amount"))],
+            sources=[raw.ref],
+            external_ids={"tx_hash": tx_hash} if tx_hash else {},
+            flags=flags,
+        )
 
 
 class DemoExchange(Connector):
@@ -261,14 +293,14 @@ class DemoExchange(Connector):
         rows = await self.http.get_json("/v1/balances", weights={"weight": 2})
         if not isinstance(rows, list):
             raise BadResponseError("balances: expected a list", endpoint="/v1/balances")
-        return [
-            Balance(
-                asset=row["asset"],
-                amount=Decimal(row["free"]) + Decimal(row["locked"]),
-                locked=Decimal(row["locked"]),
-            )
-            for row in rows
-        ]
+        out = []
+        for row in rows:
+            fields = Fields(row, stream="balances")
+            asset = fields.asset("asset")
+            with record_errors("balances", asset):
+                free, locked = fields.named(asset).amount("free"), fields.named(asset).amount("locked")
+                out.append(Balance(asset=asset, amount=free + locked, locked=locked))
+        return out
 
     def streams(self) -> Sequence[Stream]:
         self.context.note_gap("staking_rewards", "the API never lists staking rewards")

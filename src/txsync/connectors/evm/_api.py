@@ -27,6 +27,7 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
+from txsync.fields import clean_label
 from txsync.http import ErrorMapper, HttpClient, redact
 
 __all__ = [
@@ -94,7 +95,7 @@ def explorer_error_mapper(secrets: Sequence[str], clock: Callable[[], datetime])
         if str(body.get("status")) != "0" or is_empty_envelope(body):
             return None
         raw = _text(body)
-        text = " ".join(redact(raw, secrets).split())[:200] or "NOTOK"
+        text = clean_label(redact(raw, secrets), 200) or "NOTOK"
         low = raw.lower()
         if "too many invalid api key" in low:
             return RateLimitedError(
@@ -208,10 +209,7 @@ class ExplorerApi:
     async def block_at(self, timestamp: int) -> int:
         """The first block at or after ``timestamp`` (``module=block&action=getblocknobytime``)."""
         result = await self.call("block", "getblocknobytime", {"timestamp": timestamp, "closest": "after"})
-        try:
-            return int(str(result))
-        except ValueError:
-            raise BadResponseError("getblocknobytime: expected a block number") from None
+        return _int_result(result, "getblocknobytime")
 
     async def native_balances(self, addresses: Sequence[str]) -> dict[str, int]:
         """Native balances in the smallest unit, by address (``balancemulti``, 20 per call)."""
@@ -240,8 +238,12 @@ class ExplorerApi:
 
 
 def _int_result(value: Any, what: str) -> int:
+    """A uint256 amount the explorer wrote as a JSON integer or a string of ASCII digits."""
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise BadResponseError(f"{what}: expected an integer amount")
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) <= 80:
+        number = int(value.strip())
+    if number is None or not 0 <= number < 2**256:
+        raise BadResponseError(f"{what}: expected an integer amount")
+    return number

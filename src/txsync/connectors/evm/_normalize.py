@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from txsync.errors import InvalidRecordError
+from txsync.fields import Fields, clean_label, preview
 from txsync.models import (
     Leg,
     LegRole,
@@ -28,17 +30,23 @@ from txsync.models import (
     RawTransaction,
     TransactionKind,
 )
+from txsync.models.values import AMOUNT_MAX_DECIMALS
 
 from ._chains import ChainInfo
 
 __all__ = [
+    "TOKEN_STREAMS",
+    "UINT256_MAX",
     "Normalizer",
     "base_key",
     "block_of",
+    "check_row",
     "erc20_asset",
+    "ledger_decimals",
     "nft_asset",
     "scaled",
     "spam_reasons",
+    "unique_key",
 ]
 
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
@@ -91,6 +99,77 @@ def _hash(row: dict[str, Any]) -> str:
     return value.strip().lower() if isinstance(value, str) and value.strip() else ""
 
 
+_TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
+_ANY_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+#: Every EVM quantity (a value, a token id, gas) is a uint256.
+UINT256_MAX = 2**256 - 1
+#: The lists whose rows describe token transfers.
+TOKEN_STREAMS = frozenset({"erc20", "erc721", "erc1155"})
+_FLAGS_01 = ("isError", "txreceipt_status")
+_GAS_FIELDS = ("gasUsed", "gasPrice", "L1FeesPaid", "l1Fee", "l1FeesPaid")
+_FREE_TEXT = ("input", "functionName", "methodId", "tokenName", "tokenSymbol", "type", "errCode")
+
+
+def _check_address(row: Fields, name: str, *, required: bool) -> None:
+    if not row.has(name):
+        if required:
+            raise row.error(name, "is missing")
+        return
+    value = row.raw(name)
+    if not isinstance(value, str) or not _ANY_ADDRESS.fullmatch(value.strip()):
+        raise row.error(name, f"is {preview(value)}, not a 0x address")
+
+
+def check_row(stream: str, row: Any) -> dict[str, Any]:
+    """Check the explorer's fields of one row of ``stream`` (what the explorer itself writes: hash,
+    block, time, addresses, uint256 quantities, 0/1 flags) and return the row; anything malformed is
+    an :class:`~txsync.errors.InvalidRecordError` naming the stream, the row and the field.
+
+    What a token contract chooses (name, symbol, decimals) is not checked here: spam tokens set
+    them freely, and they are kept with flags (see :class:`Normalizer`), never a failure.
+    """
+    fields = Fields(row, stream=stream)
+    if stream == "beacon_withdrawals":
+        index = fields.integer("withdrawalIndex", minimum=0, maximum=2**64)
+        fields = fields.named(f"withdrawal {index}")
+        fields.integer("validatorIndex", minimum=0, maximum=2**64)
+        _check_address(fields, "address", required=True)
+        fields.integer("amount", minimum=0, maximum=2**64)
+        fields.integer("blockNumber", minimum=0, maximum=2**63)
+        fields.seconds_time("timestamp")
+        return fields.data  # type: ignore[return-value]
+    tx_hash = fields.text("hash", max_length=66)
+    if not _TX_HASH.fullmatch(tx_hash):
+        raise fields.error("hash", f"is {preview(tx_hash)}, not a 0x transaction hash")
+    fields = fields.named(tx_hash.lower())
+    fields.integer("blockNumber", minimum=0, maximum=2**63)
+    fields.seconds_time("timeStamp")
+    _check_address(fields, "from", required=True)
+    _check_address(fields, "to", required=stream in TOKEN_STREAMS)
+    _check_address(fields, "contractAddress", required=stream in TOKEN_STREAMS)
+    if stream in ("normal", "internal", "erc20"):
+        fields.integer("value", minimum=0, maximum=UINT256_MAX)
+    if stream in ("erc721", "erc1155"):
+        fields.integer("tokenID", minimum=0, maximum=UINT256_MAX)
+    if stream == "erc1155":
+        fields.integer("tokenValue", minimum=0, maximum=UINT256_MAX)
+    for name in _GAS_FIELDS:
+        if fields.has(name):
+            fields.integer(name, minimum=0, maximum=UINT256_MAX)
+    if fields.has("logIndex"):
+        fields.integer("logIndex", minimum=0, maximum=2**32)
+    for name in ("traceId", "index"):
+        if fields.has(name):
+            fields.text(name, max_length=64, allow_int=True)
+    for name in _FLAGS_01:
+        if fields.has(name) and fields.raw(name) not in ("0", "1", 0, 1):
+            raise fields.error(name, f"is {preview(fields.raw(name))}, not 0 or 1")
+    for name in _FREE_TEXT:
+        if fields.raw(name) is not None and not isinstance(fields.raw(name), str):
+            raise fields.error(name, f"is {preview(fields.raw(name))}, not a string")
+    return fields.data  # type: ignore[return-value]
+
+
 def base_key(stream: str) -> Callable[[dict[str, Any]], str]:
     """The identity of a row of ``stream`` (before counting identical rows of one block)."""
 
@@ -129,6 +208,22 @@ def base_key(stream: str) -> Callable[[dict[str, Any]], str]:
     return table[stream]
 
 
+def unique_key(stream: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether a row's :func:`base_key` identifies it alone (a hash, a trace id, a log index, a
+    withdrawal index): two rows with such a key in one answer are one row listed twice. Without one
+    (Etherscan's token lists carry no log index), two identical rows of one transaction are two
+    identical transfers and both count."""
+
+    def unique(row: dict[str, Any]) -> bool:
+        if stream in ("normal", "beacon_withdrawals"):
+            return True
+        if stream == "internal":
+            return bool(str(row.get("traceId") or row.get("index") or "").strip())
+        return bool(str(row.get("logIndex", "")).strip())
+
+    return unique
+
+
 def erc20_asset(chain_id: int, contract: str) -> str:
     """The CAIP-19 id of an ERC-20 token: ``eip155:<chain>/erc20:<contract>``."""
     return f"eip155:{chain_id}/erc20:{contract}"
@@ -149,21 +244,30 @@ def spam_reasons(name: Any, symbol: Any) -> set[str]:
 
 
 def _clean(value: Any, limit: int = 80) -> str | None:
-    if not isinstance(value, str):
-        return None
-    text = " ".join(value.split())
-    return text[:limit] if text else None
+    """Text a token or contract chose, for display: control and invisible characters dropped."""
+    return clean_label(value, limit) if isinstance(value, str) else None
 
 
 def _time(rows: Sequence[dict[str, Any]]) -> datetime | None:
     for row in rows:
         stamp = _int(row.get("timeStamp", row.get("timestamp")))
-        if stamp is not None:
-            try:
-                return datetime.fromtimestamp(stamp, UTC)
-            except (OverflowError, ValueError, OSError):
-                continue
+        if stamp is not None and 0 <= stamp < 253_402_300_800:
+            return datetime.fromtimestamp(stamp, UTC)
     return None
+
+
+def ledger_decimals(decimals: int | None) -> tuple[int, set[str]]:
+    """The scale txsync books a token in, and flags: its own ``decimals`` when the ledger can hold
+    its smallest unit exactly, else 0 (amounts in the token's smallest unit) with ``unknown_decimals``
+    (none given) or ``odd_decimals`` plus ``base_units`` (more than
+    :data:`~txsync.models.values.AMOUNT_MAX_DECIMALS`: a spam token can declare up to 255)."""
+    if decimals is None or decimals > 255:
+        return 0, {"unknown_decimals"}
+    if decimals > AMOUNT_MAX_DECIMALS:
+        return 0, {"odd_decimals", "base_units"}
+    if decimals > ODD_DECIMALS:
+        return decimals, {"odd_decimals"}
+    return decimals, set()
 
 
 @dataclass
@@ -185,6 +289,8 @@ class Normalizer:
     def __init__(self, chain: ChainInfo, addresses: Iterable[str]) -> None:
         self.chain = chain
         self.own = frozenset(a.lower() for a in addresses)
+        #: The hash (or withdrawal) being normalized, for the error naming it.
+        self.current: str | None = None
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -240,8 +346,7 @@ class Normalizer:
         when = _time(rows)
         flags = set(part.flags)
         if when is None:
-            when = datetime(1970, 1, 1, tzinfo=UTC)
-            flags.add("unknown_time")
+            raise self._unparsable(raws, "no row of the transaction has a readable time")
         if kind is None:
             kind = self._kind(part)
         legs = part.legs or [Leg(asset=self.chain.native_symbol, amount=Decimal(0))]
@@ -279,20 +384,22 @@ class Normalizer:
             return TransactionKind.FEE
         return TransactionKind.OTHER
 
-    @staticmethod
-    def _by_hash(raws: Sequence[RawTransaction]) -> Iterator[tuple[str, list[RawTransaction]]]:
+    def _by_hash(self, raws: Sequence[RawTransaction]) -> Iterator[tuple[str, list[RawTransaction]]]:
         groups: dict[str, list[RawTransaction]] = {}
         for raw in raws:
             row = raw.payload if isinstance(raw.payload, dict) else {}
             groups.setdefault(_hash(row) or f"nohash:{raw.source_id}", []).append(raw)
-        yield from groups.items()
+        for tx_hash, group in groups.items():
+            self.current = tx_hash
+            yield tx_hash, group
 
-    def _unparsable(
-        self, raws: Sequence[RawTransaction], tx_hash: str, what: str, key: str | None = None
-    ) -> NormalizedTransaction:
-        rows = [raw.payload if isinstance(raw.payload, dict) else {} for raw in raws]
-        part = _Part([], {"unknown_type", "unparsable"}, {})
-        return self._finish(raws, rows, tx_hash, part, kind=TransactionKind.OTHER, description=what, key=key)
+    def _unparsable(self, raws: Sequence[RawTransaction], what: str) -> InvalidRecordError:
+        """The error for rows no transaction can be built from (never kept as if valid)."""
+        return InvalidRecordError(
+            f"{raws[0].stream} record {preview(raws[0].source_id, 80)}: {what}",
+            stream=raws[0].stream,
+            record=raws[0].source_id,
+        )
 
     # -- streams -----------------------------------------------------------------------------------
 
@@ -303,10 +410,7 @@ class Normalizer:
             src, dst = _addr(row.get("from")), _addr(row.get("to"))
             value = _int(row.get("value"))
             if not _HEX_ADDRESS.match(src) or value is None:
-                yield self._unparsable(
-                    group, tx_hash, "a normal transaction without a readable sender or value"
-                )
-                continue
+                raise self._unparsable(group, "a normal transaction without a readable sender or value")
             part = _Part([], set(), {})
             failed = (
                 str(row.get("isError", "0")).strip() == "1"
@@ -367,8 +471,7 @@ class Normalizer:
             for row in rows:
                 value = _int(row.get("value"))
                 if value is None:
-                    part.flags.add("unparsable")
-                    continue
+                    raise self._unparsable(group, "an internal transaction without a readable value")
                 if str(row.get("isError", "0")).strip() == "1":
                     part.flags.add("reverted_trace")
                     continue
@@ -389,16 +492,13 @@ class Normalizer:
                 contract = _addr(row.get("contractAddress"))
                 value = _int(row.get("value"))
                 if not _HEX_ADDRESS.match(contract) or value is None:
-                    part.flags.update({"unparsable", "spam_suspect"})
-                    continue
+                    raise self._unparsable(group, "a token transfer without a readable contract or value")
                 asset = erc20_asset(self.chain.chain_id, contract)
-                decimals = _int(row.get("tokenDecimal"))
-                flags = spam_reasons(row.get("tokenName"), row.get("tokenSymbol"))
-                if decimals is None or decimals > 255:
-                    flags.add("unknown_decimals")
-                    decimals = 0
-                elif decimals > ODD_DECIMALS:
-                    flags.add("odd_decimals")
+                declared = _int(row.get("tokenDecimal"))
+                decimals, flags = ledger_decimals(declared)
+                flags |= spam_reasons(row.get("tokenName"), row.get("tokenSymbol"))
+                if "base_units" in flags:
+                    flags.add("spam_suspect")
                 if value == 0:
                     flags.update({"zero_value", "spam_suspect"})
                 part.flags.update(flags)
@@ -407,6 +507,7 @@ class Normalizer:
                     "symbol": _clean(row.get("tokenSymbol"), 40),
                     "name": _clean(row.get("tokenName")),
                     "decimals": decimals,
+                    **({"declared_decimals": declared} if declared != decimals else {}),
                     **({"flags": sorted(flags)} if flags else {}),
                 }
                 self._move(
@@ -429,8 +530,7 @@ class Normalizer:
                 token_id = _int(row.get("tokenID"))
                 amount = 1 if standard == "erc721" else _int(row.get("tokenValue"))
                 if not _HEX_ADDRESS.match(contract) or token_id is None or amount is None:
-                    part.flags.update({"unparsable", "spam_suspect"})
-                    continue
+                    raise self._unparsable(group, "an NFT transfer without a readable contract, id or amount")
                 asset = nft_asset(self.chain.chain_id, standard, contract, str(token_id))
                 flags = spam_reasons(row.get("tokenName"), row.get("tokenSymbol"))
                 if amount == 0:
@@ -456,18 +556,13 @@ class Normalizer:
     def beacon(self, raws: Sequence[RawTransaction]) -> Iterator[NormalizedTransaction]:
         """``txsBeaconWithdrawal`` rows (amount in gwei): rewards, or a validator exit from 16 ETH."""
         for raw in raws:
+            self.current = raw.source_id
             row = raw.payload if isinstance(raw.payload, dict) else {}
             index = _int(row.get("withdrawalIndex"))
             gwei = _int(row.get("amount"))
             address = _addr(row.get("address"))
             if index is None or gwei is None:
-                yield self._unparsable(
-                    [raw],
-                    "",
-                    "an unreadable beacon withdrawal",
-                    key=f"withdrawal:{self.chain.chain_id}:{raw.source_id}",
-                )
-                continue
+                raise self._unparsable([raw], "an unreadable beacon withdrawal")
             exit_ = gwei >= EXIT_THRESHOLD_GWEI
             part = _Part(
                 [

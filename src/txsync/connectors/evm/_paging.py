@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from txsync.connector import Cursor
-from txsync.errors import PaginationLoopError
-from txsync.pagination import BlockOverflowError, InvalidCursorError, Step
+from txsync.errors import DuplicateRecordError, PaginationLoopError
+from txsync.fields import preview
+from txsync.pagination import BlockOverflowError, InvalidCursorError, Step, page_fingerprint
 
 __all__ = ["MAX_WINDOW", "BlockLanes", "Row"]
 
@@ -65,6 +66,7 @@ class BlockLanes:
         page_size: int,
         block_of: Callable[[Row], int],
         base_key_of: Callable[[Row], str],
+        unique_key: Callable[[Row], bool] | None = None,
         start_block: int = 0,
         end_block: int | None = None,
     ) -> None:
@@ -75,6 +77,7 @@ class BlockLanes:
         self.page_size = page_size
         self.block_of = block_of
         self.base_key_of = base_key_of
+        self.unique_key = unique_key
         self.start_block = start_block
         self.end_block = end_block
         self.requests = 0
@@ -126,9 +129,21 @@ class BlockLanes:
 
     def _keyed(self, rows: list[tuple[int, Row]]) -> list[tuple[str, int, Row]]:
         counts: dict[tuple[int, str], int] = {}
+        unique: dict[str, Row] = {}
         out = []
         for block, row in rows:
             base = self.base_key_of(row)
+            if self.unique_key is not None and self.unique_key(row):
+                # a key naming one row alone: a second row under it is that row listed twice
+                if base in unique:
+                    if unique[base] != row:
+                        raise DuplicateRecordError(
+                            f"an answer lists {preview(base, 80)} twice with different content", record=base
+                        )
+                    continue
+                unique[base] = row
+                out.append((base, block, row))
+                continue
             n = counts.get((block, base), 0)
             counts[(block, base)] = n + 1
             out.append((base if n == 0 else f"{base}#{n}", block, row))
@@ -144,10 +159,12 @@ class BlockLanes:
         answer = await self._get(lane.address, start, self.end_block, 1, self.page_size)
         rows = [(self.block_of(row), row) for row in answer]
         mine = [(b, r) for b, r in rows if b >= start]
-        if rows and not mine:
+        if len(mine) < len(rows):
+            # rows before the start block asked for: the explorer answered another range (an
+            # earlier page again); trusting the rest would cut the block the paging resumes from
             raise PaginationLoopError(
-                f"block range paging: an answer from block {start} holds only earlier blocks; "
-                "the explorer ignores the start block"
+                f"block range paging: an answer from block {start} holds earlier blocks; "
+                "the explorer ignores the start block or served an earlier page again"
             )
         n = len(answer)
         complete = n == 0 or n < self._bound
@@ -163,13 +180,27 @@ class BlockLanes:
             return
         # The whole answer is block ``start``: page that block on its own.
         block_rows = list(mine)
+        pages = {page_fingerprint(repr(answer))}
         page = 2
         while True:
             if page * n > MAX_WINDOW:
                 raise BlockOverflowError(start, n)
             more = await self._get(lane.address, start, start, page, n)
+            fingerprint = page_fingerprint(repr(more))
+            if more and fingerprint in pages:
+                raise PaginationLoopError(
+                    f"block {start}: page {page} repeats an earlier page; the explorer does not honour "
+                    "the page parameter"
+                )
+            pages.add(fingerprint)
             self._bound = max(self._bound, len(more))
-            block_rows.extend((b, r) for b, r in ((self.block_of(x), x) for x in more) if b == start)
+            paged = [(self.block_of(x), x) for x in more]
+            if any(b != start for b, _ in paged):
+                raise PaginationLoopError(
+                    f"block {start}: a page of that block alone holds other blocks; the explorer "
+                    "ignores the block range"
+                )
+            block_rows.extend(paged)
             if len(more) < n:
                 break
             page += 1

@@ -24,6 +24,7 @@ from txsync.connector import (
     StreamInfo,
 )
 from txsync.errors import ConfigurationError
+from txsync.fields import record_errors
 from txsync.http import Bucket, HttpClient, WeightedRateLimiter
 from txsync.models import (
     Balance,
@@ -35,7 +36,16 @@ from txsync.models import (
 
 from ._api import ETHERSCAN_V2_URL, ExplorerApi, explorer_error_mapper
 from ._chains import OP_STACK_CHAINS, ChainInfo, chain_info
-from ._normalize import Normalizer, base_key, block_of, erc20_asset, scaled
+from ._normalize import (
+    Normalizer,
+    base_key,
+    block_of,
+    check_row,
+    erc20_asset,
+    ledger_decimals,
+    scaled,
+    unique_key,
+)
 from ._paging import BlockLanes, Row
 
 __all__ = ["EvmWallet"]
@@ -95,14 +105,29 @@ class _ListStream(Stream):
         raise NotImplementedError
 
     def normalize(self, raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
-        return list(self._normalize(raws))
+        out: list[NormalizedTransaction] = []
+        normalizer = self.connector.normalizer
+        transactions = iter(self._normalize(raws))
+        while True:
+            normalizer.current = None
+            # the hash being read is named by the error (the generator runs inside the block)
+            with record_errors(self.name, None) as named:
+                try:
+                    tx = next(transactions)
+                except StopIteration:
+                    break
+                finally:
+                    named.record = normalizer.current
+            out.append(tx)
+        return out
 
     def lanes(self, start_block: int | None = None) -> BlockLanes:
         """The paginator of this list."""
         c = self.connector
 
         async def fetch(address: str, start: int, end: int | None, page: int, offset: int) -> list[Row]:
-            return await c.api.rows(self.action, address, start, end, page, offset)
+            rows = await c.api.rows(self.action, address, start, end, page, offset)
+            return [check_row(self.name, row) for row in rows]
 
         return BlockLanes(
             fetch,
@@ -110,6 +135,7 @@ class _ListStream(Stream):
             page_size=c.page_size,
             block_of=block_of,
             base_key_of=base_key(self.name),
+            unique_key=unique_key(self.name),
             start_block=c.start_block if start_block is None else start_block,
         )
 
@@ -402,7 +428,8 @@ class EvmWallet(Connector):
                 if not _ADDRESS.match(contract):
                     continue
                 raw = str(row.get("tokenDecimal", "")).strip()
-                decimals[contract] = int(raw) if raw.isdigit() and int(raw) <= 255 else 0
+                declared = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else None
+                decimals[contract] = ledger_decimals(declared)[0]  # the scale the ledger books it in
                 for side in (row.get("from"), row.get("to")):
                     who = str(side or "").lower()
                     if who in self.normalizer.own:

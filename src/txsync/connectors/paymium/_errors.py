@@ -21,6 +21,7 @@ from txsync.errors import (
     TransientError,
     TxsyncError,
 )
+from txsync.fields import clean_label
 from txsync.http import redact
 
 __all__ = ["PaymiumNonceError", "error_messages", "make_error_mapper"]
@@ -48,7 +49,7 @@ def error_messages(body: Any, secrets: Iterable[str] = ()) -> list[str]:
     messages = []
     for item in raw:
         if isinstance(item, str) and item.strip():
-            text = " ".join(redact(item, secrets).split())
+            text = clean_label(redact(item, secrets), 10_000) or "?"
             messages.append(text if len(text) <= _LIMIT else text[: _LIMIT - 3] + "...")
     return messages
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from txsync.errors import BadResponseError
+from txsync.fields import Fields, check_identity, record_errors
 from txsync.models import (
     Leg,
     LegRole,
@@ -37,6 +38,7 @@ from txsync.models import (
     SourceRef,
     TransactionKind,
     TransactionStatus,
+    to_amount,
 )
 
 __all__ = [
@@ -84,27 +86,26 @@ _DONE_STATES = frozenset({"executed", "filled"})
 
 
 def parse_amount(value: Any, what: str) -> Decimal:
-    """An exact ``Decimal`` from a JSON number (``int`` / ``Decimal``) or a decimal string."""
+    """An exact ``Decimal`` from a JSON number (``int`` / ``Decimal``) or a decimal string, within the
+    ledger's range (:func:`txsync.models.to_amount`); a :class:`BadResponseError` naming ``what``."""
     if isinstance(value, bool) or value is None or isinstance(value, float):
         raise BadResponseError(f"{what} is not an exact amount ({type(value).__name__})")
-    if isinstance(value, Decimal | int):
-        amount = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
-            raise BadResponseError(f"{what} is not a decimal number") from None
-    else:
+    if not isinstance(value, Decimal | int | str):
         raise BadResponseError(f"{what} has type {type(value).__name__}, expected a number")
-    if not amount.is_finite():
-        raise BadResponseError(f"{what} is not a finite number")
-    return amount
+    try:
+        return to_amount(value)
+    except ValueError as exc:
+        raise BadResponseError(f"{what} is not a usable amount: {exc}") from None
+
+
+#: ``created_at_int`` beyond this (year 10000) is no time.
+_MAX_SECONDS = 253_402_300_800
 
 
 def parse_time(entry: Mapping[str, Any], what: str) -> datetime:
     """``created_at`` (ISO 8601, UTC) of an order or operation, else ``created_at_int`` (seconds)."""
     text = entry.get("created_at")
-    if isinstance(text, str) and text:
+    if isinstance(text, str) and text and len(text) <= 64:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -112,7 +113,7 @@ def parse_time(entry: Mapping[str, Any], what: str) -> datetime:
         if moment is not None:
             return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     seconds = entry.get("created_at_int")
-    if isinstance(seconds, int) and not isinstance(seconds, bool):
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and 0 <= seconds < _MAX_SECONDS:
         return datetime.fromtimestamp(seconds, UTC)
     raise BadResponseError(f"{what} has no readable created_at")
 
@@ -137,7 +138,10 @@ def _asset(op: Mapping[str, Any]) -> str:
     currency = op.get("currency")
     if not isinstance(currency, str) or not currency.strip():
         raise BadResponseError("an account operation has no currency")
-    return currency.strip().upper()
+    try:
+        return check_identity(currency.strip(), max_length=20).upper()
+    except ValueError as exc:
+        raise BadResponseError(f"an account operation's currency {exc}") from None
 
 
 @dataclass
@@ -195,9 +199,10 @@ def _status(order: Mapping[str, Any]) -> TransactionStatus:
 def _external(order: Mapping[str, Any], ops: Sequence[_Op]) -> dict[str, str]:
     ids = {"order_uuid": str(order.get("uuid", ""))}
     for op in ops:
+        reader = Fields(op.op, stream=op.raw.stream, record=op.uuid)
         for name in ("tx_hash", "address"):
-            value = op.op.get(name)
-            if isinstance(value, str) and value and name not in ids:
+            value = reader.optional_text(name, max_length=128)
+            if value is not None and name not in ids:
                 ids[name] = value
     return ids
 
@@ -231,7 +236,7 @@ def _transaction(
 
 
 def _unknown_operation(account_id: str, op: _Op) -> NormalizedTransaction:
-    name = str(op.op.get("name"))
+    name = str(op.op.get("name"))  # checked by _check_operation
     return _transaction(
         account_id,
         f"op:{op.uuid}",
@@ -263,8 +268,9 @@ def _order_transactions(account_id: str, ops: Sequence[_Op]) -> Iterator[Normali
     if not known:
         return
     if order_type in TRADE_TYPES:
-        meta = {"order_type": order_type, "direction": str(order.get("direction", ""))}
-        price = order.get("price")
+        reader = Fields(order, stream=ops[0].raw.stream, record=str(order.get("uuid")))
+        meta = {"order_type": order_type, "direction": reader.optional_text("direction", max_length=20) or ""}
+        price = reader.optional_amount("price")
         if price is not None:
             meta["price"] = str(price)
         for execution in _executions(known):
@@ -307,16 +313,34 @@ def _order_transactions(account_id: str, ops: Sequence[_Op]) -> Iterator[Normali
     )
 
 
+def _check_operation(raw: RawTransaction, order: Mapping[str, Any], op: Mapping[str, Any]) -> None:
+    """Read every field of one operation record that normalization relies on (typed errors)."""
+    order_reader = Fields(order, stream=raw.stream, record=raw.source_id, path="order.")
+    order_reader.text_id("uuid", max_length=64)
+    order_reader.text("type", max_length=64)
+    reader = Fields(op, stream=raw.stream, record=raw.source_id, path="operation.")
+    if reader.text_id("uuid", max_length=64) != raw.source_id:
+        raise reader.error("uuid", "is not the record's id")
+    reader.text("name", max_length=64)
+    parse_amount(op.get("amount"), "amount")
+    _asset(op)
+    parse_time(op, "operation")
+    if "is_trading_account" in op and not isinstance(op["is_trading_account"], bool):
+        raise reader.error("is_trading_account", "is not a boolean")
+
+
 def normalize_operations(raws: Sequence[RawTransaction]) -> Iterable[NormalizedTransaction]:
-    """Normalize the operation records of one page (see the module notes)."""
+    """Normalize the operation records of one page (see the module notes). A record that cannot be
+    read is an :class:`~txsync.errors.InvalidRecordError` naming it; nothing of the page is kept."""
     by_order: dict[str, list[_Op]] = {}
     for raw in raws:
-        payload = raw.payload
-        if not isinstance(payload, Mapping):
-            raise BadResponseError(f"record {raw.source_id} is not an object")
-        order, op = payload.get("order"), payload.get("operation")
-        if not isinstance(order, Mapping) or not isinstance(op, Mapping):
-            raise BadResponseError(f"record {raw.source_id} lacks its order or operation")
-        by_order.setdefault(str(order.get("uuid")), []).append(_Op(raw, order, op))
-    for ops in by_order.values():
-        yield from _order_transactions(ops[0].raw.account_id, ops)
+        with record_errors(raw.stream, raw.source_id):
+            payload = Fields(raw.payload, stream=raw.stream, record=raw.source_id)
+            order, op = payload.object("order"), payload.object("operation")
+            _check_operation(raw, order.data, op.data)
+        by_order.setdefault(str(order.data["uuid"]), []).append(_Op(raw, order.data, op.data))
+    out: list[NormalizedTransaction] = []
+    for uuid, ops in by_order.items():
+        with record_errors(ops[0].raw.stream, f"order {uuid}"):
+            out.extend(_order_transactions(ops[0].raw.account_id, ops))
+    return out

@@ -26,7 +26,8 @@ from typing import Any
 
 from txsync.connector import Cursor
 from txsync.errors import BadResponseError, PaginationLoopError
-from txsync.pagination import InvalidCursorError, Step
+from txsync.pagination import InvalidCursorError, Step, page_fingerprint
+from txsync.pagination._core import check_duplicates
 
 __all__ = ["NewestFirstSweep"]
 
@@ -89,6 +90,7 @@ class NewestFirstSweep:
         """Yield the rows created at or after the mark, one step per page, then the new mark."""
         stop, offset, top, low = self.parse(cursor)
         previous: set[str] = set()
+        pages: set[bytes] = set()
         while True:
             page = await self.fetch(offset, self.limit)
             if len(page) > self.limit:
@@ -96,11 +98,14 @@ class NewestFirstSweep:
                     f"{self.what}: {len(page)} rows in a page of {self.limit}", endpoint=self.what
                 )
             keys = [self.key(row) for row in page]
-            if page and set(keys) <= previous:
+            check_duplicates(page, keys, self.what)
+            fingerprint = page_fingerprint(keys)
+            if page and (set(keys) <= previous or fingerprint in pages):
                 raise PaginationLoopError(
-                    f"{self.what}: the remote side returned the previous page again at offset {offset}; "
+                    f"{self.what}: the remote side returned an earlier page again at offset {offset}; "
                     "it does not honour the paging parameters"
                 )
+            pages.add(fingerprint)
             fresh: list[Row] = []
             taken: set[str] = set()
             older = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from txsync.connector import (
     StreamInfo,
 )
 from txsync.errors import BadResponseError
+from txsync.fields import Fields, record_errors, unique_records
 from txsync.http import HttpClient
 from txsync.models import Balance, ConnectorKind, NormalizedTransaction, Permissions, RawTransaction
 
@@ -29,7 +31,6 @@ from ._limits import PaymiumRateLimiter
 from ._normalize import (
     TRANSFER_TYPES,
     normalize_operations,
-    parse_amount,
     parse_time,
 )
 from ._sweep import NewestFirstSweep, Row
@@ -42,12 +43,15 @@ ORDERS_LIMIT = 50
 #: ``/user/withdrawals`` page size (``per_page``, at most 100).
 WITHDRAWALS_PER_PAGE = 100
 _CALL = {"ip": 1}
+_CURRENCY = re.compile(r"[a-z0-9]{1,20}", re.ASCII)
 #: Order states after which an order no longer changes.
 _FINAL_STATES = frozenset({"filled", "executed", "canceled", "cancelled", "expired", "rejected", "error"})
 
 
-def _created_us(row: Row) -> int:
-    moment = parse_time(row, f"order {row.get('uuid')}")
+def _created_us(row: Row, stream: str) -> int:
+    uuid = _order_key(row, stream)
+    with record_errors(stream, f"order {uuid}"):
+        moment = parse_time(row, f"order {uuid}")
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
@@ -55,11 +59,8 @@ def _is_open(row: Row) -> bool:
     return str(row.get("state", "")) not in _FINAL_STATES
 
 
-def _order_key(row: Row) -> str:
-    uuid = row.get("uuid")
-    if not isinstance(uuid, str) or not uuid:
-        raise BadResponseError("an order has no uuid")
-    return uuid
+def _order_key(row: Row, stream: str) -> str:
+    return Fields(row, stream=stream).text_id("uuid", max_length=64)
 
 
 def _rows(body: Any, endpoint: str) -> list[Row]:
@@ -68,26 +69,22 @@ def _rows(body: Any, endpoint: str) -> list[Row]:
     return body
 
 
-def _records(orders: Iterable[Row], *, skip_types: frozenset[str] = frozenset()) -> list[RawRecord]:
-    """One record per account operation of each order (see :mod:`._normalize`)."""
+def _records(
+    orders: Iterable[Row], *, stream: str, skip_types: frozenset[str] = frozenset()
+) -> list[RawRecord]:
+    """One record per account operation of each order (see :mod:`._normalize`); an operation listed
+    twice with different content is a :class:`~txsync.errors.DuplicateRecordError`."""
     records: list[RawRecord] = []
-    seen: set[str] = set()
     for order in orders:
+        reader = Fields(order, stream=stream)
+        reader = reader.named(f"order {reader.text_id('uuid', max_length=64)}")
         if order.get("type") in skip_types:
             continue
-        operations = order.get("account_operations") or []
-        if not isinstance(operations, list):
-            raise BadResponseError(f"order {order.get('uuid')}: account_operations is not a list")
         summary = {k: v for k, v in order.items() if k != "account_operations"}
-        for op in operations:
-            uuid = op.get("uuid") if isinstance(op, Mapping) else None
-            if not isinstance(uuid, str) or not uuid:
-                raise BadResponseError(f"order {order.get('uuid')}: an account operation has no uuid")
-            if uuid in seen:
-                continue
-            seen.add(uuid)
-            records.append(RawRecord(uuid, {"order": summary, "operation": op}))
-    return records
+        for op in reader.objects("account_operations", optional=True):
+            uuid = op.text_id("uuid", max_length=64)
+            records.append(RawRecord(uuid, {"order": summary, "operation": op.data}))
+    return unique_records(records, stream=stream)
 
 
 class _PaymiumStream(Stream):
@@ -104,7 +101,8 @@ class _PaymiumStream(Stream):
 
     async def _pages(self, cursor: Cursor) -> AsyncIterator[Page]:
         async for step in self._sweep().steps(cursor):
-            yield Page(_records(step.items, skip_types=self.skip_types), step.cursor, label=step.label)
+            records = _records(step.items, stream=self.name, skip_types=self.skip_types)
+            yield Page(records, step.cursor, label=step.label)
 
     def pages(self, cursor: Cursor) -> AsyncIterator[Page]:
         """Sweep the list from the newest entry down to the last sync's mark."""
@@ -140,9 +138,9 @@ class OrdersStream(_PaymiumStream):
         return NewestFirstSweep(
             fetch,
             limit=ORDERS_LIMIT,
-            created_us=_created_us,
+            created_us=lambda row: _created_us(row, self.name),
             is_open=_is_open,
-            key=_order_key,
+            key=lambda row: _order_key(row, self.name),
             what=self.endpoint,
         )
 
@@ -166,9 +164,9 @@ class WithdrawalsStream(_PaymiumStream):
         return NewestFirstSweep(
             fetch,
             limit=WITHDRAWALS_PER_PAGE,
-            created_us=_created_us,
+            created_us=lambda row: _created_us(row, self.name),
             is_open=_is_open,
-            key=_order_key,
+            key=lambda row: _order_key(row, self.name),
             what=self.endpoint,
         )
 
@@ -274,15 +272,18 @@ class Paymium(Connector):
     async def balances(self) -> Sequence[Balance]:
         """``balance_<cur>`` (available) plus ``locked_<cur>`` (reserved by open orders) per currency."""
         user = await self._user()
+        reader = Fields(user, stream="balances", record="/user")
         result = []
-        for key in sorted(user):
+        for key in sorted(k for k in user if isinstance(k, str)):
             if not key.startswith("balance_"):
                 continue
             currency = key.removeprefix("balance_")
-            available = parse_amount(user[key], f"/user {key}")
-            held = user.get(f"locked_{currency}")
-            locked = Decimal(0) if held is None else parse_amount(held, f"/user locked_{currency}")
-            result.append(Balance(asset=currency.upper(), amount=available + locked, locked=locked))
+            if not _CURRENCY.fullmatch(currency):
+                raise reader.error(key[:40], "does not name a currency")
+            available = reader.amount(key)
+            locked = reader.amount(f"locked_{currency}", default=Decimal(0))
+            with record_errors("balances", currency):
+                result.append(Balance(asset=currency.upper(), amount=available + locked, locked=locked))
         return result
 
     def streams(self) -> Sequence[Stream]:
