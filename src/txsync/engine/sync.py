@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -49,7 +49,7 @@ from txsync.errors import (
 )
 from txsync.http import HttpLimits, SecretSet, use_limits
 from txsync.http import redact as _redact
-from txsync.merge import PageBatch
+from txsync.merge import MergeCounts, PageBatch
 from txsync.models import (
     Balance,
     ConnectorKind,
@@ -66,6 +66,7 @@ from txsync.store.records import ConnectionRecord, ConnectionState
 __all__ = ["ConnectorResolver", "Engine", "ReadOnlyPolicy", "SyncHook"]
 
 log = logging.getLogger("txsync.engine")
+_T = TypeVar("_T")
 
 
 class ConnectorResolver(Protocol):
@@ -583,7 +584,7 @@ class Engine:
         progress events (with the engine's own listener, if any).
         """
         mode = SyncMode(mode)
-        connection = self.store.get_connection(connection_id)
+        connection = await _off_loop(self.store.get_connection, connection_id)
         if connection.state == ConnectionState.PAUSED:
             raise ConnectionStateError(f"connection {connection_id} is paused: resume it to sync")
         if connection.state == ConnectionState.DISABLED:
@@ -593,7 +594,7 @@ class Engine:
             )
         connector_cls = self.registry.get(connection.connector_id)
         started = self.clock()
-        self.store.mark_sync(connection_id, attempted_at=started)
+        await _off_loop(self.store.mark_sync, connection_id, attempted_at=started)
         report = SyncReport(
             connection_id=connection_id, account_id=connection.account_id,
             connector_id=connection.connector_id, mode=mode, started_at=started,
@@ -609,11 +610,13 @@ class Engine:
             report.errors.append(f"{type(exc).__name__}: {what}: {exc}")
             report.finished_at = self.clock()
             report.state, report.state_reason = connection.state, connection.state_reason
-            self.store.mark_sync(
-                connection_id, attempted_at=started, finished_at=report.finished_at, success=False
+            await _off_loop(
+                self.store.mark_sync, connection_id, attempted_at=started, finished_at=report.finished_at,
+                success=False,
             )
-            self.store.save_sync_run(
-                connection_id, started, report.finished_at, False, report.model_dump_json()
+            await _off_loop(
+                self.store.save_sync_run, connection_id, started, report.finished_at, False,
+                report.model_dump_json(),
             )
             log.error("connection %s: credential cannot be opened (%s)", connection_id, type(exc).__name__)
             reporter.sync_finished(report)
@@ -627,7 +630,7 @@ class Engine:
             context.credential = None  # type: ignore[assignment]
             settle = getattr(self.store, "settle", None)
             if settle is not None:
-                settle()
+                await _off_loop(settle)
         info = connector_cls.info
         for noted in context.gaps:
             try:
@@ -647,14 +650,16 @@ class Engine:
                 )
         await self._after_sync(report, connector_cls, secrets)
         report.finished_at = self.clock()
-        current = self.store.get_connection(connection_id)
+        current = await _off_loop(self.store.get_connection, connection_id)
         report.state, report.state_reason = current.state, current.state_reason
         redact_report(report, secrets)
-        self.store.mark_sync(
-            connection_id, attempted_at=started, finished_at=report.finished_at, success=report.ok
+        await _off_loop(
+            self.store.mark_sync, connection_id, attempted_at=started, finished_at=report.finished_at,
+            success=report.ok,
         )
-        self.store.save_sync_run(
-            connection_id, started, report.finished_at, report.ok, report.model_dump_json()
+        await _off_loop(
+            self.store.save_sync_run, connection_id, started, report.finished_at, report.ok,
+            report.model_dump_json(),
         )
         reporter.sync_finished(report)
         return report
@@ -727,27 +732,12 @@ class Engine:
         reporter.stream_started(stream.name, before)
         began = time.perf_counter()
         try:
-            cursor = self._start_cursor(stream, connection, mode)
+            cursor = await _off_loop(self._start_cursor, stream, connection, mode)
             async for page in bounded_pages(stream.pages(cursor), self.stream_budget, stream.name):
                 fetched = self.clock()
-                raws = [
-                    RawTransaction(
-                        connection_id=connection.id, account_id=connection.account_id, stream=stream.name,
-                        source_id=str(rec.source_id), payload=rec.payload, fetched_at=fetched,
-                    )
-                    for rec in page.records
-                ]
-                normalized = list(stream.normalize(raws))
-                _check_normalized(normalized, connection.account_id, origin, stream.name)
-                counts = self.store.commit_page(
-                    PageBatch(
-                        connection_id=connection.id, account_id=connection.account_id,
-                        stream=stream.name, raws=raws, transactions=normalized, cursor=page.cursor,
-                        fetched_at=fetched,
-                    ),
-                    tolerance=self.match_tolerance,
-                    now=fetched,
-                )
+                # Normalizing and committing run off the event loop (one hop per page): an async host
+                # keeps serving while a sync writes, and SQLite's writes overlap the next page's fetch.
+                raws, counts = await _off_loop(self._ingest_page, stream, connection, origin, page, fetched)
                 sr.pages += 1
                 sr.raws += len(raws)
                 sr.raws_new += counts.raws_new
@@ -778,6 +768,29 @@ class Engine:
             sr.duration_seconds = round(time.perf_counter() - began, 6)
             reporter.stream_finished(sr)
 
+    def _ingest_page(
+        self, stream: Stream, connection: ConnectionRecord, origin: Origin, page: Any, fetched: datetime
+    ) -> tuple[list[RawTransaction], MergeCounts]:
+        """Wrap a page's records as raws, normalize them and commit the page (one store transaction)."""
+        raws = [
+            RawTransaction(
+                connection_id=connection.id, account_id=connection.account_id, stream=stream.name,
+                source_id=str(rec.source_id), payload=rec.payload, fetched_at=fetched,
+            )
+            for rec in page.records
+        ]
+        normalized = list(stream.normalize(raws))
+        _check_normalized(normalized, connection.account_id, origin, stream.name)
+        counts = self.store.commit_page(
+            PageBatch(
+                connection_id=connection.id, account_id=connection.account_id, stream=stream.name,
+                raws=raws, transactions=normalized, cursor=page.cursor, fetched_at=fetched,
+            ),
+            tolerance=self.match_tolerance,
+            now=fetched,
+        )
+        return raws, counts
+
     def _start_cursor(self, stream: Stream, connection: ConnectionRecord, mode: SyncMode) -> Any:
         if mode == SyncMode.FULL:
             return None
@@ -800,6 +813,11 @@ def _redacted_permissions(permissions: Permissions, secrets: SecretSet) -> Permi
         for key, value in permissions.details.items()
     }
     return permissions.model_copy(update={"details": details})
+
+
+async def _off_loop(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    """Run blocking store (or normalization) work in a worker thread, never on the event loop's."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _check_normalized(

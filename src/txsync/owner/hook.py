@@ -4,6 +4,7 @@ links nothing: deletions and the user's decisions are linked by the owner API wh
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, cast
 
@@ -58,7 +59,7 @@ class OwnerSyncHook:
         if store is None:
             return
         if self.gaps:
-            record_sync_gaps(store, report, connector.info)
+            await asyncio.to_thread(record_sync_gaps, store, report, connector.info)
         if self.refresh_balances and report.ok and connector.info.kind != ConnectorKind.FILE:
             from txsync.owner.ledger import OwnerLedger
 
@@ -69,8 +70,10 @@ class OwnerSyncHook:
         wrote = report.total("new") + report.total("updated") + report.total("matched")
         if self.link and (wrote or store.link_since(report.account_id) is None):  # type: ignore[attr-defined]
             owner = store.account_owner(report.account_id)  # type: ignore[attr-defined]
-            run = self._linker_for(engine).run(
-                owner, accounts=[report.account_id], since=to_us(report.started_at)
+            # Store work off the event loop (an async host keeps answering while the linker runs).
+            run = await asyncio.to_thread(
+                self._linker_for(engine).run, owner, accounts=[report.account_id],
+                since=to_us(report.started_at),
             )
             if run.ties:
                 report.warnings.append(

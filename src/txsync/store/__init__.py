@@ -13,6 +13,7 @@ from txsync.store.records import (
     Override,
     StoredCredential,
 )
+from txsync.store.scope import OwnerScope
 from txsync.store.sqlite import SqliteStore, default_store_path
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "LedgerPage",
     "LedgerTransaction",
     "Override",
+    "OwnerScope",
     "PostgresStore",
     "SqlStore",
     "SqliteStore",

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, tuple_, update
 
@@ -40,6 +40,9 @@ from txsync.store.records import (
     Override,
     StoredCredential,
 )
+
+if TYPE_CHECKING:
+    from txsync.store.scope import OwnerScope
 
 __all__ = ["SqlStore"]
 
@@ -133,6 +136,14 @@ class SqlStore(OwnerTables):
 
     def _init_store(self) -> None:
         self._keys = _Keys(self)
+
+    def for_owner(self, owner_id: str) -> OwnerScope:
+        """This store as one owner may use it: every read, change and deletion limited to that
+        owner's accounts, connections, transactions, edits, credentials and reports (see
+        :class:`~txsync.store.scope.OwnerScope`). What a host exposes to a user goes through it."""
+        from txsync.store.scope import OwnerScope
+
+        return OwnerScope(self, owner_id)
 
     # -- transactions ---------------------------------------------------------------------------------
 
