@@ -188,6 +188,7 @@ class _Generator:
         self.plan_margin()
         self.plan_futures()
         self.plan_withdrawals()
+        self.plan_documented()
         for _, _, action in sorted(self.events, key=lambda e: (e[0], e[1])):
             action()
         self.finish()
@@ -216,7 +217,7 @@ class _Generator:
                     "walletType": wallet,
                 }
             )
-            if status == 1:
+            if status in (1, 6):  # 6: credited, not withdrawable yet
                 self.move(coin, amount, "funding" if wallet == 1 else "spot")
 
         self.at(when, apply)
@@ -755,6 +756,121 @@ class _Generator:
                     self.move(c, -amount - fee)
 
             self.at(when, apply)
+
+    def plan_documented(self) -> None:
+        """Deposits and withdrawals shaped like Binance's documented examples (the withdraw-history
+        example: 8.91 USDT sent, 0.004 fee charged on top), a deposit credited but locked (status
+        6), internal (off-chain, ``transferType`` 1) transfers both ways, a memo, and a fiat
+        deposit still processing. Times are fixed offsets from ``now`` (no draw from the shared
+        random stream, so the rest of the scenario is unchanged)."""
+        now = self.sc.now
+
+        def deposit(when: datetime, row: dict[str, Any], credited: bool) -> None:
+            def apply() -> None:
+                self.acc.deposits.append(dict(row, insertTime=_ms(when), completeTime=_ms(when) + 60_000))
+                if credited:
+                    self.move(row["coin"], Decimal(row["amount"]))
+
+            self.at(when, apply)
+
+        def withdraw(when: datetime, row: dict[str, Any]) -> None:
+            def apply() -> None:
+                self.acc.withdrawals.append(
+                    dict(
+                        row,
+                        applyTime=when.strftime("%Y-%m-%d %H:%M:%S"),
+                        completeTime=(when + timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S"),
+                    )
+                )
+                self.move(row["coin"], -Decimal(row["amount"]) - Decimal(row["transactionFee"]))
+
+            self.at(when, apply)
+
+        memo = {
+            "id": "769800519366000001",
+            "amount": "0.00100000",
+            "coin": "BNB",
+            "network": "BNB",
+            "status": 1,
+            "address": "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf23",
+            "addressTag": "101764890",
+            "txId": "98A3EA560C6B3336D348B6C83F0F95ECE4F1F5919E94BD006E5BF3BF264FACFC",
+            "transferType": 0,
+            "confirmTimes": "1/1",
+            "unlockConfirm": 0,
+            "walletType": 0,
+        }
+        deposit(now - timedelta(days=9, hours=5), memo, True)
+        internal_in = dict(
+            memo,
+            id="769800519366000002",
+            amount="25.00000000",
+            coin="USDT",
+            network="BSC",
+            address="0x94df8b352de7f46f64b01d3666bf6e936e44ce60",
+            addressTag="",
+            txId="Off-chain transfer 4b5c1f0e8d9a",
+            transferType=1,
+        )
+        deposit(now - timedelta(days=8, hours=2), internal_in, True)
+        locked = dict(
+            memo,
+            id="769800519366000003",
+            amount="0.25000000",
+            addressTag="",
+            txId="0x" + self.txid("locked"),
+            status=6,
+            confirmTimes="12/15",
+            unlockConfirm=15,
+        )
+        deposit(now - timedelta(hours=6), locked, True)
+        example = {
+            "id": "b6ae22b3aa844210a7041aee7589627c",
+            "amount": "8.91000000",
+            "transactionFee": "0.004",
+            "coin": "USDT",
+            "status": 6,
+            "address": "0x94df8b352de7f46f64b01d3666bf6e936e44ce60",
+            "txId": "0xb5ef8c13b968a406cc62a93a8bd80f9e9a906ef1b3fcf20a2e48573c17659268",
+            "network": "ETH",
+            "transferType": 0,
+            "withdrawOrderId": "WITHDRAWtest123",
+            "info": "The address is not valid. Please confirm with the recipient",
+            "confirmNo": 3,
+            "walletType": 0,
+            "txKey": "",
+        }
+        withdraw(now - timedelta(days=7, hours=1), example)
+        internal_out = dict(
+            example,
+            id="156ec387f49b41df8724fa744fa82719",
+            amount="5.00000000",
+            transactionFee="0",
+            txId="Internal transfer 4863214970",
+            transferType=1,
+            withdrawOrderId="",
+            info="",
+        )
+        withdraw(now - timedelta(days=6, hours=4), internal_out)
+        processing = now - timedelta(hours=30)
+
+        def order() -> None:
+            self.acc.fiat_orders.append(
+                {
+                    "orderNo": "7d76d611-0568-4f43-afb6-processing01",
+                    "fiatCurrency": "EUR",
+                    "indicatedAmount": "150.00000000",
+                    "amount": "150.00000000",
+                    "totalFee": "0.00000000",
+                    "method": "BankAccount",
+                    "status": "Processing",
+                    "createTime": _ms(processing),
+                    "updateTime": _ms(processing),
+                    "transactionType": "0",
+                }
+            )
+
+        self.at(processing, order)
 
     def finish(self) -> None:
         spot = dict(self.wallets["spot"])

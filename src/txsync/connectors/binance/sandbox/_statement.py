@@ -110,7 +110,7 @@ def _events(acc: ScenarioAccount) -> Iterator[StatementRow]:
         for row in acc.margin_trades[symbol]:
             yield from _trade_rows(row, base, quote, _MARGIN)
     for row in acc.deposits:
-        if row["status"] == 1:
+        if row["status"] in (1, 6):  # 6: credited, only withdrawals are locked
             wallet = "Funding" if row.get("walletType") == 1 else "Spot"
             yield StatementRow(_at_ms(row["completeTime"]), wallet, "Deposit", row["coin"], _d(row["amount"]))
     for row in acc.withdrawals:
