@@ -26,18 +26,18 @@ def test_the_main_job_syncs_the_account_and_its_statement_file(tmp_path: Path) -
     # what the API cannot return is named, with its remedy: the statement file
     assert "Trades in delisted pairs: BCCBNB, BCCBTC, BCCUSDT" in text and "statement" in text
     # the file fills it in the same account: 6 file-only events, the rest merged into the API's
-    assert _line(text, "statement") == ["statement", "3", "3465", "6", "1367", "0", "0", "0"]
+    assert _line(text, "statement") == ["statement", "3", "3495", "6", "1390", "0", "0", "0"]
     assert _line(text, "trades") == ["trades", "48", "1002", "1002", "0", "0", "63", "1260"]
-    assert "Transactions by kind (1379 in all)" in text
+    assert "Transactions by kind (1404 in all)" in text
     checks = [line.split()[-1] for line in text.splitlines() if line.split()[-1:] in (["ok"], ["MISMATCH"])]
     assert "MISMATCH" not in checks and checks.count("ok") >= 40
     again = run("demo", "--db", db)  # incremental: nothing new from either source
     assert again.code == 0, again.err
-    assert "Transactions by kind (1379 in all)" in again.out and "MISMATCH" not in again.out
+    assert "Transactions by kind (1404 in all)" in again.out and "MISMATCH" not in again.out
     assert _line(again.out, "trades")[3] == "0"
     full = run("--json", "demo", "--db", db, "--full")  # re-reads everything, changes nothing
     data = full.json()
-    assert full.code == 0 and data["ledger"]["transactions"] == 1379
+    assert full.code == 0 and data["ledger"]["transactions"] == 1404
     assert sum(s["new"] for r in data["reports"] for s in r["streams"]) == 0
     assert (tmp_path / "demo" / "binance-statement.csv").is_file()
 
@@ -45,7 +45,7 @@ def test_the_main_job_syncs_the_account_and_its_statement_file(tmp_path: Path) -
 def test_api_only_shows_what_the_api_misses(tmp_path: Path) -> None:
     result = run("demo", "--db", str(tmp_path / "api.sqlite3"), "--api-only")
     assert result.code == 0, result.err
-    assert "Transactions by kind (1373 in all)" in result.out and "binance_statement" not in result.out
+    assert "Transactions by kind (1398 in all)" in result.out and "binance_statement" not in result.out
     assert {line.split()[0] for line in result.out.splitlines() if line.endswith("MISMATCH")} == {"BCC", "BNB",
                                                                                                   "BTC"}
 
@@ -95,7 +95,7 @@ def test_an_interrupted_demo_leaves_nothing_that_breaks_the_next_run(
     store.close()
     result = run("demo", "--db", str(db))
     assert result.code == 0, result.err
-    assert "Transactions by kind (1379 in all)" in result.out and "MISMATCH" not in result.out
+    assert "Transactions by kind (1404 in all)" in result.out and "MISMATCH" not in result.out
     store = SqliteStore(db)
     assert len(store.list_accounts()) == 1 and len(store.list_connections()) == 2
     store.close()

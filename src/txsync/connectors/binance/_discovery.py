@@ -78,15 +78,19 @@ class Symbol:
         return self.quote if asset == self.base else self.base
 
 
+#: Wallets whose balances pair discovery does not reconcile against (legs there are left out).
+OFF_BALANCE_WALLETS = ("futures", "options", "loan")
+
+
 def confirmed_flows(transactions: Iterable[NormalizedTransaction]) -> dict[str, Decimal]:
-    """Net movement per asset of the confirmed transactions, outside the futures wallet (which
-    the spot, funding and margin balances do not include)."""
+    """Net movement per asset of the confirmed transactions, outside the futures, options and
+    loan-collateral wallets (which the spot, funding and margin balances do not include)."""
     totals: dict[str, Decimal] = {}
     for tx in transactions:
         if tx.status != TransactionStatus.CONFIRMED:
             continue
         for leg in tx.legs:
-            if leg.wallet is not None and leg.wallet.startswith("futures"):
+            if leg.wallet is not None and leg.wallet.startswith(OFF_BALANCE_WALLETS):
                 continue
             totals[leg.asset] = totals.get(leg.asset, _ZERO) + leg.amount
     return totals

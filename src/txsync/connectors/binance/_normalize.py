@@ -41,6 +41,7 @@ __all__ = [
     "earn_flexible_id",
     "earn_locked_id",
     "futures_income_id",
+    "income",
     "margin_interest_id",
     "normalize_raws",
     "order_no",
@@ -712,6 +713,8 @@ _INCOME: dict[str, tuple[TransactionKind, LegRole]] = {
     "REFERRAL_KICKBACK": (TransactionKind.REFERRAL, LegRole.REBATE),
     "INSURANCE_CLEAR": (TransactionKind.OTHER, LegRole.OTHER),
     "WELCOME_BONUS": (TransactionKind.REWARD, LegRole.REWARD),
+    "DELIVERED_SETTELMENT": (TransactionKind.REALIZED_PNL, LegRole.PNL),  # (sic) COIN-M delivery
+    "CONTEST_REWARD": (TransactionKind.REWARD, LegRole.REWARD),
 }
 
 
@@ -727,14 +730,15 @@ def futures_income_id(row: Mapping[str, Any], stream: str = "futures_income") ->
     )
 
 
-def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
-    """USD-M futures income. ``TRANSFER`` moves value between spot and the futures wallet (two
-    legs netting to zero); unknown income types are kept as OTHER with ``unknown_type``."""
+def income(raw: RawTransaction, wallet: str, prefix: str) -> list[NormalizedTransaction]:
+    """A futures income row (USD-M ``/fapi/v1/income`` or COIN-M ``/dapi/v1/income``, one shape)
+    in ``wallet``. ``TRANSFER`` moves value between spot and that wallet (two legs netting to
+    zero); unknown income types are kept as OTHER with ``unknown_type``."""
     row = reader(raw)
     income_type, asset = row.text("incomeType", max_length=40), row.asset("asset")
     amount = row.amount("income")
     at = time_of(row, "time")
-    key = f"futures_income:{futures_income_id(row.data, raw.stream)}"
+    key = f"{prefix}:{futures_income_id(row.data, raw.stream)}"
     external = {
         "tran_id": row.text_id("tranId", allow_int=True, max_length=40),
         "trade_id": row.optional_text("tradeId", allow_int=True, max_length=40),
@@ -742,7 +746,7 @@ def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransact
     meta = {"symbol": row.optional_text("symbol", max_length=40), "income_type": income_type}
     if income_type == "TRANSFER":
         legs = [
-            Leg(asset=asset, amount=amount, wallet=FUTURES_WALLET),
+            Leg(asset=asset, amount=amount, wallet=wallet),
             Leg(asset=asset, amount=-amount, wallet="spot"),
         ]
         return [_tx(raw, key, TransactionKind.TRANSFER, at, legs, external=external, meta=meta)]
@@ -754,12 +758,17 @@ def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransact
             key,
             kind,
             at,
-            [Leg(asset=asset, amount=amount, role=role, wallet=FUTURES_WALLET)],
+            [Leg(asset=asset, amount=amount, role=role, wallet=wallet)],
             external=external,
             meta=meta,
             flags=set() if known else {"unknown_type"},
         )
     ]
+
+
+def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
+    """USD-M futures income (see :func:`income`)."""
+    return income(raw, FUTURES_WALLET, "futures_income")
 
 
 def margin_interest_id(row: Mapping[str, Any], stream: str = "margin_interest") -> str:
@@ -816,7 +825,11 @@ def normalize_raws(stream: str, raws: Iterable[RawTransaction]) -> list[Normaliz
     mistyped field, an amount outside the ledger's range, a bad identity) is an
     :class:`~txsync.errors.InvalidRecordError` naming the stream, the record and the field: nothing
     of the page is kept, never a transaction standing for a record txsync did not understand."""
-    normalizer = NORMALIZERS[stream]
+    normalizer = NORMALIZERS.get(stream)
+    if normalizer is None:  # the issue-18 categories build on this module's helpers
+        from ._categories import CATEGORY_NORMALIZERS
+
+        normalizer = CATEGORY_NORMALIZERS[stream]
     out: list[NormalizedTransaction] = []
     for raw in raws:
         with record_errors(stream, raw.source_id):

@@ -14,6 +14,16 @@ from txsync.models import Balance, Permissions
 from txsync.models.values import exact
 
 from ._api import BinanceApi
+from ._category_streams import (
+    AutoInvestStream,
+    CoinFuturesIncomeStream,
+    EthStakingStream,
+    LoansStream,
+    OptionBillsStream,
+    P2PStream,
+    PayStream,
+    SpotRebatesStream,
+)
 from ._discovery import KNOWN_DELISTED, AssetTally, Symbol
 from ._errors import MarginUnavailableError
 from ._info import INFO
@@ -292,6 +302,14 @@ class Binance(Connector):
             EarnLockedStream(self),
             LiquiditySwapsStream(self),
             FuturesIncomeStream(self),
+            CoinFuturesIncomeStream(self),
+            PayStream(self),
+            P2PStream(self),
+            EthStakingStream(self),
+            SpotRebatesStream(self),
+            LoansStream(self),
+            AutoInvestStream(self),
+            OptionBillsStream(self),
             MarginInterestStream(self),
             MarginTradesStream(self),
             TradesStream(self),

@@ -112,6 +112,14 @@ class ScenarioAccount:
     swaps: list[dict[str, Any]] = field(default_factory=list)
     futures_income: list[dict[str, Any]] = field(default_factory=list)
     margin_interest: list[dict[str, Any]] = field(default_factory=list)
+    coin_futures_income: list[dict[str, Any]] = field(default_factory=list)
+    option_bills: list[dict[str, Any]] = field(default_factory=list)
+    pay: list[dict[str, Any]] = field(default_factory=list)
+    p2p: list[dict[str, Any]] = field(default_factory=list)
+    eth_staking: list[dict[str, Any]] = field(default_factory=list)
+    rebates: list[dict[str, Any]] = field(default_factory=list)
+    loans: list[dict[str, Any]] = field(default_factory=list)
+    auto_invest: list[dict[str, Any]] = field(default_factory=list)
     spot: dict[str, Decimal] = field(default_factory=dict)
     funding: dict[str, Decimal] = field(default_factory=dict)
     futures: dict[str, Decimal] = field(default_factory=dict)
@@ -189,6 +197,7 @@ class _Generator:
         self.plan_futures()
         self.plan_withdrawals()
         self.plan_documented()
+        self.plan_categories()
         for _, _, action in sorted(self.events, key=lambda e: (e[0], e[1])):
             action()
         self.finish()
@@ -871,6 +880,274 @@ class _Generator:
             )
 
         self.at(processing, order)
+
+    def plan_categories(self) -> None:
+        """One small story per category read since issue 18, at fixed offsets from ``now`` (shaped
+        like each endpoint's documented example): COIN-M futures and options funded by a transfer
+        and emptied back, Binance Pay in and out, P2P buy and sell, an ETH stake, a redemption and a
+        BETH reward (and a WBETH reward row, no balance change), spot rebates, a crypto loan taken
+        and repaid, an auto-invest purchase (and a failed one)."""
+        now = self.sc.now
+
+        def ago(days: float) -> datetime:
+            return now - timedelta(days=days)
+
+        def later(when: datetime, action: Any) -> None:
+            self.at(when, action)
+
+        # COIN-M futures: BTC in, income, everything back out
+        coin = {"net": Decimal(0)}
+        tran = [9_689_400_000]
+
+        def coin_income(when: datetime, kind: str, amount: Decimal, symbol: str = "BTCUSD_PERP") -> None:
+            def apply() -> None:
+                value = -coin["net"] if kind == "TRANSFER" and amount == 0 else amount
+                tran[0] += 17
+                self.acc.coin_futures_income.append(
+                    {
+                        "symbol": "" if kind == "TRANSFER" else symbol,
+                        "incomeType": kind,
+                        "income": _s(value),
+                        "asset": "BTC",
+                        "info": "WITHDRAW" if kind == "TRANSFER" and value < 0 else "",
+                        "time": _ms(when),
+                        "tranId": str(tran[0]),
+                        "tradeId": "2059192" if kind == "COMMISSION" else "",
+                    }
+                )
+                coin["net"] += value
+                if kind == "TRANSFER":
+                    self.move("BTC", -value)
+
+            later(when, apply)
+
+        coin_income(ago(40), "TRANSFER", Decimal("0.05"))
+        coin_income(ago(39), "COMMISSION", Decimal("-0.0001"))
+        coin_income(ago(38), "FUNDING_FEE", Decimal("-0.00002"))
+        coin_income(ago(37), "REALIZED_PNL", Decimal("0.0012"))
+        coin_income(ago(36), "TRANSFER", Decimal(0))  # all of it back to spot
+
+        # European options: USDT in, a premium, a fee, back out
+        bills = [
+            (ago(35), "TRANSFER", Decimal(100)),
+            (ago(34.5), "CONTRACT", Decimal("3.5")),
+            (ago(34.5), "FEE", Decimal("-0.552")),
+            (ago(34), "TRANSFER", Decimal("-102.948")),
+        ]
+        for number, (when, kind, amount) in enumerate(bills):
+
+            def bill(n: int = number, t: datetime = when, k: str = kind, v: Decimal = amount) -> None:
+                self.acc.option_bills.append(
+                    {
+                        "id": 1125899906842624000 + n,
+                        "asset": "USDT",
+                        "amount": _s(v),
+                        "type": k,
+                        "createDate": _ms(t),
+                    }
+                )
+                if k == "TRANSFER":
+                    self.move("USDT", -v)
+
+            later(when, bill)
+
+        # Binance Pay (funding wallet)
+        for number, (when, amount, kind) in enumerate(
+            ((ago(12), Decimal(20), "C2C"), (ago(11), Decimal(-5), "PAY"))
+        ):
+
+            def pay(n: int = number, t: datetime = when, v: Decimal = amount, k: str = kind) -> None:
+                self.acc.pay.append(
+                    {
+                        "orderType": k,
+                        "transactionId": f"M_P_7126178000{n}",
+                        "transactionTime": _ms(t),
+                        "amount": _s(v),
+                        "currency": "USDT",
+                        "walletType": 1,
+                        "walletTypes": [1],
+                        "fundsDetail": [{"currency": "USDT", "amount": _s(abs(v))}],
+                        "payerInfo": {"name": "Someone", "type": "USER", "binanceId": "1234567"},
+                        "receiverInfo": {"name": "Me", "type": "USER", "binanceId": "7654321"},
+                    }
+                )
+                self.move("USDT", v, "funding")
+
+            later(when, pay)
+
+        # P2P (funding wallet): a buy, then a sell with a commission
+        trades = (
+            (ago(20), "BUY", Decimal(100), Decimal("92.5"), Decimal(0), "COMPLETED"),
+            (ago(19), "SELL", Decimal(30), Decimal("28.2"), Decimal("0.05"), "COMPLETED"),
+            (ago(18), "BUY", Decimal(50), Decimal("46"), Decimal(0), "CANCELLED"),
+        )
+        for number, (when, side, amount, total, fee, state) in enumerate(trades):
+
+            def p2p(
+                n: int = number,
+                t: datetime = when,
+                sd: str = side,
+                v: Decimal = amount,
+                tp: Decimal = total,
+                f: Decimal = fee,
+                st: str = state,
+            ) -> None:
+                self.acc.p2p.append(
+                    {
+                        "orderNumber": f"2021964464655477964{n}",
+                        "advNo": "11218246497340923904",
+                        "tradeType": sd,
+                        "asset": "USDT",
+                        "fiat": "EUR",
+                        "fiatSymbol": "€",
+                        "amount": _s(v),
+                        "totalPrice": _s(tp),
+                        "unitPrice": _s(tp / v),
+                        "orderStatus": st,
+                        "createTime": _ms(t),
+                        "commission": _s(f),
+                        "counterPartNickName": "ab***",
+                        "advertisementRole": "TAKER",
+                    }
+                )
+                if st == "COMPLETED":
+                    self.move("USDT", (v if sd == "BUY" else -v) - f, "funding")
+
+            later(when, p2p)
+
+        # ETH staking
+        def eth(when: datetime, row: dict[str, Any], moves: tuple[tuple[str, Decimal], ...]) -> None:
+            def apply() -> None:
+                self.acc.eth_staking.append(dict(row, time=_ms(when)))
+                for asset, value in moves:
+                    self.move(asset, value)
+
+            later(when, apply)
+
+        eth(
+            ago(30),
+            {
+                "product": "staking",
+                "asset": "ETH",
+                "amount": "0.50000000",
+                "distributeAsset": "WBETH",
+                "distributeAmount": "0.49939467",
+                "conversionRatio": "1.00121234",
+                "status": "SUCCESS",
+            },
+            (("ETH", Decimal("-0.5")), ("WBETH", Decimal("0.49939467"))),
+        )
+        eth(
+            ago(15),
+            {
+                "product": "redemption",
+                "asset": "WBETH",
+                "amount": "0.10000000",
+                "distributeAsset": "ETH",
+                "distributeAmount": "0.10012123",
+                "conversionRatio": "1.00121234",
+                "status": "SUCCESS",
+                "arrivalTime": _ms(ago(14)),
+            },
+            (("WBETH", Decimal("-0.1")), ("ETH", Decimal("0.10012123"))),
+        )
+        eth(
+            ago(25),
+            {
+                "product": "rewards",
+                "asset": "BETH",
+                "holding": "2.3223",
+                "amount": "0.00123223",
+                "annualPercentageRate": "0.035",
+                "status": "SUCCESS",
+            },
+            (("BETH", Decimal("0.00123223")),),
+        )
+        eth(
+            ago(24),
+            {
+                "product": "wbeth_rewards",
+                "amountInETH": "0.00023223",
+                "holding": "0.49939467",
+                "holdingInETH": "0.5",
+                "annualPercentageRate": "0.035",
+            },
+            (),
+        )
+
+        # spot commission rebates
+        for when, asset, rebate_type, amount in (
+            (ago(45), "BNB", 1, Decimal("0.0012")),
+            (ago(44), "USDT", 2, Decimal("0.35")),
+        ):
+
+            def rebate(t: datetime = when, a: str = asset, k: int = rebate_type, v: Decimal = amount) -> None:
+                self.acc.rebates.append({"asset": a, "type": k, "amount": _s(v), "updateTime": _ms(t)})
+                self.move(a, v)
+
+            later(when, rebate)
+
+        # a crypto loan: ETH collateral locked, USDT borrowed, repaid with interest, collateral back
+        flows = (
+            (ago(50), "collateralSpent", "ETH", Decimal(1), -1),
+            (ago(50) + timedelta(seconds=1), "borrowIn", "USDT", Decimal(1000), 1),
+            (ago(42), "repayAmount", "USDT", Decimal("1002.5"), -1),
+            (ago(42) + timedelta(seconds=1), "collateralReturn", "ETH", Decimal(1), 1),
+        )
+        for number, (when, kind, asset, amount, sign) in enumerate(flows):
+
+            def loan(
+                n: int = number,
+                t: datetime = when,
+                k: str = kind,
+                a: str = asset,
+                v: Decimal = amount,
+                sg: int = sign,
+            ) -> None:
+                self.acc.loans.append(
+                    {
+                        "asset": a,
+                        "type": k,
+                        "amount": _s(v),
+                        "timestamp": _ms(t),
+                        "tranId": str(80423589583 + n),
+                    }
+                )
+                self.move(a, sg * v)
+
+            later(when, loan)
+
+        # auto-invest
+        for number, (when, state) in enumerate(((ago(9), "SUCCESS"), (ago(8), "FAILED"))):
+
+            def invest(n: int = number, t: datetime = when, st: str = state) -> None:
+                self.acc.auto_invest.append(
+                    {
+                        "id": 1000000 + n,
+                        "targetAsset": "BTC",
+                        "planType": "SINGLE",
+                        "planName": "Plan BTC",
+                        "planId": 104,
+                        "transactionDateTime": _ms(t),
+                        "transactionStatus": st,
+                        "failedType": "" if st == "SUCCESS" else "INSUFFICIENT_BALANCE",
+                        "sourceAsset": "USDT",
+                        "sourceAssetAmount": "50.00000000",
+                        "targetAssetAmount": "0.00078000" if st == "SUCCESS" else "0",
+                        "sourceWallet": "SPOT_WALLET",
+                        "flexibleAllowedToUse": True,
+                        "transactionFee": "0.05000000" if st == "SUCCESS" else "0",
+                        "transactionFeeUnit": "USDT",
+                        "executionPrice": "64102.56",
+                        "executionType": "RECURRING",
+                        "subscriptionCycle": "DAILY",
+                    }
+                )
+                if st == "SUCCESS":
+                    self.move("USDT", Decimal("-50.05"))
+                    self.move("BTC", Decimal("0.00078"))
+
+            later(when, invest)
 
     def finish(self) -> None:
         spot = dict(self.wallets["spot"])
