@@ -161,3 +161,57 @@ def test_incremental_sync_asks_only_pairs_whose_assets_moved() -> None:
     report = asyncio.run(rig.engine.sync(rig.connection.id))
     assert report.ok and report.total("new") == 1
     assert asked == [symbol]
+
+
+# -- issue 18: narrow rounds, learned quotes, removed pairs never asked -----------------------------
+
+
+def test_rounds_are_narrow_and_the_surest_guesses_go_first() -> None:
+    from txsync.connectors.binance._discovery import ROUND_WIDTH
+
+    alts = "ABCDEFGHIJ"
+    residual = {a: Decimal(1) for a in alts} | {"USDT": Decimal(-5), "BTC": Decimal(-5)}
+    symbols = [*market(), Symbol("ZBNB", "Z", "BNB")]  # Z has a single live market: a sure guess
+    planner = PairPlanner(
+        symbols, {*alts, "Z", "USDT", "BTC", "BNB"}, residual | {"Z": Decimal(2), "BNB": Decimal(-1)}
+    )
+    first = [s.symbol for s in planner.next_round()]
+    assert len(first) == ROUND_WIDTH  # not all ten alts at once: finds settle hubs between rounds
+    assert "ZBNB" in first  # one live pair: asked in the first round whatever its popularity
+
+
+def test_a_quote_that_keeps_missing_is_guessed_later() -> None:
+    alts = "ABCDEFGH"
+    residual = {a: Decimal(1) for a in alts} | {"USDT": Decimal(-5), "BTC": Decimal(-5), "BNB": Decimal(-5)}
+    planner = PairPlanner(market(), {*alts, "USDT", "BTC", "BNB"}, residual)
+    first = planner.next_round()
+    assert {s.quote for s in first} == {"USDT"}
+    for sym in first:  # every USDT guess missed
+        planner.outcome(sym.symbol, False)
+    second = planner.next_round()
+    assert {s.quote for s in second} == {"BTC"}  # BTC's markets are fewer, but USDT keeps missing
+    planner.outcome(second[0].symbol, True)
+    assert planner.outcomes == {"USDT": [0, len(first)], "BTC": [1, 0]}
+
+
+def test_pairs_binance_removed_are_never_requested_but_their_gap_is_noted() -> None:
+    account = ScenarioAccount.generate(Scenario.small())
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v3/myTrades":
+            asked.append(str(request.url.params["symbol"]))
+        return sandbox.handle(request)
+
+    rig = make_rig(
+        lambda: httpx.MockTransport(handle),
+        options={"origin": "2024-01-01", "rate_limit": "off", "extra_pairs": []},
+    )
+    # an unexplained VEN balance: its markets were all removed from Binance
+    account.spot["VEN"] = Decimal(3)
+    report = asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL))
+    assert report.ok, report.errors
+    assert not any(name.startswith("VEN") for name in asked)
+    gaps = {g.gap_id: g.detail for g in report.coverage_gaps}
+    assert "VEN" in gaps["delisted_pairs"] and "removed from Binance" in gaps["delisted_pairs"]

@@ -41,6 +41,9 @@ __all__ = [
     "confirmed_flows",
 ]
 
+#: Guesses of one round (more when that many are sure): narrow rounds let each round's finds
+#: settle hubs before the next guesses are made.
+ROUND_WIDTH = 4
 #: An asset quoting at least this many markets is a hub.
 HUB_MIN_MARKETS = 8
 
@@ -160,6 +163,10 @@ class PairPlanner:
         self.asked: set[str] = set(asked)
         self.unreadable: set[str] = set()
         self.thorough = thorough
+        #: Live pairs each asset had at its last pick (fewer: a surer guess).
+        self.choices: dict[str, int] = {}
+        #: Per quote asset, (pairs asked for a non-hub asset that had trades, that had none).
+        self.outcomes: dict[str, list[int]] = {}
 
     # -- state ----------------------------------------------------------------------------------------
 
@@ -177,6 +184,14 @@ class PairPlanner:
             else:
                 self.residual.pop(asset, None)
 
+    def outcome(self, symbol: str, traded: bool) -> None:
+        """A pair was read to its end: whether it had trades teaches which quotes this account's
+        assets trade against (a quote that keeps missing is guessed later)."""
+        sym = self.symbols.get(symbol)
+        if sym is not None and sym.base not in self.hubs:
+            tally = self.outcomes.setdefault(sym.quote, [0, 0])
+            tally[0 if traded else 1] += 1
+
     def unreadable_pair(self, symbol: str) -> None:
         """A pair answered -1121: the residual of its non-hub asset (the delisted coin) can no
         longer be closed by asking; hubs keep driving their own pairs."""
@@ -190,11 +205,13 @@ class PairPlanner:
 
     # -- choosing ---------------------------------------------------------------------------------------
 
-    def _rank(self, sym: Symbol, asset: str) -> tuple[int, int, int, str]:
+    def _rank(self, sym: Symbol, asset: str) -> tuple[int, int, float, str]:
         other = sym.other(asset)
         known = 0 if sym.symbol in self.known else 1
         listed = 0 if sym.status != "DELISTED" else 1
-        return (known, listed, -self.popularity.get(other, 0), sym.symbol)
+        hits, misses = self.outcomes.get(other, (0, 0))
+        likely = self.popularity.get(other, 0) * (hits + 1) / (hits + misses + 2)
+        return (known, listed, -likely, sym.symbol)
 
     def _open(self, asset: str) -> list[Symbol]:
         return [s for s in self.by_asset.get(asset, ()) if s.symbol not in self.asked]
@@ -205,6 +222,7 @@ class PairPlanner:
     def _pick(self, asset: str, *, expand: bool) -> Symbol | None:
         options = self._open(asset)
         paired = [s for s in options if self._live(s.other(asset))]
+        self.choices[asset] = len(paired)
         if paired:
             return min(paired, key=lambda s: self._rank(s, asset))
         if expand:
@@ -221,10 +239,17 @@ class PairPlanner:
             picks[name] = self.symbols[name]
         if not picks:
             movers = sorted(a for a in self.candidates if self.unsettled(a) and a not in self.unreadable)
+        if not picks:
+            sure: list[tuple[int, str, Symbol]] = []
             for asset in (a for a in movers if a not in self.hubs):
                 pick = self._pick(asset, expand=False)
                 if pick is not None:
-                    picks.setdefault(pick.symbol, pick)
+                    sure.append((self.choices[asset], asset, pick))
+            # the surest guesses first (an asset with one live pair cannot miss), a few at a time:
+            # what they find settles hubs and spares the other assets' guesses against them
+            sure.sort(key=lambda item: (item[0], item[1]))
+            for _, _, pick in sure[: max(ROUND_WIDTH, sum(1 for n, _, _ in sure if n == 1))]:
+                picks.setdefault(pick.symbol, pick)
             if not picks:
                 for asset in (a for a in movers if a in self.hubs):
                     pick = self._pick(asset, expand=False)

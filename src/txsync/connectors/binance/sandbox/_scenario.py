@@ -66,6 +66,16 @@ class Scenario:
     #: Alts traded (each in one pair, some in two), besides the hub pairs.
     alts: int = 30
     second_pairs: int = 10
+    #: Pairs each of the first ``second_pairs`` alts trades in (the others trade in one).
+    pairs_per_alt: int = 2
+    #: The quotes alts trade against, with their weights.
+    quote_weights: tuple[tuple[str, int], ...] = (
+        ("USDT", 60),
+        ("BTC", 25),
+        ("BNB", 8),
+        ("ETH", 4),
+        ("BUSD", 3),
+    )
     trades_per_pair: tuple[int, int] = (4, 28)
     listed: int = 2100
     dividends: int = 40
@@ -73,6 +83,16 @@ class Scenario:
     dust: int = 8
     withdrawals: int = 12
     deposits: int = 24
+
+    @classmethod
+    def many_pairs(cls) -> Scenario:
+        """Every alt traded in up to four pairs (benchmarks of pair discovery)."""
+        return cls(seed=4242, second_pairs=30, pairs_per_alt=4)
+
+    @classmethod
+    def hub_alts(cls) -> Scenario:
+        """Alts traded only against BTC, BNB and ETH (benchmarks of pair discovery)."""
+        return cls(seed=777, quote_weights=(("BTC", 50), ("BNB", 30), ("ETH", 20)))
 
     @classmethod
     def small(cls) -> Scenario:
@@ -326,13 +346,13 @@ class _Generator:
     def choose_pairs(self) -> list[Market]:
         sc, markets = self.sc, self.listing.markets
         chosen: list[str] = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "ETHBTC", "BNBBTC", "BTCEUR"]
-        quotes = (("USDT", 60), ("BTC", 25), ("BNB", 8), ("ETH", 4), ("BUSD", 3))
+        quotes = sc.quote_weights
         alts = [a for a in MAJORS if a not in ("XZC", "PEPE") and f"{a}USDT" in markets]
         self.rng.shuffle(alts)
         picked = alts[: sc.alts]
         for index, alt in enumerate(picked):
             options = [(q, w) for q, w in quotes if f"{alt}{q}" in markets]
-            count = 2 if index < sc.second_pairs else 1
+            count = sc.pairs_per_alt if index < sc.second_pairs else 1
             for _ in range(count):
                 left = [(q, w) for q, w in options if f"{alt}{q}" not in chosen]
                 if not left:
