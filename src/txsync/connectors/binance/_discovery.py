@@ -63,6 +63,7 @@ KNOWN_DELISTED: tuple[tuple[str, str], ...] = (
 )
 
 _ZERO = Decimal(0)
+_REMOVED = frozenset(KNOWN_DELISTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,10 @@ class PairPlanner:
         if sym is not None:
             self.unreadable |= {a for a in (sym.base, sym.quote) if a not in self.hubs}
 
+    def gap_explained(self, hub: str) -> bool:
+        """Whether a pair of ``hub`` that cannot be read (delisted) may account for its residual."""
+        return any(s.other(hub) in self.unreadable for s in self.by_asset.get(hub, ()))
+
     def unexplained(self) -> dict[str, Decimal]:
         """Candidates whose residual is not zero (after every round)."""
         return {a: v for a, v in sorted(self.residual.items()) if a in self.candidates and v != 0}
@@ -212,6 +217,12 @@ class PairPlanner:
         hits, misses = self.outcomes.get(other, (0, 0))
         likely = self.popularity.get(other, 0) * (hits + 1) / (hits + misses + 2)
         return (known, listed, -likely, sym.symbol)
+
+    def _spread(self, sym: Symbol, hub: str) -> tuple[int, int, str]:
+        """Order of a hub's markets when all are asked: listed ones first, then the coins listed
+        in the most markets (the most traded coins)."""
+        listed = 0 if sym.status != "DELISTED" else 1
+        return (listed, -len(self.by_asset.get(sym.other(hub), ())), sym.symbol)
 
     def _open(self, asset: str) -> list[Symbol]:
         return [s for s in self.by_asset.get(asset, ()) if s.symbol not in self.asked]
@@ -237,8 +248,7 @@ class PairPlanner:
         picks: dict[str, Symbol] = {}
         for name in sorted(self.forced - self.asked):
             picks[name] = self.symbols[name]
-        if not picks:
-            movers = sorted(a for a in self.candidates if self.unsettled(a) and a not in self.unreadable)
+        movers = sorted(a for a in self.candidates if self.unsettled(a) and a not in self.unreadable)
         if not picks:
             sure: list[tuple[int, str, Symbol]] = []
             for asset in (a for a in movers if a not in self.hubs):
@@ -250,21 +260,34 @@ class PairPlanner:
             sure.sort(key=lambda item: (item[0], item[1]))
             for _, _, pick in sure[: max(ROUND_WIDTH, sum(1 for n, _, _ in sure if n == 1))]:
                 picks.setdefault(pick.symbol, pick)
-            if not picks:
-                for asset in (a for a in movers if a in self.hubs):
-                    pick = self._pick(asset, expand=False)
-                    if pick is not None:
-                        picks.setdefault(pick.symbol, pick)
-            if not picks:
-                for asset in (a for a in movers if a not in self.hubs):
-                    pick = self._pick(asset, expand=True)
-                    if pick is not None:
-                        picks.setdefault(pick.symbol, pick)
-            if not picks and self.thorough:
-                for asset in (a for a in movers if a in self.hubs):
-                    for sym in sorted(self._open(asset), key=lambda s: self._rank(s, asset)):
-                        if len(picks) >= width:
-                            break
-                        picks.setdefault(sym.symbol, sym)
+        if not picks:
+            for asset in (a for a in movers if a in self.hubs):
+                pick = self._pick(asset, expand=False)
+                if pick is not None:
+                    picks.setdefault(pick.symbol, pick)
+        if not picks:
+            for asset in (a for a in movers if a not in self.hubs):
+                pick = self._pick(asset, expand=True)
+                if pick is not None:
+                    picks.setdefault(pick.symbol, pick)
+        if not picks:
+            # a hub still unexplained hides an asset traded in one of its markets and never seen
+            # anywhere else (bought and sold back entirely): ask its markets, unless a pair that
+            # cannot be read (delisted) already accounts for it; thorough mode asks in any case
+            # (the markets of every such hub together, the most widely listed coins first: a coin
+            # traded against one hub usually is against another, and each find settles both)
+            spread: list[tuple[tuple[int, int, str], Symbol]] = []
+            for asset in (a for a in movers if a in self.hubs):
+                if not self.thorough and self.gap_explained(asset):
+                    continue
+                for sym in self._open(asset):
+                    if sym.status == "DELISTED" and (sym.base, sym.quote) in _REMOVED:
+                        continue  # removed from Binance: unreadable, and no sign of a trade
+                    spread.append((self._spread(sym, asset), sym))
+            limit = width if self.thorough else min(width, 2 * ROUND_WIDTH)
+            for _, sym in sorted(spread, key=lambda item: item[0]):
+                if len(picks) >= limit:
+                    break
+                picks.setdefault(sym.symbol, sym)
         self.asked |= set(picks)
         return [picks[name] for name in sorted(picks)]

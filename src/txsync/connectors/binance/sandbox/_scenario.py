@@ -77,6 +77,8 @@ class Scenario:
         ("BUSD", 3),
     )
     trades_per_pair: tuple[int, int] = (4, 28)
+    #: Alts bought against ETH and sold back entirely in that one pair, seen in no other stream.
+    sold_out: int = 0
     listed: int = 2100
     dividends: int = 40
     converts: int = 10
@@ -93,6 +95,12 @@ class Scenario:
     def hub_alts(cls) -> Scenario:
         """Alts traded only against BTC, BNB and ETH (benchmarks of pair discovery)."""
         return cls(seed=777, quote_weights=(("BTC", 50), ("BNB", 30), ("ETH", 20)))
+
+    @classmethod
+    def with_sold_out(cls) -> Scenario:
+        """An account opened in 2019 (no delisted BCC pair to blur the hubs' balances) with two alts
+        bought and sold back entirely against ETH."""
+        return cls(seed=1818, start=datetime(2019, 3, 1, tzinfo=UTC), sold_out=2)
 
     @classmethod
     def small(cls) -> Scenario:
@@ -373,12 +381,65 @@ class _Generator:
                 6,
                 sell_only=True,
             )
+        self.plan_sold_out({m.base for m in pairs})
         for market in pairs:
             low, high = sc.trades_per_pair
             hub = market.base in ("BTC", "ETH", "BNB")
             count = self.rng.randrange(low, high + 1) * (3 if hub else 1)
             begin = self.moment(sc.start + timedelta(days=10), sc.start + (sc.now - sc.start) / 2)
             self.plan_pair_trades(market, begin, sc.now - timedelta(days=2), count)
+
+    def plan_sold_out(self, traded: set[str]) -> None:
+        """``sold_out`` alts (not otherwise traded) bought against ETH and sold back entirely later,
+        commissions in BNB: nothing of them is left, and no other stream mentions them. Times and
+        amounts come from a random stream of their own (the rest of the scenario is unchanged)."""
+        sc = self.sc
+        if not sc.sold_out:
+            return
+        rng = random.Random(sc.seed + 18)  # noqa: S311 - deterministic test data
+        markets = self.listing.markets
+        alts = sorted(
+            a for a in MAJORS if a not in traded and f"{a}ETH" in markets and a not in ("XZC", "PEPE")
+        )
+        for alt in alts[: sc.sold_out]:
+            market = markets[f"{alt}ETH"]
+            price = Decimal(rng.randrange(100, 900)) / 100000
+            qty = Decimal(rng.randrange(50, 500))
+            span = sc.now - sc.start
+            bought = sc.start + span * rng.randrange(20, 50) / 100
+            sold = bought + span * rng.randrange(5, 30) / 100
+            for when, buy in ((bought, True), (sold, False)):
+                self.at(when, lambda m=market, t=when, b=buy, p=price, q=qty: self.round_trip(m, t, b, p, q))
+
+    def round_trip(self, market: Market, when: datetime, buy: bool, price: Decimal, qty: Decimal) -> None:
+        """One fill of a sold-out alt: ``qty`` at ``price`` (the sell at 5% more), fee in BNB."""
+        price = price if buy else _q(price * Decimal("1.05"))
+        quote_qty = _q(qty * price)
+        fee = _q(quote_qty * self.price(market.quote) / self.price("BNB") / 1000)
+        self.order_id += 7
+        ident = self.trade_ids.get(market.symbol, 900) + 3
+        self.trade_ids[market.symbol] = ident
+        self.acc.trades.setdefault(market.symbol, []).append(
+            {
+                "symbol": market.symbol,
+                "id": ident,
+                "orderId": self.order_id,
+                "orderListId": -1,
+                "price": _s(price),
+                "qty": _s(qty),
+                "quoteQty": _s(quote_qty),
+                "commission": _s(fee),
+                "commissionAsset": "BNB",
+                "time": _ms(when),
+                "isBuyer": buy,
+                "isMaker": False,
+                "isBestMatch": True,
+            }
+        )
+        sign = 1 if buy else -1
+        self.move(market.base, sign * qty)
+        self.move(market.quote, -sign * quote_qty)
+        self.move("BNB", -fee)
 
     def plan_pair_trades(
         self, market: Market, begin: datetime, end: datetime, count: int, *, sell_only: bool = False
