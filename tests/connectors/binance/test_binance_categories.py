@@ -265,3 +265,48 @@ def test_always_applicable_gaps_are_in_every_report() -> None:
     always = {gap.gap_id for gap in report.coverage_gaps if gap.always}
     assert always == {"launchpad", "pos_savings", "card", "mining", "wallet_transfers"}
     assert all(gap.remedy for gap in report.coverage_gaps)
+
+
+def test_a_pending_p2p_order_is_read_again_until_final() -> None:
+    account = ScenarioAccount.generate(Scenario.small())
+    [template] = [o for o in account.p2p if o["orderStatus"] == "COMPLETED" and o["tradeType"] == "BUY"]
+    order = dict(
+        template,
+        orderNumber="20219644646554770000",
+        orderStatus="BUYER_PAYED",
+        createTime=template["createTime"] + 3_600_000,
+    )
+    account.p2p.append(order)
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    rig = make_rig(sandbox.transport)
+    assert asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL)).ok
+
+    def stored() -> Any:
+        [tx] = [
+            t
+            for t in rig.store.transactions(account_id=rig.connection.account_id)
+            if t.sources[0].source_id == order["orderNumber"]
+        ]
+        return tx
+
+    assert stored().status == TransactionStatus.PENDING
+    cursor = rig.store.get_cursor(rig.connection.id, "p2p")
+    assert cursor["pending"] == {order["orderNumber"]: [order["createTime"], "BUY", "BUYER_PAYED"]}
+    order["orderStatus"] = "COMPLETED"  # the windows already passed its time: only the re-check sees it
+    again = asyncio.run(rig.engine.sync(rig.connection.id))
+    assert again.ok, again.errors
+    final = stored()
+    assert final.status == TransactionStatus.CONFIRMED
+    assert sum(leg.amount for leg in final.legs if leg.asset == "USDT") == Decimal(100)
+    assert "pending" not in rig.store.get_cursor(rig.connection.id, "p2p")
+
+
+def test_a_corrupt_pending_cursor_of_a_category_stream_is_refused() -> None:
+    from txsync.connectors.binance._category_streams import P2PStream
+    from txsync.pagination import InvalidCursorError
+
+    stream = P2PStream.__new__(P2PStream)
+    with pytest.raises(InvalidCursorError):
+        stream.start({"pending": {"x": ["soon", "BUY", "PENDING"]}})
+    with pytest.raises(InvalidCursorError):
+        stream.start({"pending": ["x"]})

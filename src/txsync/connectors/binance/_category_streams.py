@@ -8,9 +8,9 @@ gives no records and notes the product's gap instead of failing the sync.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from txsync.connector import Cursor, RawRecord
 from txsync.errors import AuthError, PermissionDeniedError
@@ -18,16 +18,20 @@ from txsync.fields import Fields
 from txsync.pagination import (
     Counted,
     IdCursorPaginator,
+    InvalidCursorError,
     PageNumberPaginator,
     Paginator,
     Window,
     to_ms,
 )
 
-from ._categories import auto_invest_id, eth_staking_id, loan_id, p2p_id, pay_id, rebate_id
-from ._normalize import futures_income_id
+from ._categories import P2P_FINAL, auto_invest_id, eth_staking_id, loan_id, p2p_id, pay_id, rebate_id
+from ._normalize import futures_income_id, time_ms
 from ._paging import BisectingWindow, Partitioned, as_list
 from ._streams import BinanceStream, Row, _WindowedStream
+
+if TYPE_CHECKING:
+    from .connector import Binance
 
 __all__ = [
     "AutoInvestStream",
@@ -59,12 +63,78 @@ def _total(body: Any, key: str = "total") -> int | None:
 
 
 class _GuardedStream(_WindowedStream):
-    """A windowed stream whose product a key may not reach: a refusal notes :attr:`gap`."""
+    """A windowed stream whose product a key may not reach: a refusal notes :attr:`gap`.
+
+    Streams with a :attr:`status_field` keep their records not final yet in the cursor
+    (``pending``: ``{id: [time ms, part, status]}``) and read each again (a one-millisecond range
+    at its own time, in its own part) on every sync until its status is final: the windows never
+    pass over a range twice.
+    """
 
     gap: ClassVar[str]
     #: How far back the endpoint serves (``None``: from the product's origin).
     kept: ClassVar[timedelta | None] = None
     product_origin: ClassVar[datetime] = datetime(2017, 7, 14, tzinfo=UTC)
+    #: The field holding a record's status, and the statuses after which it never changes.
+    status_field: ClassVar[str | None] = None
+    final: ClassVar[frozenset[str]] = frozenset()
+    time_field: ClassVar[str] = "time"
+
+    def __init__(self, connector: Binance) -> None:
+        super().__init__(connector)
+        self.pending: dict[str, list[Any]] = {}
+
+    def part_of(self, row: Row) -> str:
+        """Which part (side, product) of the stream a row came from (``""``: the only one)."""
+        return ""
+
+    def part_inner(self, part: str, window: Window) -> Paginator[Row]:
+        """The paginator of one window of one part."""
+        return self.inner(window)
+
+    def start(self, extra: Mapping[str, Any]) -> None:
+        """Pending records from the cursor."""
+        pending = extra.get("pending") or {}
+        if not isinstance(pending, dict) or not all(
+            isinstance(v, list)
+            and len(v) == 3
+            and isinstance(v[0], int)
+            and not isinstance(v[0], bool)
+            and isinstance(v[1], str)
+            and isinstance(v[2], str)
+            for v in pending.values()
+        ):
+            raise InvalidCursorError("pending must be {id: [time, part, status]}")
+        self.pending = {str(k): list(v) for k, v in pending.items()}
+
+    def state(self) -> dict[str, Any]:
+        """The pending records (only when there are some)."""
+        return {"pending": {k: list(v) for k, v in sorted(self.pending.items())}} if self.pending else {}
+
+    def track(self, rows: list[Row]) -> None:
+        """Remember records not final yet; forget those that became final."""
+        if self.status_field is None:
+            return
+        for row in rows:
+            ident = self.source_id(row)
+            status = Fields(row, stream=self.name, record=ident).text(self.status_field, max_length=40)
+            if status in self.final:
+                self.pending.pop(ident, None)
+            else:
+                self.pending[ident] = [time_ms(row, self.time_field, self.name), self.part_of(row), status]
+
+    async def recheck(self) -> AsyncIterator[list[Row]]:
+        """The pending records whose status changed, each read again at its own time."""
+        for ident, (at, part, status) in sorted(self.pending.items()):
+            changed = []
+            async for step in self.part_inner(part, Window(at, at + 1)).steps(None):
+                changed += [
+                    row
+                    for row in step.items
+                    if self.source_id(row) == ident and str(row.get(self.status_field or "")) != status
+                ]
+            if changed:
+                yield changed
 
     def origin(self) -> datetime:
         """The history origin, the product's opening, and what the endpoint still serves."""
@@ -82,7 +152,11 @@ class _GuardedStream(_WindowedStream):
                 stream=self.name,
             )
         try:
+            async for rows in self.recheck():
+                self.track(rows)
+                yield self.records(rows), inner, "status of pending records"
             async for step in self.paginator().steps(inner):
+                self.track(list(step.items))
                 yield self.records(step.items), step.cursor, step.label
         except (AuthError, PermissionDeniedError):
             self.context.note_gap(self.gap, f"this key cannot read {self.name}", stream=self.name)
@@ -165,8 +239,24 @@ class P2PStream(_GuardedStream):
         """``orderNumber``."""
         return p2p_id(row, self.name)
 
+    status_field = "orderStatus"
+    final = P2P_FINAL
+    time_field = "createTime"
+
+    def part_of(self, row: Row) -> str:
+        """``BUY`` or ``SELL``."""
+        return str(row.get("tradeType", ""))
+
+    def part_inner(self, part: str, window: Window) -> Paginator[Row]:
+        """One window of one side."""
+        return self.side_inner(part)(window)
+
     def side(self, trade_type: str) -> Paginator[Row]:
         """The orders of one side."""
+        return self.windows(self.side_inner(trade_type), self.origin(), self.span)
+
+    def side_inner(self, trade_type: str) -> Callable[[Window], Paginator[Row]]:
+        """The paginator of one window of one side."""
 
         def inner(window: Window) -> Paginator[Row]:
             async def fetch(page: int, rows: int) -> Counted[Row]:
@@ -186,7 +276,7 @@ class P2PStream(_GuardedStream):
 
             return PageNumberPaginator(fetch, size=self.rows, key=self.source_id)
 
-        return self.windows(inner, self.origin(), self.span)
+        return inner
 
     def paginator(self) -> Paginator[Row]:
         """Buys, then sells."""
@@ -219,8 +309,27 @@ class EthStakingStream(_GuardedStream):
         """(product, time, asset, amount)."""
         return eth_staking_id(row, self.name)
 
+    status_field = "status"
+    final = frozenset({"SUCCESS", "FAILED"})
+
+    def part_of(self, row: Row) -> str:
+        """The product."""
+        return str(row.get("product", ""))
+
+    def part_inner(self, part: str, window: Window) -> Paginator[Row]:
+        """One window of one product."""
+        return self.product_inner(part, dict(self.products)[part])(window)
+
+    def track(self, rows: list[Row]) -> None:
+        """Only stakes, redemptions and reward distributions have a status."""
+        super().track([row for row in rows if row.get("product") != "wbeth_rewards"])
+
     def part(self, product: str, path: str) -> Paginator[Row]:
         """The history of one product."""
+        return self.windows(self.product_inner(product, path), self.origin(), self.span)
+
+    def product_inner(self, product: str, path: str) -> Callable[[Window], Paginator[Row]]:
+        """The paginator of one window of one product."""
 
         def inner(window: Window) -> Paginator[Row]:
             async def fetch(current: int, size: int) -> Counted[Row]:
@@ -239,7 +348,7 @@ class EthStakingStream(_GuardedStream):
 
             return PageNumberPaginator(fetch, size=self.size, key=self.source_id)
 
-        return self.windows(inner, self.origin(), self.span)
+        return inner
 
     def paginator(self) -> Paginator[Row]:
         """Every product, each from its own position."""
@@ -318,6 +427,9 @@ class AutoInvestStream(_GuardedStream):
     gap = "auto_invest"
     product_origin = AUTO_INVEST_ORIGIN
     size = 100
+    status_field = "transactionStatus"
+    final = frozenset({"SUCCESS", "FAILED"})
+    time_field = "transactionDateTime"
 
     def source_id(self, row: Row) -> str:
         """``id``."""
