@@ -310,3 +310,21 @@ def test_a_corrupt_pending_cursor_of_a_category_stream_is_refused() -> None:
         stream.start({"pending": {"x": ["soon", "BUY", "PENDING"]}})
     with pytest.raises(InvalidCursorError):
         stream.start({"pending": ["x"]})
+
+
+def test_coin_m_wallet_is_reported_with_the_balances() -> None:
+    from connectors.binance.test_binance_auth import _context
+
+    account = ScenarioAccount.generate(Scenario.small())
+    account.coin_futures = {"BTC": Decimal("0.0125")}
+
+    async def balances(sandbox: BinanceSandbox) -> list[Any]:
+        async with Binance(_context(sandbox.transport())) as connector:
+            return list(await connector.balances())
+
+    reported = asyncio.run(balances(BinanceSandbox(account=account, enforce_limits=False)))
+    assert [(b.asset, b.amount) for b in reported if b.wallet == "futures:coinm"] == [
+        ("BTC", Decimal("0.0125"))
+    ]
+    refused = asyncio.run(balances(_Refusing(account=account, enforce_limits=False)))
+    assert not [b for b in refused if b.wallet == "futures:coinm"]

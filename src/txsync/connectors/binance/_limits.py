@@ -83,6 +83,7 @@ WEIGHTS: dict[str, EndpointCost] = {
     "/fapi/v2/balance": EndpointCost("fapi", 5),
     # issue 18: categories read since
     "/dapi/v1/income": EndpointCost("dapi", 20),
+    "/dapi/v1/balance": EndpointCost("dapi", 1),
     "/eapi/v1/bill": EndpointCost("eapi", 1),
     "/sapi/v1/pay/transactions": EndpointCost("sapi_uid", 3000),
     "/sapi/v1/c2c/orderMatch/listUserOrderHistory": EndpointCost("sapi_ip", 1),

@@ -151,6 +151,7 @@ class ScenarioAccount:
     spot: dict[str, Decimal] = field(default_factory=dict)
     funding: dict[str, Decimal] = field(default_factory=dict)
     futures: dict[str, Decimal] = field(default_factory=dict)
+    coin_futures: dict[str, Decimal] = field(default_factory=dict)
     margin_used: bool = True
 
     @property

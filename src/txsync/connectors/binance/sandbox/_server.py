@@ -77,6 +77,7 @@ _WEIGHTS: dict[str, tuple[str, int]] = {
     "/fapi/v1/income": ("fapi", 30),
     "/fapi/v2/balance": ("fapi", 5),
     "/dapi/v1/income": ("dapi", 20),
+    "/dapi/v1/balance": ("dapi", 1),
     "/eapi/v1/bill": ("eapi", 1),
     "/sapi/v1/pay/transactions": ("sapi_uid", 3000),
     "/sapi/v1/c2c/orderMatch/listUserOrderHistory": ("sapi_ip", 1),
@@ -325,6 +326,7 @@ class BinanceSandbox:
             "/fapi/v1/income": self._income,
             "/fapi/v2/balance": self._futures_balance,
             "/dapi/v1/income": self._coin_income,
+            "/dapi/v1/balance": self._coin_balance,
             "/eapi/v1/bill": self._option_bills,
             "/sapi/v1/pay/transactions": self._pay,
             "/sapi/v1/c2c/orderMatch/listUserOrderHistory": self._p2p,
@@ -680,6 +682,21 @@ class BinanceSandbox:
             key=lambda r: (r["time"], r["tranId"]),
         )
         return rows[(page - 1) * limit : page * limit]
+
+    def _coin_balance(self, _: dict[str, str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "accountAlias": "SgsR",
+                "asset": a,
+                "balance": f"{v:f}",
+                "withdrawAvailable": f"{v:f}",
+                "crossWalletBalance": f"{v:f}",
+                "crossUnPnl": "0.00000000",
+                "availableBalance": f"{v:f}",
+                "updateTime": self.server_ms(),
+            }
+            for a, v in self.account.coin_futures.items()
+        ]
 
     def _option_bills(self, params: dict[str, str]) -> list[dict[str, Any]]:
         if params.get("currency") != "USDT":
