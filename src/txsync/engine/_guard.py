@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
@@ -74,6 +75,23 @@ def guarded_blocking(method: Callable[P, T]) -> Callable[P, T]:
     return entry
 
 
+#: True inside a blocking twin's own event loop: nothing but the sync runs on that loop, so store work
+#: may run on its thread (see :func:`store_work_off_loop`); a host's loop never has it set.
+_PRIVATE_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("txsync_private_loop", default=False)
+
+
+async def _on_private_loop(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    _PRIVATE_LOOP.set(True)
+    return await make()
+
+
+def store_work_off_loop() -> bool:
+    """Whether blocking store work must leave the running loop's thread: always on a host's loop (an
+    async server keeps answering while a sync commits), never on a blocking twin's private loop, where
+    the hop to a worker thread would only add its cost (~0.15 ms of CPU per page)."""
+    return not _PRIVATE_LOOP.get()
+
+
 def run_blocking(make: Callable[[], Coroutine[Any, Any, T]], name: str, twin: str) -> T:
     """Run the coroutine ``make()`` builds on a fresh event loop in this thread and return its result.
 
@@ -84,7 +102,7 @@ def run_blocking(make: Callable[[], Coroutine[Any, Any, T]], name: str, twin: st
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())
+        return asyncio.run(_on_private_loop(make))
     raise EventLoopError(
         f"{name} blocks until it is done and cannot run inside a running event loop: "
         f"use `await {twin}` there"

@@ -30,6 +30,7 @@ from txsync.engine._guard import (
     redact_report,
     run_blocking,
     secret_scope,
+    store_work_off_loop,
 )
 from txsync.engine.budget import StreamBudget, bounded_pages
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
@@ -816,8 +817,11 @@ def _redacted_permissions(permissions: Permissions, secrets: SecretSet) -> Permi
 
 
 async def _off_loop(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
-    """Run blocking store (or normalization) work in a worker thread, never on the event loop's."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+    """Run blocking store (or normalization) work in a worker thread, never on a host's event loop
+    (on a blocking twin's private loop, where nothing else runs, it runs in place)."""
+    if store_work_off_loop():
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
 
 
 def _check_normalized(
