@@ -386,3 +386,49 @@ async def test_cursors_are_checked_and_a_changed_paging_mode_starts_over(small: 
         first = await anext(stream.pages({"offset": 40}))  # an offset-mode cursor: from the start
         assert first.records[0].source_id == str(small.account.transactions[0]["id"])
         assert small.log[-1] == "/api/v2/crypto-transactions/"
+
+
+async def test_unknown_numeric_keys_are_never_assets_rows_kept_flagged_and_reported(
+    store: SqliteStore, small: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
+) -> None:
+    account = small.account
+    at = NOW - timedelta(minutes=30)
+    # a trade carrying fields Bitstamp added (a price and a trade identifier, both numbers)
+    trade = account.add(
+        2,
+        at,
+        {"eth": Decimal("0.5"), "eur": Decimal("-1000.75")},
+        fee=Decimal("3.00"),
+        pair=("eth", "eur", Decimal("2001.50")),
+        order_id=1_500_000_000_000_001,
+        extra={"price": Decimal("2001.50"), "trade_uti": 52300123456789012, "tier": "0"},
+    )
+    # a deposit of a currency outside the connector's snapshot, named by no pair
+    deposit = account.add(0, at + timedelta(minutes=1), {}, extra={"zzq": "12.5"})
+    before = {c: v for c, v in account.balances().items() if v}
+    engine = engine_for(store, small)
+    con = engine.connect("alice", credential(), verify=False)
+    report = await engine.sync(con.id)
+    assert report.ok, [s.errors for s in report.streams]
+    assert "unknown_keys" in {g.gap_id for g in report.coverage_gaps}
+    txs = {tx.external_ids["transaction_id"]: tx for tx in store.transactions(account_id=con.account_id)}
+    assert len(txs) == len(account.transactions)
+    assets = {leg.asset for tx in txs.values() for leg in tx.legs}
+    assert not assets & {"PRICE", "TRADE_UTI", "TRADE-UTI", "TRADE", "UTI", "TIER", "ZZQ"}
+    tx = txs[str(trade["id"])]
+    assert sorted((leg.asset, leg.amount) for leg in tx.legs) == [
+        ("ETH", Decimal("0.5")),
+        ("EUR", Decimal("-1000.75")),
+        ("EUR", Decimal("-3.00")),
+    ]
+    assert tx.kind == TransactionKind.TRADE and "unknown_keys" in tx.flags
+    assert tx.meta["unknown_keys"] == {"price": "2001.50", "trade_uti": "52300123456789012"}
+    assert tx.meta["price"] == "2001.50" and "pair_unknown" not in tx.flags
+    dep = txs[str(deposit["id"])]
+    assert dep.flags >= {"unknown_keys", "no_amount"} and dep.meta["unknown_keys"] == {"zzq": "12.5"}
+    assert [leg.amount for leg in dep.legs] == [0]
+    # every other row is untouched, and the ledger still adds up to what Bitstamp reports
+    assert sum("unknown_keys" in t.flags for t in txs.values()) == 2
+    reported = await engine.reported_balances(con.id)
+    assert {b.asset: b.amount for b in reported} == {c.upper(): v for c, v in before.items()}
+    assert all(c.ok for c in reconcile(store.balances(con.account_id), reported))

@@ -12,6 +12,12 @@ a later, better classification of a row keeps the transaction (and the user's ed
   in / out: transfers of the account's own assets.
 * ``27`` staking reward, ``32`` referral reward: rewards.
 * Anything else: kept as ``OTHER`` with the flag ``unknown_type``.
+
+Legs come only from currency keys (:func:`~txsync.connectors.bitstamp._rows.row_keys`: a key the
+currency list or one of the row's pair keys names). Any other key holding a value (``price``,
+``trade_uti``, a currency listed after this connector's snapshot) is never an asset: the row keeps
+its other legs, gets the flag ``unknown_keys`` and lists those keys and values in
+``meta["unknown_keys"]``; the stream reports the coverage gap ``unknown_keys``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ from txsync.connectors.bitstamp._matching import (
 )
 from txsync.connectors.bitstamp._rows import (
     FIAT,
-    META_KEYS,
     STREAM,
     TYPE_NAMES,
     currency_amounts,
@@ -39,8 +44,10 @@ from txsync.connectors.bitstamp._rows import (
     fields,
     pair_of,
     row_id,
+    row_keys,
     row_time,
     type_of,
+    unknown_keys,
 )
 from txsync.fields import record_errors
 from txsync.models import Leg, LegRole, NormalizedTransaction, RawTransaction, TransactionKind
@@ -188,8 +195,12 @@ def _normalize_row(raw: RawTransaction, matches: Mapping[int, Match]) -> Normali
         description = f"unknown Bitstamp transaction type {code}"
         legs = principal_legs()
         single_currency_fee(legs)
-    if not legs:  # a row that moved nothing: keep it, visibly, with a zero leg
-        asset = next((k.upper() for k in row if k not in META_KEYS and "_" not in k), "UNKNOWN")
+    unknown = unknown_keys(row)
+    if unknown:
+        flags.add("unknown_keys")
+        meta["unknown_keys"] = unknown
+    if not legs:  # a row that moved nothing: keep it, visibly, with a zero leg of a currency key
+        asset = next((k.upper() for k in row_keys(row).currencies), "UNKNOWN")
         legs = [Leg(asset=asset, amount=0)]
         flags.add("no_amount")
     return NormalizedTransaction(

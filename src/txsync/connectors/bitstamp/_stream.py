@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from txsync.connector import Cursor, Page, RawRecord, Stream
 from txsync.connectors.bitstamp._matching import CryptoRow, candidates_of
 from txsync.connectors.bitstamp._normalize import normalize_page, page_matches
-from txsync.connectors.bitstamp._rows import TYPE_NAMES, row_id, type_of
+from txsync.connectors.bitstamp._rows import TYPE_NAMES, row_id, type_of, unknown_keys
 from txsync.errors import BadResponseError, ConfigurationError, DuplicateRecordError, PaginationLoopError
 from txsync.models import NormalizedTransaction, RawTransaction
 from txsync.pagination import InvalidCursorError, OffsetPaginator, PaginationLimitError
@@ -207,7 +207,14 @@ class UserTransactionsStream(Stream):
                     "are kept as 'other' with the flag unknown_type",
                     stream=self.name,
                 )
-            elif code == 14:
+            if unknown_keys(row):
+                context.note_gap(
+                    "unknown_keys",
+                    "Bitstamp rows carry fields txsync does not read as currencies; they are kept "
+                    "in meta.unknown_keys with the flag unknown_keys, never as assets",
+                    stream=self.name,
+                )
+            if code == 14:
                 context.note_gap(
                     "sub_accounts", "the account moved funds to or from sub-accounts", stream=self.name
                 )

@@ -92,6 +92,18 @@ class Bitstamp(Connector):
                 "history export (Transactions > Export) for that period.",
             ),
             CoverageGap(
+                id="unknown_keys",
+                title="Row fields txsync does not read as currencies",
+                description="A user transaction may carry a field this connector does not know "
+                "(a number such as a price or an identifier, or a currency Bitstamp listed after "
+                "the connector's currency snapshot that no pair key of the row names). It is never "
+                "turned into an asset: the row keeps its other legs, is flagged unknown_keys and "
+                "lists the fields in meta.unknown_keys.",
+                remedy="Review the flagged transactions; if a field is a currency amount, add the "
+                "leg by hand or import Bitstamp's transaction history export for that period, and "
+                "update txsync (its currency list grows with Bitstamp's).",
+            ),
+            CoverageGap(
                 id="sub_accounts",
                 title="Sub-account history",
                 description="An API key reads one account: transfers to and from sub-accounts are "

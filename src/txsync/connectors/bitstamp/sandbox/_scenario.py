@@ -77,8 +77,10 @@ class BitstampAccount:
         pair: tuple[str, str, Decimal] | None = None,
         order_id: int | None = None,
         step: int = 1,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Append a user transaction row (ids increase by ``step``) and return it."""
+        """Append a user transaction row (ids increase by ``step``) and return it. ``extra`` adds
+        keys as given (a field Bitstamp added later, a currency outside :data:`CURRENCIES`)."""
         self.next_id += step
         row: dict[str, Any] = {"id": self.next_id, "datetime": format_datetime(at), "type": str(type_code)}
         row["fee"] = f"{fee:f}"
@@ -90,6 +92,7 @@ class BitstampAccount:
         if pair is not None:
             base, quote, rate = pair
             row[f"{base}_{quote}"] = rate
+        row.update(extra or {})
         self.transactions.append(row)
         return row
 
