@@ -116,6 +116,15 @@ class ChainTx:
         """What the sender paid for gas."""
         return self.gas_used * self.gas_price
 
+    def undone(self, call: Internal) -> bool:
+        """Whether ``call`` moved nothing: it reverted, or a call above it did (trace ids are
+        hierarchical: ``1_0`` runs inside ``1``), whatever its own error flag says."""
+        if call.error:
+            return True
+        failed = {c.trace_id for c in self.internals if c.error}
+        parts = call.trace_id.split("_")
+        return any("_".join(parts[:i]) in failed for i in range(1, len(parts)))
+
 
 @dataclass(frozen=True)
 class Withdrawal:
@@ -166,7 +175,7 @@ class EvmChain:
                 continue
             total += tx.value * ((tx.dst == who) - (tx.src == who))
             for call in tx.internals:
-                if not call.error:
+                if not tx.undone(call):
                     total += call.value * ((call.dst == who) - (call.src == who))
         total += sum(w.gwei * GWEI for w in self.withdrawals if w.address == who)
         return total
@@ -311,8 +320,11 @@ class EvmChain:
         out, a swap, a batch payout with two identical transfers, an ERC-721 mint and an ERC-1155
         receipt, a reverted transaction, a spam airdrop, a token without decimals, an address
         poisoning zero-value transfer, transfers between the two own addresses, a zero-value self
-        send, beacon withdrawals, and ``filler_blocks`` blocks of ``per_block`` small payments each
-        (more rows than one small page holds, with pages that end inside a block).
+        send, a multisig transaction another owner executed on the wallet's address, a swap that
+        also received a spam token, a call that partly reverted (a payment inside the reverted branch
+        listed as a success), beacon withdrawals, and ``filler_blocks`` blocks of ``per_block``
+        small payments each (more rows than one small page holds, with pages that end inside a
+        block).
         """
         chain = cls()
         a, b = ADDRESS_A, ADDRESS_B
@@ -469,6 +481,43 @@ class EvmChain:
         )
         block += 2
         add("cancel", a, a, gas_price=40 * GWEI)
+        block += 1
+        # the wallet's address run by someone else: another owner executes a multisig transaction
+        add(
+            "multisig-exec",
+            FRIEND,
+            a,
+            gas_used=81_000,
+            function="execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)",
+        )
+        add(
+            "swap-with-spam",
+            a,
+            ROUTER,
+            index=1,
+            gas_used=160_000,
+            function="swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
+            transfers=[
+                TokenTransfer(USDC, a, ROUTER, 50_000_000),
+                TokenTransfer(WETH, ROUTER, a, 16_000_000_000_000_000),
+                TokenTransfer(SPAM, SPAM.contract, a, 777 * ETH),
+            ],
+        )
+        block += 1
+        # a call that partly reverted: a callback into the wallet reverted, and the payment the
+        # wallet made inside that callback is listed as a success although it was undone
+        add(
+            "partial-revert",
+            a,
+            VAULT,
+            gas_used=99_000,
+            function="multicall(bytes[])",
+            internals=[
+                Internal(VAULT, a, ETH // 50, "0"),
+                Internal(VAULT, a, 0, "1", error=True),
+                Internal(a, FRIEND, ETH // 40, "1_0"),
+            ],
+        )
         for i in range(filler_blocks):
             block += 2
             for j in range(per_block):
