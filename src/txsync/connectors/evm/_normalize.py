@@ -97,7 +97,8 @@ def block_of(row: dict[str, Any]) -> int:
 
 
 def _hash(row: dict[str, Any]) -> str:
-    value = row.get("hash")
+    # Blockscout names the transaction of an internal row ``transactionHash``
+    value = row.get("hash") if "hash" in row else row.get("transactionHash")
     return value.strip().lower() if isinstance(value, str) and value.strip() else ""
 
 
@@ -140,9 +141,10 @@ def check_row(stream: str, row: Any) -> dict[str, Any]:
         fields.integer("blockNumber", minimum=0, maximum=2**63)
         fields.seconds_time("timestamp")
         return fields.data  # type: ignore[return-value]
-    tx_hash = fields.text("hash", max_length=66)
+    hash_field = "transactionHash" if not fields.has("hash") and fields.has("transactionHash") else "hash"
+    tx_hash = fields.text(hash_field, max_length=66)
     if not _TX_HASH.fullmatch(tx_hash):
-        raise fields.error("hash", f"is {preview(tx_hash)}, not a 0x transaction hash")
+        raise fields.error(hash_field, f"is {preview(tx_hash)}, not a 0x transaction hash")
     fields = fields.named(tx_hash.lower())
     fields.integer("blockNumber", minimum=0, maximum=2**63)
     fields.seconds_time("timeStamp")

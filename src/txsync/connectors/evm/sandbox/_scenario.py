@@ -143,6 +143,8 @@ class EvmChain:
 
     txs: list[ChainTx] = field(default_factory=list)
     withdrawals: list[Withdrawal] = field(default_factory=list)
+    #: Transactions waiting in the mempool (their ``block`` is ignored until :meth:`mine`).
+    pending: list[ChainTx] = field(default_factory=list)
     first_block: int = 19_000_000
     genesis: datetime = datetime(2024, 1, 10, tzinfo=UTC)
 
@@ -200,8 +202,10 @@ class EvmChain:
             "hash": tx.hash,
         }
 
-    def rows(self, action: str, who: str) -> list[dict[str, Any]]:
-        """The rows of list ``action`` for address ``who``, ascending (block, position)."""
+    def rows(self, action: str, who: str, flavor: str = "etherscan") -> list[dict[str, Any]]:
+        """The rows of list ``action`` for address ``who``, ascending (block, position). Blockscout
+        writes internal rows with ``transactionHash`` and a flat ``index`` (no trace hierarchy) and
+        marks every call inside a reverted one as an error itself."""
         out: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
         for tx in sorted(self.txs, key=lambda t: (t.block, t.index)):
             if action == "txlist" and who in (tx.src, tx.dst):
@@ -209,7 +213,16 @@ class EvmChain:
             elif action == "txlistinternal":
                 for n, call in enumerate(tx.internals):
                     if who in (call.src, call.dst):
-                        out.append(((tx.block, tx.index, n), self._internal_row(tx, call)))
+                        row = self._internal_row(tx, call)
+                        if flavor == "blockscout":
+                            row["transactionHash"] = row.pop("hash")
+                            del row["traceId"]
+                            row["index"] = str(n)
+                            row["callType"] = call.kind
+                            undone = tx.undone(call)
+                            row["isError"] = "1" if undone else "0"
+                            row["errCode"] = "Reverted" if undone else ""
+                        out.append(((tx.block, tx.index, n), row))
             elif action in ("tokentx", "tokennfttx", "token1155tx"):
                 standard = {"tokentx": "erc20", "tokennfttx": "erc721", "token1155tx": "erc1155"}[action]
                 for n, t in enumerate(tx.transfers):
@@ -309,6 +322,67 @@ class EvmChain:
             }
         )
         return row
+
+    # -- the mempool (Blockscout's pendingtxlist and gettxinfo) ------------------------------------
+
+    def pending_rows(self, who: str) -> list[dict[str, Any]]:
+        """Blockscout's ``pendingtxlist`` rows of ``who``: no block, no time, no gas used yet."""
+        return [
+            {
+                "hash": tx.hash,
+                "nonce": str(tx.index),
+                "from": tx.src,
+                "to": tx.dst,
+                "value": str(tx.value),
+                "gas": str(tx.gas_used * 3 // 2),
+                "gasPrice": str(tx.gas_price),
+                "input": "0x",
+                "contractAddress": "",
+                "cumulativeGasUsed": "",
+                "gasUsed": "",
+            }
+            for tx in self.pending
+            if who in (tx.src, tx.dst)
+        ]
+
+    def tx_info(self, tx_hash: str) -> dict[str, Any] | None:
+        """Blockscout's ``gettxinfo`` of a mined or pending transaction, ``None`` when unknown."""
+        for tx in self.txs:
+            if tx.hash == tx_hash:
+                return {
+                    "hash": tx.hash,
+                    "blockNumber": str(tx.block),
+                    "timeStamp": str(self.time_of(tx.block)),
+                    "from": tx.src,
+                    "to": tx.dst,
+                    "value": str(tx.value),
+                    "gasUsed": str(tx.gas_used),
+                    "gasPrice": str(tx.gas_price),
+                    "success": not tx.failed,
+                    "confirmations": "12",
+                }
+        for tx in self.pending:
+            if tx.hash == tx_hash:
+                return {"hash": tx.hash, "blockNumber": "", "timeStamp": "", "from": tx.src, "to": tx.dst}
+        return None
+
+    def send(self, label: str, src: str, dst: str, **kw: Any) -> ChainTx:
+        """Put a transaction in the mempool."""
+        tx = ChainTx(label, -1, kw.pop("index", 0), src, dst, **kw)
+        self.pending.append(tx)
+        return tx
+
+    def mine(self, label: str, block: int) -> ChainTx:
+        """Include a pending transaction in ``block``."""
+        tx = next(t for t in self.pending if t.label == label)
+        self.pending.remove(tx)
+        tx.block = block
+        self.txs.append(tx)
+        return tx
+
+    def drop(self, label: str) -> None:
+        """Evict a pending transaction (replaced by fee, or expired from the mempool)."""
+        self.pending = [t for t in self.pending if t.label != label]
 
     # -- the scenario -----------------------------------------------------------------------------
 
