@@ -416,3 +416,14 @@ def test_a_row_of_only_unknown_keys_keeps_a_zero_leg_of_a_currency_key() -> None
 
 def test_without_unknown_keys_nothing_is_flagged() -> None:
     assert "unknown_keys" not in one(TRADE).flags and "unknown_keys" not in one(TRADE).meta
+
+
+def test_a_currency_list_entry_kept_in_the_page_makes_a_code_a_currency() -> None:
+    row = {"id": 9, "datetime": "2024-05-01 10:00:00", "type": "0", "fee": "0", "eur": 0, "zzx": "40.5"}
+    listed = raw({"currency": "ZZX", "name": "Zzx", "type": "crypto", "decimals": 8}, "currency:zzx")
+    (alone,) = normalize_page([raw(row)])
+    assert "unknown_keys" in alone.flags and alone.net() == {}
+    with_list = normalize_page([raw(row), listed])
+    assert len(with_list) == 1, "a currency-list entry makes no transaction"
+    assert legs(with_list[0]) == [("ZZX", Decimal("40.5"), LegRole.PRINCIPAL)]
+    assert with_list[0].kind is TransactionKind.DEPOSIT and "unknown_keys" not in with_list[0].flags

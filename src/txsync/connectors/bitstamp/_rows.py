@@ -28,6 +28,7 @@ __all__ = [
     "row_time",
     "type_of",
     "unknown_keys",
+    "unlisted_codes",
 ]
 
 #: Bitstamp's fiat currencies (a deposit of one is a fiat deposit).
@@ -143,13 +144,13 @@ class RowKeys:
         self.unknown = unknown
 
 
-def row_keys(row: Mapping[str, Any]) -> RowKeys:
+def row_keys(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> RowKeys:
     """Sort the row's keys (metadata aside) into currencies, pairs and unknown keys.
 
     * a **pair** key is ``<a>_<b>`` where both ``a`` and ``b`` are keys of the same row (Bitstamp
       writes one key per currency next to the pair's rate);
-    * a **currency** key is a plain key (``btc``, ``1inch``) that :data:`KNOWN_CURRENCIES` or one of
-      the row's pair keys names;
+    * a **currency** key is a plain key (``btc``, ``1inch``) that :data:`KNOWN_CURRENCIES`, ``listed``
+      (codes Bitstamp's live currency list gave, lower-case) or one of the row's pair keys names;
     * every other key is **unknown** (``price``, ``trade_uti``, a currency Bitstamp listed after
       the snapshot and that no pair names): never read as an asset, see :func:`unknown_keys`.
 
@@ -172,7 +173,7 @@ def row_keys(row: Mapping[str, Any]) -> RowKeys:
             other.append(key)
         else:
             raise reader.error(key[:40], "is not a currency or pair key txsync knows how to read")
-    named = set(KNOWN_CURRENCIES)
+    named = set(KNOWN_CURRENCIES) | listed
     unknown: list[str] = []
     for key in other:
         parts = key.split("_")
@@ -186,7 +187,14 @@ def row_keys(row: Mapping[str, Any]) -> RowKeys:
     return RowKeys(currencies, pairs, unknown)
 
 
-def currency_amounts(row: Mapping[str, Any]) -> dict[str, Decimal]:
+def unlisted_codes(row: Mapping[str, Any]) -> set[str]:
+    """The row's unknown keys shaped like a currency code (``zzq``) that hold an amount: coins
+    Bitstamp may have listed after :data:`KNOWN_CURRENCIES` (its live list tells)."""
+    values = unknown_keys(row)
+    return {key for key in values if _CURRENCY.fullmatch(key)}
+
+
+def currency_amounts(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> dict[str, Decimal]:
     """Every currency key of the row (:func:`row_keys`) with a non-zero amount, as
     ``{"BTC": Decimal(...)}`` (signed).
 
@@ -195,7 +203,7 @@ def currency_amounts(row: Mapping[str, Any]) -> dict[str, Decimal]:
     """
     reader = fields(row, _record(row))
     found: dict[str, Decimal] = {}
-    for name in row_keys(row).currencies:
+    for name in row_keys(row, listed).currencies:
         amount = reader.amount(name, default=Decimal(0))
         if amount == 0:
             continue
@@ -203,12 +211,12 @@ def currency_amounts(row: Mapping[str, Any]) -> dict[str, Decimal]:
     return dict(sorted(found.items()))
 
 
-def unknown_keys(row: Mapping[str, Any]) -> dict[str, str]:
+def unknown_keys(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> dict[str, str]:
     """The row's unknown keys (:func:`row_keys`) that hold something (not ``0``, ``null`` or ``""``),
     as ``{key: value as text}`` (at most 64 characters each): kept in the transaction's ``meta`` and
     flagged, never turned into legs."""
     out: dict[str, str] = {}
-    for key in row_keys(row).unknown:
+    for key in row_keys(row, listed).unknown:
         value = row[key]
         if value is None or value == "" or isinstance(value, bool):
             continue
@@ -241,14 +249,14 @@ class PairInfo:
         self.rate = rate
 
 
-def pair_of(row: Mapping[str, Any]) -> PairInfo | None:
+def pair_of(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> PairInfo | None:
     """The pair key (``"btc_eur"``) whose two currencies both moved in the row and whose rate is
     non-zero; ``None`` when there is no such key or more than one (never guessed). Every pair key
     must hold a rate (or ``null``), else the row is an :class:`~txsync.errors.InvalidRecordError`."""
     reader = fields(row, _record(row))
-    amounts = currency_amounts(row)
+    amounts = currency_amounts(row, listed)
     found: list[PairInfo] = []
-    for name in row_keys(row).pairs:
+    for name in row_keys(row, listed).pairs:
         rate = reader.amount(name, default=Decimal(0))
         if rate == 0:
             continue
