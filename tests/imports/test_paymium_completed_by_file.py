@@ -56,11 +56,14 @@ def history(sandbox: PaymiumSandbox) -> tuple[list[dict[str, Any]], int]:
     for order in trades:
         executions: dict[Any, list[Any]] = {}
         for op in order.operations:
-            if op.name in ("trade_btc", "trade_currency", "trade_fee"):
+            if op.name.startswith(("btc_purchase", "btc_sale")):
                 executions.setdefault(op.at, []).append(op)
         for ops in executions.values():
-            by_name = {op.name: op for op in ops}
-            btc, eur, fee = by_name["trade_btc"], by_name["trade_currency"], by_name["trade_fee"]
+            if any(op.name.endswith("_incentive") for op in ops):
+                continue  # a fill with a fee rebate: the file's row format has no place for it
+            btc = next(op for op in ops if not op.name.endswith("_fee") and op.currency == "BTC")
+            eur = next(op for op in ops if not op.name.endswith("_fee") and op.currency == "EUR")
+            fee = next(op for op in ops if op.name.endswith("_fee"))
             give, get = (eur, btc) if btc.amount > 0 else (btc, eur)
             rows.append({"at": _when(btc), "out": (-give.amount, give.currency), "in": (get.amount, get.currency),
                          "fee": (-fee.amount, fee.currency)})

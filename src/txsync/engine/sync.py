@@ -793,9 +793,9 @@ class Engine:
         return raws, counts
 
     def _start_cursor(self, stream: Stream, connection: ConnectionRecord, mode: SyncMode) -> Any:
-        if mode == SyncMode.FULL:
-            return None
         stored = self.store.get_cursor(connection.id, stream.name)
+        if mode == SyncMode.FULL:
+            return stream.cursor_for_full_sync(stored)
         if mode == SyncMode.SINCE_LATEST:
             latest = self.store.latest_timestamp(connection.account_id)
             if latest is not None:

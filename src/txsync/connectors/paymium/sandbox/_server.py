@@ -217,7 +217,7 @@ class PaymiumSandbox:
     def _order(self, order: Order) -> dict[str, Any]:
         now = self.clock()
         ops = [op for op in order.operations if op.at <= now]
-        fees = [op for op in ops if op.name.endswith("_fee") and not op.trading]
+        fees = [op for op in ops if "_fee" in op.name and not op.trading]
         btc_fee = sum((-op.amount for op in fees if op.currency == "BTC"), Decimal(0))
         eur_fee = sum((-op.amount for op in fees if op.currency == "EUR"), Decimal(0))
         body: dict[str, Any] = {
@@ -234,8 +234,9 @@ class PaymiumSandbox:
             "comment": order.comment,
         }
         if order.type in _TRADE_TYPES:
-            traded_btc = sum((abs(op.amount) for op in ops if op.name == "trade_btc"), Decimal(0))
-            traded_cur = sum((abs(op.amount) for op in ops if op.name == "trade_currency"), Decimal(0))
+            legs = [op for op in ops if op.name in ("btc_purchase", "btc_sale")]
+            traded_btc = sum((abs(op.amount) for op in legs if op.currency == "BTC"), Decimal(0))
+            traded_cur = sum((abs(op.amount) for op in legs if op.currency != "BTC"), Decimal(0))
             body.update(
                 direction=order.direction,
                 price=self._amount(order.price),
