@@ -85,6 +85,8 @@ class SqliteStore(SqlStore):
     ) -> None:
         self.path: Path | str = ":memory:" if path == ":memory:" else Path(path or default_store_path())
         self.busy_timeout = busy_timeout
+        # An erasure whose write-ahead log could not be emptied yet (a reader held an older snapshot).
+        self._erase_pending = False
         if self.path == ":memory:":
             self._engine: Engine = create_engine(
                 "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}, echo=echo
@@ -151,8 +153,35 @@ class SqliteStore(SqlStore):
             return MigrationContext.configure(conn).get_current_revision()
 
     def close(self) -> None:
-        """Release the database."""
+        """Release the database (emptying the write-ahead log of an erasure first, if it can)."""
+        if self._erase_pending:
+            self._after_erase()
         self._engine.dispose()
+
+    def _after_erase(self) -> None:
+        """Copy erased pages into the file and empty the write-ahead log, without waiting.
+
+        A ``TRUNCATE`` checkpoint waits for every reader of an older snapshot and holds off every
+        writer meanwhile: one long reader in another process made an erasure block all writes for
+        the busy timeout, and a concurrent sync fail with "database is locked". So it runs without a
+        busy handler: when a reader (or a writer) is in the way it copies what it can now and the
+        erasure stays pending, retried after each later write and on :meth:`close` until the log is
+        empty. (The reader itself still sees its snapshot, erased data included, until it ends.)"""
+        if self.path == ":memory:":
+            return
+        with self._engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            cur = raw.cursor()
+            try:
+                cur.execute("PRAGMA busy_timeout=0")
+                busy = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError:
+                busy = 1
+            finally:
+                cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+                cur.close()
+        self._erase_pending = busy != 0
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -165,6 +194,8 @@ class SqliteStore(SqlStore):
                     f"the ledger {self.path} stayed locked by another writer for {self.busy_timeout:g} s"
                 ) from None
             raise
+        if self._erase_pending:
+            self._after_erase()
 
     @contextmanager
     def _hot_write(self) -> Iterator[Any]:
@@ -191,6 +222,8 @@ class SqliteStore(SqlStore):
                 cur.execute("COMMIT")
             finally:
                 cur.close()
+        if self._erase_pending:
+            self._after_erase()
 
     def _upsert_owner(self, conn: Connection, owner_id: str, last_active_at: int | None) -> None:
         stmt = sqlite_insert(t.owners).values(id=owner_id, last_active_at=last_active_at)
