@@ -28,6 +28,7 @@ from txsync.engine._guard import (
     guarded,
     guarded_blocking,
     redact_report,
+    report_text,
     run_blocking,
     secret_scope,
     store_work_off_loop,
@@ -542,7 +543,7 @@ class Engine:
             connector_id=connection.connector_id, mode=SyncMode.INCREMENTAL, started_at=now,
             finished_at=now, state=connection.state, state_reason=connection.state_reason,
         )
-        report.errors.append(f"{type(exc).__name__}: {exc}")
+        report.errors.append(report_text(f"{type(exc).__name__}: {exc}", SecretSet()))
         return report
 
     async def sync_events(
@@ -608,7 +609,7 @@ class Engine:
             # No key stored, or one that cannot be opened (missing or retired master key, a tampered
             # blob): nothing is synced, the connection stays as it is, the report says why.
             what = "credential cannot be opened" if isinstance(exc, VaultError) else "no usable credential"
-            report.errors.append(f"{type(exc).__name__}: {what}: {exc}")
+            report.errors.append(report_text(f"{type(exc).__name__}: {what}: {exc}", SecretSet()))
             report.finished_at = self.clock()
             report.state, report.state_reason = connection.state, connection.state_reason
             await _off_loop(
@@ -649,6 +650,7 @@ class Engine:
                 report.coverage_gaps.append(
                     GapReport(gap_id=gap.id, title=gap.title, remedy=gap.remedy, always=True)
                 )
+        redact_report(report, secrets)  # the hooks (which may store gap details) see clean text
         await self._after_sync(report, connector_cls, secrets)
         report.finished_at = self.clock()
         current = await _off_loop(self.store.get_connection, connection_id)
@@ -700,7 +702,7 @@ class Engine:
                         stream, context, connection, mode, origin, report, secrets, reporter
                     )
         except (AuthError, PermissionDeniedError) as exc:
-            reason = _redact(str(exc), secrets)
+            reason = report_text(str(exc), secrets)  # stored with the connection: clean server text
             report.errors.append(f"{type(exc).__name__}: {reason}")
             self.store.set_connection_state(connection.id, ConnectionState.DISABLED, reason)
             log.warning("connection %s disabled: %s", connection.id, reason)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, tuple_, update
 
 from txsync import jsonutil
-from txsync.errors import StoreError, TamperedError, UnknownConnectionError, VaultError
+from txsync.errors import BadResponseError, StoreError, TamperedError, UnknownConnectionError, VaultError
 from txsync.merge import ORIGIN_PRIORITY as _PRIORITY
 from txsync.merge import MergeCounts, PageBatch, duration_us, from_us, merge_page, to_us
 from txsync.models import Leg, LegRole, RawTransaction, SourceRef, TransactionKind, TransactionStatus
@@ -681,7 +681,7 @@ class SqlStore(OwnerTables):
             ).all()
         try:
             public = jsonutil.loads(row["public"]) if isinstance(row["public"], str) else None
-        except ValueError:
+        except (ValueError, BadResponseError):  # not JSON, NaN, nested too deep
             public = None
         if not isinstance(public, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in public.items()
