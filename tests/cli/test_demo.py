@@ -44,7 +44,7 @@ def test_the_main_job_syncs_the_account_and_its_statement_file(tmp_path: Path) -
 
 def test_api_only_shows_what_the_api_misses(tmp_path: Path) -> None:
     result = run("demo", "--db", str(tmp_path / "api.sqlite3"), "--api-only")
-    assert result.code == 0, result.err
+    assert result.code == 1, result.err  # mismatched balances: the user has something to do
     assert "Transactions by kind (1367 in all)" in result.out and "binance_statement" not in result.out
     assert {line.split()[0] for line in result.out.splitlines() if line.endswith("MISMATCH")} == {"BCC", "BNB",
                                                                                                   "BTC"}
@@ -99,3 +99,27 @@ def test_an_interrupted_demo_leaves_nothing_that_breaks_the_next_run(
     store = SqliteStore(db)
     assert len(store.list_accounts()) == 1 and len(store.list_connections()) == 2
     store.close()
+
+
+def test_a_plain_sync_after_the_demo_never_sends_its_sandbox_keys_anywhere(tmp_path: Path) -> None:
+    """The demo's connections read the packaged sandbox: paused between demos, so `txsync sync` (every
+    active connection) leaves them alone; the next demo resumes them. A connection whose connector is
+    not installed is reported and does not stop the others."""
+    db = str(tmp_path / "demo.sqlite3")
+    assert run("demo", "--source", "demo", "--db", db).code == 0
+    store = SqliteStore(db)
+    try:
+        (connection,) = store.list_connections()
+        assert connection.state == "paused" and "txsync demo" in (connection.state_reason or "")
+    finally:
+        store.close()
+    result = run("sync", "--db", db)
+    assert result.code == 0 and "Nothing to sync." in result.out, result.err
+    again = run("demo", "--source", "demo", "--db", db)  # resumed, synced, paused again
+    assert again.code == 0, again.err
+    assert "]: ok" in again.out
+
+    assert run("resume", connection.id, "--db", db).code == 0
+    result = run("sync", "--db", db)  # `demo` is no installed connector: reported, not a crash
+    assert result.code == 1
+    assert f"not synced: {connection.id}: PluginError" in result.err

@@ -128,8 +128,9 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 def cli() -> None:
     """Sync crypto transaction history from exchanges and blockchains into one deduplicated ledger.
 
-    Exit codes: 0 ok; 1 the work ran but something needs you (errors, a disabled connection, a refused
-    key); 2 usage or configuration errors (a bad option, an unknown connection, a missing store).
+    Exit codes: 0 ok; 1 the work ran but something needs you (errors, balances that differ from the
+    source's, a disabled connection, a refused key); 2 usage or configuration errors (a bad option, an
+    unknown connection, a missing store).
     """
 
 

@@ -11,7 +11,7 @@ from txsync.cli._errors import EXIT_ATTENTION, EXIT_USAGE, CliError
 from txsync.cli._progress import LiveProgress
 from txsync.cli._render import print_report
 from txsync.engine import SyncMode, SyncReport
-from txsync.errors import ConnectionStateError
+from txsync.errors import ConnectionStateError, TxsyncError
 
 __all__ = ["sync"]
 
@@ -57,6 +57,10 @@ def sync(cli: CliContext, connection_ids: tuple[str, ...], owner: str | None, du
                         connection.id, _MODES[mode], streams=list(streams) or None, progress=live))
                 except ConnectionStateError as exc:
                     skipped.append(f"{connection.id}: {exc}")
+                except TxsyncError as exc:  # e.g. its connector is not installed: the others still run
+                    if connection_ids:
+                        raise
+                    skipped.append(f"{connection.id}: {type(exc).__name__}: {exc}")
     _finish(cli, reports, skipped)
 
 
