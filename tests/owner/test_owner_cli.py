@@ -117,3 +117,16 @@ def test_balances_text(db: dict[str, Any]) -> None:
     assert "missing_acquisition" in text and "difference = computed - reported" in text
     code, text = run("balances", "--owner", "alice", "--account", "wallet", "--db", db["db"])
     assert code == 2 and "not both" in text
+
+
+def test_export_carries_the_owners_transfer_links(db: dict[str, Any], tmp_path: Path) -> None:
+    """`txsync export` fills each linked transaction's `link` (both sides) from the stored links."""
+    assert run("transfers", "--db", db["db"])[0] == 0  # links made and stored
+    target = tmp_path / "ledger.json"
+    code, _out, err = run_both("export", "--owner", "alice", "--format", "json", "-o", str(target), "--db", db["db"])
+    assert code == 0, err
+    by_id = {item["id"]: item for item in json.loads(target.read_text())}
+    out_link, in_link = by_id[db["hash_out"]]["link"], by_id[db["hash_in"]]["link"]
+    assert (out_link["role"], out_link["counterpart"], out_link["method"]) == ("withdrawal", db["hash_in"], "hash")
+    assert (in_link["role"], in_link["counterpart"], in_link["fee"]) == ("deposit", db["hash_out"], "0.0002")
+    assert by_id[db["out"]]["link"]["method"] == "heuristic"

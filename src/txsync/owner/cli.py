@@ -8,7 +8,6 @@ returns the exit status: 0, or 2 when the request cannot be done (the message sa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections import Counter
@@ -155,7 +154,7 @@ def balances_command(
                 engine = Engine(store)
             for acc in accounts:
                 try:
-                    asyncio.run(ledger.refresh_reported(engine, acc.id))
+                    ledger.refresh_reported_blocking(engine, acc.id)
                 except TxsyncError as exc:
                     sys.stderr.write(f"txsync: account {acc.id}: balances not refreshed: {exc}\n")
         rows = ledger.balances(owner_id=None if account else owner_id, account_id=account)
