@@ -156,28 +156,23 @@ class Bitstamp(Connector):
             lambda: WeightedRateLimiter([Bucket("requests", REQUESTS_PER_10_MINUTES, 600)]),
         )
         secrets = credential.secret_values()
-        self.http = HttpClient(
-            str(options.get("base_url", BITSTAMP_BASE_URL)),
-            auth=self.auth,
-            limiter=limiter,
-            transport=context.transport,
-            stats=context.stats,
-            retry=context.retry,
-            error_mapper=error_mapper(secrets),
-            secrets=secrets,
-            clock=clock,
-        )
+
+        def client(auth: Any) -> HttpClient:
+            return HttpClient(
+                str(options.get("base_url", BITSTAMP_BASE_URL)),
+                auth=auth,
+                limiter=limiter,
+                transport=context.transport,
+                stats=context.stats,
+                retry=context.retry,
+                error_mapper=error_mapper(secrets),
+                secrets=secrets,
+                clock=clock,
+            )
+
+        self.http = client(self.auth)
         # Bitstamp's public endpoints are not signed (nor are their answers): a client without auth.
-        self.public_http = HttpClient(
-            str(options.get("base_url", BITSTAMP_BASE_URL)),
-            limiter=limiter,
-            transport=context.transport,
-            stats=context.stats,
-            retry=context.retry,
-            error_mapper=error_mapper(secrets),
-            secrets=secrets,
-            clock=clock,
-        )
+        self.public_http = client(None)
         self._crypto: list[tuple[CryptoRow, Any]] | None = None
         self._crypto_unavailable = False
         self._currencies: dict[str, Any] | None = None
