@@ -41,6 +41,7 @@ __all__ = [
     "ValuationSyncHook",
     "base_currency_of",
     "default_policy",
+    "stored_value_lookup",
     "value_owner",
     "values_in",
 ]
@@ -204,3 +205,35 @@ class ValuationSyncHook:
         report.valuation = run.report.to_dict()
         if run.report.pending:
             log.info("%s: %d transaction(s) pending valuation", report.connection_id, run.report.pending)
+
+
+def stored_value_lookup(store: Any) -> Callable[[LedgerTransaction], Any] | None:
+    """A :data:`txsync.exports.ValueLookup` over the store's valuations (``None`` for a store that
+    keeps none): see :func:`txsync.cli.ledger.value_lookup`."""
+    from txsync.exports import ExportValue, recorded_value
+
+    try:
+        sql = _sql_store(store)
+    except ConfigurationError:
+        return None
+    currencies: dict[str, str] = {}
+
+    def currency_of(account_id: str) -> str:
+        found = currencies.get(account_id)
+        if found is None:
+            found = currencies[account_id] = base_currency_of(sql, sql.account_owner(account_id))
+        return found
+
+    def lookup(tx: LedgerTransaction) -> ExportValue | None:
+        valuation = sql.valuation_of(tx.id)
+        if tx.fiat_value is not None and (valuation is None or valuation.status.value != "override"):
+            return recorded_value(tx)  # the user's word, before any pass saw it
+        if valuation is None:
+            return ExportValue(None, currency_of(tx.account_id), "pending", "none", None,
+                               details={"reason": "not valued yet (txsync value)"})
+        data = valuation.value_json()
+        details = {k: data[k] for k in ("pair", "candle_time", "rate", "fx_rate", "reason")}
+        return ExportValue(valuation.amount, valuation.currency, valuation.status.value,
+                           valuation.method.value, valuation.source, details=details)
+
+    return lookup

@@ -19,6 +19,7 @@ from txsync.testing import NO_SLEEP_RETRY
 from txsync.valuation import (
     CachedPrice,
     PriceKey,
+    PricePolicy,
     ValuationMethod,
     ValuationStatus,
     ValuationSyncHook,
@@ -177,8 +178,11 @@ def test_the_base_currency_is_per_owner_and_other_currencies_come_from_fx_only(s
     # setting the owner's base currency values everything again in it
     store.set_base_currency("alice", "gbp")
     assert store.base_currency("alice") == "GBP"
-    again = run(store, sandboxes)
+    fx_only = PricePolicy((), policy.fx)  # enough to see every transaction valued again, quickly
+    again = asyncio.run(value_owner(store, "alice", fx_only, clock=sandboxes.clock))
     assert again.report.kept == 0 and again.report.currency == "GBP"
+    fiat_trade = next(v for v in again.valuations if v.method is ValuationMethod.FIAT_LEG)
+    assert fiat_trade.currency == "GBP" and fiat_trade.fx_rate is not None
 
 
 def test_an_erased_account_takes_its_valuations_with_it(store: Any) -> None:
