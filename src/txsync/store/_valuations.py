@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import Connection, Table, delete, func, select
 
 from txsync import jsonutil
-from txsync.errors import ConfigurationError, StoreError
+from txsync.errors import BadResponseError, ConfigurationError, StoreError
 from txsync.merge import from_us, to_us
 from txsync.store import schema as t
 
@@ -225,7 +226,9 @@ class ValuationTables:
                 "candle_time": None if v.candle_time is None else to_us(v.candle_time),
                 "rate": body["rate"], "fx_rate": body["fx_rate"], "reason": v.reason,
                 "needs_retry": int(v.needs_retry), "fingerprint": v.fingerprint,
-                "valued_at": to_us(v.valued_at or datetime.now(UTC)), "body": jsonutil.dumps(body),
+                "valued_at": to_us(v.valued_at or datetime.now(UTC)),
+                # our own JSON-ready dict (strings, integers, booleans): msgspec's C encoder
+                "body": msgspec.json.encode(body).decode("utf-8"),
             })  # fmt: skip
         if not rows:
             return
@@ -327,5 +330,5 @@ def _valuation(body: str) -> TransactionValuation:
         if not isinstance(data, dict):
             raise TypeError("not an object")
         return TransactionValuation.from_dict(data)
-    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+    except (BadResponseError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
         raise StoreError(f"a stored valuation cannot be read: {type(exc).__name__}") from None

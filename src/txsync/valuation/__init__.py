@@ -30,9 +30,11 @@ from txsync.valuation.assets import (
 from txsync.valuation.cache import CachedPrice, InMemoryPriceCache, PriceCache, PriceKey
 from txsync.valuation.ledger import (
     DEFAULT_BASE_CURRENCY,
+    BalanceValue,
     ValuationSyncHook,
     base_currency_of,
     default_policy,
+    value_balances,
     value_owner,
     values_in,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "AssetMapping",
     "AssetResolution",
     "AssetResolver",
+    "BalanceValue",
     "CachedPrice",
     "CandleSource",
     "Granularity",
@@ -112,6 +115,7 @@ __all__ = [
     "default_price_source_registry",
     "fiat",
     "is_fiat",
+    "value_balances",
     "value_owner",
     "value_transaction",
     "values_in",

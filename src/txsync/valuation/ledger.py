@@ -19,16 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from txsync.errors import ConfigurationError, StoreError
+from txsync.errors import ConfigurationError, StoreError, UnknownConnectionError
 from txsync.merge import to_us
 from txsync.models import TransactionKind
 from txsync.store.records import LedgerTransaction
+from txsync.valuation._decimal import mul
 from txsync.valuation.assets import AssetResolver, fiat
-from txsync.valuation.policy import PricePolicy
+from txsync.valuation.cache import PriceCache
+from txsync.valuation.policy import PricePolicy, ResolvedStatus
+from txsync.valuation.prices import Granularity, PriceRequest
 from txsync.valuation.results import TransactionValuation
 from txsync.valuation.valuator import ValuationRun, Valuator
 
@@ -38,10 +43,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_CURRENCY",
+    "BalanceValue",
     "ValuationSyncHook",
     "base_currency_of",
     "default_policy",
     "stored_value_lookup",
+    "value_balances",
     "value_owner",
     "values_in",
 ]
@@ -134,6 +141,9 @@ async def value_owner(
     source or a mapping). The user's overrides always win. The run's report counts valued, pending,
     unpriceable and overridden transactions and the requests sent per source.
     """
+    scoped = getattr(store, "owner_id", None)
+    if scoped is not None and scoped != owner_id:  # an owner scope values its own owner only
+        raise UnknownConnectionError(f"no owner {owner_id!r} here")
     sql = _sql_store(store)
     base = base_currency_of(sql, owner_id)
     since_us = None if since is None else to_us(since)
@@ -237,3 +247,78 @@ def stored_value_lookup(store: Any) -> Callable[[LedgerTransaction], Any] | None
                            valuation.method.value, valuation.source, details=details)
 
     return lookup
+
+
+@dataclass(frozen=True)
+class BalanceValue:
+    """What a balance of ``amount`` ``asset`` is worth in ``currency`` at ``at`` (``value`` ``None``
+    when pending or unpriceable: ``reason`` says why)."""
+
+    asset: str
+    amount: Decimal
+    currency: str
+    status: str
+    value: Decimal | None = None
+    unit_price: Decimal | None = None
+    at: datetime | None = None
+    source: str | None = None
+    pair: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (decimals as strings)."""
+        return {
+            "asset": self.asset, "amount": format(self.amount, "f"), "currency": self.currency,
+            "status": self.status, "value": None if self.value is None else format(self.value, "f"),
+            "unit_price": None if self.unit_price is None else format(self.unit_price, "f"),
+            "at": self.at.isoformat() if self.at else None, "source": self.source, "pair": self.pair,
+            "reason": self.reason,
+        }  # fmt: skip
+
+
+async def value_balances(
+    balances: Mapping[str, Decimal],
+    connector_id: str,
+    policy: PricePolicy,
+    cache: PriceCache,
+    *,
+    currency: str,
+    at: datetime,
+    assets: AssetResolver | None = None,
+) -> list[BalanceValue]:
+    """The value of each non-zero balance (a connector's tickers) in ``currency`` at the last closed
+    minute before ``at``, through ``policy`` and ``cache`` (one batch): money is worth itself (by FX
+    in another currency); an asset no mapping knows or no source prices is unpriceable, never 0."""
+    resolver = assets or AssetResolver()
+    quote = fiat(currency)
+    moment = Granularity.MINUTE.floor(at) - Granularity.MINUTE.delta
+    wanted: dict[str, PriceRequest] = {}
+    out: list[BalanceValue] = []
+    for ticker, amount in sorted(balances.items()):
+        if amount == 0:
+            continue
+        resolution = resolver.resolve(connector_id, ticker, moment)
+        if resolution.asset_id is None:
+            out.append(BalanceValue(ticker, amount, currency, "unpriceable", reason=resolution.reason))
+        elif resolution.asset_id == quote:
+            out.append(BalanceValue(ticker, amount, currency, "valued", amount, Decimal(1), moment))
+        else:
+            wanted[ticker] = PriceRequest(resolution.asset_id, quote, moment)
+            out.append(BalanceValue(ticker, amount, currency, "pending"))
+    resolved = await policy.resolve(sorted(set(wanted.values())), cache) if wanted else {}
+    done: list[BalanceValue] = []
+    for item in out:
+        request = wanted.get(item.asset)
+        if request is None or item.status != "pending":
+            done.append(item)
+            continue
+        price = resolved[request]
+        if price.status is ResolvedStatus.FOUND and price.price is not None:
+            primary = price.primary
+            done.append(replace(
+                item, status="valued", value=mul(item.amount, price.price), unit_price=price.price,
+                at=moment, source=primary.source if primary else None, pair=primary.pair if primary else None,
+            ))  # fmt: skip
+        else:
+            done.append(replace(item, status=price.status.value, at=moment, reason=price.reason))
+    return done

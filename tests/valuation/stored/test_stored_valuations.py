@@ -211,3 +211,15 @@ def test_a_corrupt_stored_valuation_is_a_store_error(store: Any) -> None:
                      .values(body='{"transaction_id": 3}'))  # fmt: skip
     with pytest.raises(StoreError, match="stored valuation"):
         store.valuation_of(tx.id)
+
+
+def test_an_owner_scope_values_its_own_owner_only(store: Any) -> None:
+    from txsync.errors import UnknownConnectionError
+
+    engine, connection_id, _ = synced(store, hook=False)
+    engine.sync_blocking(connection_id)
+    policy = PricePolicy()
+    with pytest.raises(UnknownConnectionError):
+        asyncio.run(value_owner(store.for_owner("mallory"), "alice", policy))
+    run = asyncio.run(value_owner(store.for_owner("alice"), "alice", policy))
+    assert run.report.transactions == 262
