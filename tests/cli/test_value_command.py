@@ -110,3 +110,18 @@ def test_an_override_shows_in_the_ledger_before_and_after_a_pass(
     assert (shown[tx.id]["amount"], shown[tx.id]["status"], shown[tx.id]["method"]) == (
         "99.5", "override", "override",
     )  # fmt: skip
+
+
+def test_sync_with_value_values_what_it_wrote(
+    home: Any, demo_network: DemoSandbox, prices: PriceSandboxes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TXSYNC_SECRET_API_KEY", DEMO_KEY)
+    monkeypatch.setenv("TXSYNC_SECRET_API_SECRET", DEMO_SECRET)
+    connection = run("--json", "connect", "demo", "--owner", "alice", "--label", "main").json()
+    result = run("sync", str(connection["id"]), "--value")
+    assert result.code == 0, result.err
+    assert "valuation (EUR): 262 valued, 0 pending, 0 unpriceable, 0 overridden" in result.out
+    (report,) = run("--json", "sync", str(connection["id"]), "--value").json()
+    assert report["valuation"] == {"skipped": "nothing new and nothing pending"}
+    plain = run("--json", "sync", str(connection["id"])).json()[0]
+    assert plain["valuation"] is None  # off unless asked
