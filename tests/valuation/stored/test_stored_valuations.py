@@ -223,3 +223,19 @@ def test_an_owner_scope_values_its_own_owner_only(store: Any) -> None:
         asyncio.run(value_owner(store.for_owner("mallory"), "alice", policy))
     run = asyncio.run(value_owner(store.for_owner("alice"), "alice", policy))
     assert run.report.transactions == 262
+
+
+def test_a_failing_or_disabled_valuation_hook_never_fails_the_sync(store: Any) -> None:
+    sandbox = DemoSandbox()
+
+    def broken(_engine: Any) -> PricePolicy:
+        raise RuntimeError("no price service configured")
+
+    engine = demo_engine(store, sandbox, valuation=ValuationSyncHook(policy=broken))
+    connection = engine.connect("alice", demo_credential())
+    report = engine.sync_blocking(connection.id)
+    assert report.ok and report.valuation is None
+    assert any("ValuationSyncHook failed" in w and "no price service" in w for w in report.warnings)
+    idle = demo_engine(store, sandbox, valuation=ValuationSyncHook(policy=broken, enabled=False))
+    assert idle.sync_blocking(connection.id, SyncMode.FULL).ok
+    assert store.valuation_counts(owner_id="alice")["valued"] == 0
