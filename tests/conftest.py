@@ -19,7 +19,7 @@ from helpers.backends import BACKENDS, PostgresDatabases, make_store_factory, re
 #: Where store-touching tests run on every backend: the store, merge, engine (kill/resume included),
 #: owner-layer tests, the contract kit's self-test on the Demo Exchange and the stored valuations.
 _BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py",
-         "tests/valuation/stored/")
+         "tests/valuation/stored/", "tests/valuation/test_recorded_accounts.py")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
