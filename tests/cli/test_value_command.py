@@ -3,6 +3,7 @@ synced, then valued through the price sandboxes (no network)."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -67,6 +68,12 @@ def test_value_then_ledger_json_carries_each_value_with_its_provenance(
     assert shown["value"]["price"]["pair"] == market["value"]["pair"] and shown["raws"]
     text = run("value", "--transaction", market["id"])
     assert text.code == 0 and "pair:" in text.out and "from " in text.out
+    # exports carry the same values (the full JSON's value objects, the CSV's Value column)
+    exported = run("export", "--owner", "alice", "--format", "json")
+    assert exported.code == 0, exported.err
+    by_id = {tx["id"]: tx["value"] for tx in json.loads(exported.out)}
+    assert by_id[market["id"]]["amount"] == market["value"]["amount"].rstrip("0").rstrip(".")
+    assert by_id[market["id"]]["status"] == "valued"
     # a second run sends nothing
     sent = sum(prices.requests.values())
     again = run("value", "--json").json()["owners"][0]["report"]

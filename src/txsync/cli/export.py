@@ -31,9 +31,12 @@ def export(cli: CliContext, owner: str, account_id: str | None, fmt: str, output
     store = cli.store()
     if account_id is not None and store.get_account(account_id).owner_id != owner:
         raise CliError(f"account {account_id} is not one of {owner}'s", EXIT_USAGE)
+    from txsync.cli.ledger import value_lookup
+
+    values = value_lookup(store)  # the stored valuations (the user's override and a file's value first)
     if output is None:
         counts = export_ledger(store, fmt, cli.out, owner_id=owner, account_id=account_id,
-                               include_deleted=include_deleted)
+                               include_deleted=include_deleted, values=values)
     else:
         output = output.expanduser()
         if not output.parent.is_dir():
@@ -42,7 +45,7 @@ def export(cli: CliContext, owner: str, account_id: str | None, fmt: str, output
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 counts = export_ledger(store, fmt, handle, owner_id=owner, account_id=account_id,
-                                       include_deleted=include_deleted)
+                                       include_deleted=include_deleted, values=values)
             os.chmod(temp, 0o600)  # a ledger is private financial history
             os.replace(temp, output)
         except BaseException:

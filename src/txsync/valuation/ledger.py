@@ -239,6 +239,9 @@ def stored_value_lookup(store: Any) -> Callable[[LedgerTransaction], Any] | None
         if tx.fiat_value is not None and (valuation is None or valuation.status.value != "override"):
             return recorded_value(tx)  # the user's word, before any pass saw it
         if valuation is None:
+            recorded = recorded_value(tx)  # a file row's own value
+            if recorded is not None:
+                return recorded
             return ExportValue(None, currency_of(tx.account_id), "pending", "none", None,
                                details={"reason": "not valued yet (txsync value)"})
         data = valuation.value_json()
