@@ -223,6 +223,15 @@ def test_an_owner_scope_values_its_own_owner_only(store: Any) -> None:
         asyncio.run(value_owner(store.for_owner("mallory"), "alice", policy))
     run = asyncio.run(value_owner(store.for_owner("alice"), "alice", policy))
     assert run.report.transactions == 262
+    tx_id = run.valuations[0].transaction_id
+    assert store.for_owner("alice").valuation_of(tx_id).transaction_id == tx_id
+    with pytest.raises(StoreError, match="no transaction"):
+        store.for_owner("mallory").valuation_of(tx_id)  # another owner's id behaves like a missing one
+    assert store.for_owner("mallory").valuation_counts() == {"valued": 0, "pending": 0, "unpriceable": 0,
+                                                             "override": 0}  # fmt: skip
+    assert sum(store.for_owner("alice").valuation_counts().values()) == 262
+    store.for_owner("alice").set_base_currency("CHF")
+    assert (store.for_owner("alice").base_currency(), store.for_owner("mallory").base_currency()) == ("CHF", None)
 
 
 def test_a_failing_or_disabled_valuation_hook_never_fails_the_sync(store: Any) -> None:
