@@ -153,9 +153,36 @@ async def value_owner(
     if clock is not None:
         options["clock"] = clock
     valuator = Valuator(policy, sql.price_cache(), **options)
-    return await valuator.run(
-        txs, sql.valuation_store(), connector_of=lambda a: connectors.get(a, ""), revalue=revalue
-    )
+    # The stored valuations are read before and written after the pass, in worker threads: the pass
+    # itself touches the database only through the price cache (a few short queries per round).
+    staged = _Staged(await asyncio.to_thread(sql.load_valuations, [tx.id for tx in txs]))
+    run = await valuator.run(txs, staged, connector_of=lambda a: connectors.get(a, ""), revalue=revalue)
+    await asyncio.to_thread(sql.save_valuations, staged.saved)
+    return run
+
+
+class _Staged:
+    """A :class:`~txsync.valuation.ValuationStore` over valuations read beforehand; what the pass
+    saves is kept for one write afterwards."""
+
+    def __init__(self, stored: Mapping[str, TransactionValuation]) -> None:
+        self.stored = dict(stored)
+        self.saved: list[TransactionValuation] = []
+
+    def save(self, valuations: Iterable[TransactionValuation]) -> None:
+        items = list(valuations)
+        self.saved.extend(items)
+        self.stored.update((v.transaction_id, v) for v in items)
+
+    def load(self, transaction_ids: Iterable[str]) -> dict[str, TransactionValuation]:
+        return {tid: self.stored[tid] for tid in transaction_ids if tid in self.stored}
+
+    def pending(self, *, account_id: str | None = None) -> list[str]:
+        return sorted(
+            v.transaction_id
+            for v in self.stored.values()
+            if v.needs_retry and (account_id is None or v.account_id == account_id)
+        )
 
 
 async def values_in(
