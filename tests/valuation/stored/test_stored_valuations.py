@@ -248,3 +248,27 @@ def test_a_failing_or_disabled_valuation_hook_never_fails_the_sync(store: Any) -
     idle = demo_engine(store, sandbox, valuation=ValuationSyncHook(policy=broken, enabled=False))
     assert idle.sync_blocking(connection.id, SyncMode.FULL).ok
     assert store.valuation_counts(owner_id="alice")["valued"] == 0
+
+
+def test_two_passes_writing_the_same_prices_at_once_never_fail(store: Any) -> None:
+    import threading
+
+    keys = [PriceKey("binance", "coin:bitcoin", "fiat:EUR", "1m", T + timedelta(minutes=i)) for i in range(600)]
+    errors: list[BaseException] = []
+
+    def write(price: str) -> None:
+        try:
+            cache = store.price_cache()
+            for _ in range(3):
+                cache.put_many(CachedPrice(key, Decimal(price), T, "BTCEUR") for key in keys)
+        except BaseException as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in ("1", "2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    found = store.price_cache().get_many(keys)
+    assert len(found) == 600 and {e.price for e in found.values()} <= {Decimal(1), Decimal(2)}
