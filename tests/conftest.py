@@ -18,8 +18,9 @@ import pytest
 from helpers.backends import BACKENDS, PostgresDatabases, make_store_factory, require_postgres
 
 #: Where store-touching tests run on every backend: the store, merge, engine (kill/resume included),
-#: owner-layer tests and the contract kit's self-test on the Demo Exchange.
-_BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py")
+#: owner-layer tests, the contract kit's self-test on the Demo Exchange and the stored valuations.
+_BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py",
+         "tests/valuation/stored/", "tests/valuation/test_recorded_accounts.py")
 
 
 #: Set by ``.ci/run``: a test skipped for want of a service (its skip reason names a ``TXSYNC_TEST_*``

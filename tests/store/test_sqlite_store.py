@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from helpers.backends import schema_head
 from txsync.errors import UnknownConnectionError
 from txsync.schedule import SchedulePolicy
 from txsync.store import ConnectionState, SqliteStore, default_store_path
@@ -19,7 +20,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def test_migrations_build_exactly_the_declared_schema(store: SqliteStore) -> None:
-    assert store.schema_version() == "0004_owner"
+    assert store.schema_version() == schema_head()
     with store._engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         sqlite = conn.dialect.name == "sqlite"
@@ -34,7 +35,7 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None
     first.close()
     again = SqliteStore(tmp_path / "l.sqlite3")
     assert again.get_account(acc.id).owner_id == "o"
-    assert again.schema_version() == "0004_owner"
+    assert again.schema_version() == schema_head()
 
 
 def test_default_path_honours_txsync_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_a_store_at_the_first_schema_is_upgraded_in_place(tmp_path: Path) -> Non
         )
     engine.dispose()
     store = SqliteStore(path)
-    assert store.schema_version() == "0004_owner"
+    assert store.schema_version() == schema_head()
     assert store.get_account("a1").owner_id == "o"
     assert store.sealed_blobs() == []
     store.close()

@@ -36,5 +36,7 @@ COMMANDS: dict[str, str] = {
     # the owner's ledger: transfers linked across accounts, balances explained
     "transfers": "txsync.cli.owner:transfers",
     "balances": "txsync.cli.owner:balances",
-    # issue 12 (imports, manual entries), 14 (value), 15 (sandbox serve) plug their commands in here.
+    # valuation: a pass over the owners' ledgers; one transaction's value and provenance
+    "value": "txsync.cli.value:value",
+    # issue 12 (imports, manual entries), 15 (sandbox serve) plug their commands in here.
 }

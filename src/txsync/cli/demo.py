@@ -5,7 +5,9 @@ Binance sandbox that ships in the package, in this process: no network, no keys,
 dependency, the same requests and answers the cassettes under ``cassettes/binance`` were recorded
 from (the sandbox is deterministic: a seeded account and a fixed clock). It then imports the account
 statement file that the sandbox renders for the same account, checks every balance against what the
-exchange reports, and prints the reports. ``--source demo`` runs the small Demo Exchange account.
+exchange reports, values every transaction and balance in EUR (offline, from the recorded price
+cassette: see :mod:`txsync.cli._demo_value`) and prints the reports. ``--source demo`` runs the small
+Demo Exchange account.
 
 Running it again is incremental and adds nothing; an interrupted run (Ctrl-C) leaves whole pages and
 no half-made connection behind, and the next run completes it.
@@ -109,10 +111,18 @@ def _write_once(path: Path, text: str) -> None:
               help="Skip the account statement file (the balances then show what the API misses).")
 @click.option("--progress/--no-progress", default=None,
               help="The live display on stderr (default: when stderr is a terminal).")
+@click.option("--prices", type=click.Choice(["cassette", "sandbox", "record"]), default="cassette",
+              show_default=True,
+              help="Where prices come from: the recorded price cassette (offline), the built-in price "
+                   "sandboxes, or record the cassette from the sandboxes (maintainers).")
+@click.option("--value/--no-value", "with_value", default=True, show_default=True,
+              help="Value the transactions and balances after the sync.")
 @data_options
 @pass_cli
-def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: bool | None) -> None:
-    """Sync a recorded exchange account (API and statement file) into the store and report."""
+def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: bool | None,
+         prices: str, with_value: bool) -> None:
+    """Sync a recorded exchange account (API and statement file) into the store, value it in EUR,
+    and report."""
     account = _account(source)
     store = cli.store(create=True)
     registry = Registry(entry_points=[])
@@ -160,10 +170,15 @@ def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: boo
     OwnerLedger(store).record_reported(connection.account_id, reported, as_of=account.sandbox.clock())
     checks = reconcile(store.balances(connection.account_id), reported)
     summary = print_ledger_summary(cli, store, connection.account_id, checks)
+    from txsync.cli._demo_value import value_demo
+
+    valuation = (value_demo(cli, store, connection.account_id, source, account.sandbox.clock, prices)
+                 if with_value else None)
     if cli.json:
         cli.emit_json({
             "store": cli.target.describe(), "account_id": connection.account_id,
             "reports": [{**r.model_dump(mode="json"), "ok": r.ok} for r in reports], "ledger": summary,
+            "valuation": valuation,
         })
     if not all(r.ok for r in reports) or not all(c.ok for c in checks):  # errors, or balances that differ
         raise click.exceptions.Exit(EXIT_ATTENTION)

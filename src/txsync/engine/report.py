@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,6 +80,8 @@ class SyncReport(_Report):
     state: ConnectionState = ConnectionState.ACTIVE
     state_reason: str | None = None
     banned_until: datetime | None = None
+    #: What the valuation pass after the sync did (``ValuationReport.to_dict()``), when one ran.
+    valuation: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

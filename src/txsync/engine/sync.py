@@ -210,7 +210,9 @@ class Engine:
     stream may use in one sync;
     ``progress`` hears the progress events of every sync (see :mod:`txsync.engine.progress`).
     ``hooks`` run after every sync (default: :class:`~txsync.owner.hook.OwnerSyncHook`, which links
-    the owner's transfers incrementally and records the account's coverage gaps; ``[]`` for none).
+    the owner's transfers incrementally and records the account's coverage gaps; ``[]`` for none);
+    ``valuation`` (a :class:`~txsync.valuation.ValuationSyncHook`) values what each sync wrote and
+    retries the owner's pending valuations after the other hooks (off unless given).
 
     Secrets: a connection's key is opened just in time, held only in objects that never show it
     (:class:`~txsync.models.Credential`, :class:`~txsync.http.SecretSet`) and dropped when the work
@@ -235,9 +237,12 @@ class Engine:
         stream_budget: StreamBudget | None = None,
         progress: ProgressCallback | None = None,
         hooks: Sequence[SyncHook] | None = None,
+        valuation: SyncHook | None = None,
     ) -> None:
         self.store = store
         self.hooks: list[SyncHook] = _default_hooks() if hooks is None else list(hooks)
+        if valuation is not None:  # after the owner layer's hook: transfers are linked first
+            self.hooks.append(valuation)
         self._registry = registry
         self.credentials: CredentialProvider = credentials or _default_credentials(store)
         self.transport_for = transport_for
