@@ -36,5 +36,9 @@ COMMANDS: dict[str, str] = {
     # the owner's ledger: transfers linked across accounts, balances explained
     "transfers": "txsync.cli.owner:transfers",
     "balances": "txsync.cli.owner:balances",
-    # issue 12 (imports, manual entries), 14 (value), 15 (sandbox serve) plug their commands in here.
+    # the user's own records: manual accounts and entries, file imports (issue 12)
+    "accounts": "txsync.cli.manual:accounts",
+    "entries": "txsync.cli.manual:entries",
+    "import": "txsync.cli.manual:import_file",
+    # issue 14 (value), 15 (sandbox serve) plug their commands in here.
 }
