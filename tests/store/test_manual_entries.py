@@ -101,6 +101,14 @@ def test_entries_are_validated_and_nothing_is_stored_on_bad_input(store: Any) ->
         with pytest.raises(ModelError):
             eng.add_entry(account, **fields)
     assert store.count_transactions(account) == 0 and eng.entries(account) == []
+    synced = store.add_account("alice", "binance").id
+    with pytest.raises(ModelError):
+        eng.add_entry(synced, timestamp=T0, legs=[{"asset": "BTC", "amount": 1.5}])
+    assert store.list_connections(synced) == []  # not even its manual connection
+    first = deposit(eng, account, "1")
+    with pytest.raises(ManualEntryError, match="exists already"):
+        deposit(eng, account, "2", entry_id=first.entry_id)
+    assert [e.legs[0].amount for e in eng.entries(account)] == [Decimal("1")]
     with pytest.raises(UnknownEntryError):
         eng.edit_entry("ent_nope", account_id=account, legs=[{"asset": "BTC", "amount": "1"}])
     with pytest.raises(UnknownEntryError):

@@ -221,11 +221,12 @@ class ManualLedger:
         entry_id = entry_id or f"ent_{uuid.uuid4().hex}"
         if not isinstance(entry_id, str) or not entry_id.isascii() or not 1 <= len(entry_id) <= 200:
             raise ManualEntryError("an entry id is 1 to 200 ASCII characters")
+        # Validated before anything is created (the manual connection of a synced account included).
+        payload = _payload(timestamp, legs, kind, status, description, external_ids, value)
+        raw, tx = _describe(account_id, manual_connection_id(account_id), entry_id, payload, self.clock())
         connection = self.connection(account_id)
         if self.store.manual_entries(connection.id, [entry_id]):
             raise ManualEntryError(f"entry {entry_id!r} exists already: edit it instead")
-        payload = _payload(timestamp, legs, kind, status, description, external_ids, value)
-        raw, tx = _describe(account_id, connection.id, entry_id, payload, self.clock())
         self.store.commit_page(self._batch(connection, raw, tx), tolerance=self.tolerance, now=self.clock())
         return self.entry(account_id, entry_id)
 
