@@ -56,6 +56,11 @@ def test_manual_account_and_entries_end_to_end(home: Path) -> None:
     assert naive.code == 2 and "naive" in naive.err
     assert run("entries", "remove", "ent_unknown").code == 2
     assert len(run("entries", "--account", account, "--json").json()) == 1
+    # reconciled against nothing: its balance is what its entries say
+    rows = run("balances", "--owner", "alice", "--json").json()
+    row = next(r for r in rows if r["scope"] == "account" and r["asset"] == "BTC")
+    assert (row["computed"], row["reported"]) == ("0.25", None)
+    assert "manual account" in row["explanations"][0]["detail"]
     # the manual connection is listed but never synced
     connections = run("connections", "--json").json()
     assert [c["state"] for c in connections] == ["manual"]
