@@ -106,7 +106,7 @@ def test_entries_are_validated_and_nothing_is_stored_on_bad_input(store: Any) ->
         eng.add_entry(synced, timestamp=T0, legs=[{"asset": "BTC", "amount": 1.5}])
     assert store.list_connections(synced) == []  # not even its manual connection
     first = deposit(eng, account, "1")
-    with pytest.raises(ManualEntryError, match="exists already"):
+    with pytest.raises(ManualEntryError, match="exists"):
         deposit(eng, account, "2", entry_id=first.entry_id)
     assert [e.legs[0].amount for e in eng.entries(account)] == [Decimal("1")]
     with pytest.raises(UnknownEntryError):
@@ -226,3 +226,30 @@ def test_a_folded_entry_groups_with_api_records_and_its_removal_drops_the_covers
     # nothing of the entry is left to block a new entry from matching
     again = deposit(eng, account, "0.25", at_s=30)
     assert again.origins == ("api", "manual") and nonzero(store, account) == {"ETH": Decimal("0.50")}
+
+
+def test_an_entry_the_api_merged_into_is_edited_in_place_and_removed_without_a_clash(store: Any) -> None:
+    eng = engine(store)
+    account = eng.add_manual_account("alice").id
+    store.add_connection(account, "binance", connection_id="api")
+    entry = deposit(eng, account, "2", at_s=600)
+    store.set_override(entry.transaction_id, label="salary")
+    store.commit_page(batch(account, "api", "history", [
+        api_event(account, "d1", 0, [("ETH", "2")], TransactionKind.DEPOSIT)]))
+    [tx] = store.transactions(account_id=account)
+    assert (tx.id, tx.origins) == (entry.transaction_id, ("api", "manual"))
+    # merged: the edit changes the entry's own description; the API's legs stay authoritative
+    edited = eng.edit_entry(entry.entry_id, description="from my employer", legs=[{"asset": "ETH", "amount": "3"}])
+    assert (edited.transaction_id, edited.origins) == (entry.transaction_id, ("api", "manual"))
+    assert edited.legs[0].amount == Decimal("3") and edited.description == "from my employer"
+    assert store.count_transactions(account) == 1 and nonzero(store, account) == {"ETH": Decimal("2")}
+    # removed: the API's transaction stays with its id and label; the entry's id cannot come back
+    eng.remove_entry(entry.entry_id)
+    [tx] = store.transactions(account_id=account)
+    assert (tx.id, tx.origins, tx.label) == (entry.transaction_id, ("api",), "salary")
+    with pytest.raises(ManualEntryError, match="existed"):
+        deposit(eng, account, "5", entry_id=entry.entry_id)
+    # a re-sync changes nothing
+    again = store.commit_page(batch(account, "api", "history", [
+        api_event(account, "d1", 0, [("ETH", "2")], TransactionKind.DEPOSIT)]))
+    assert (again.new, again.updated) == (0, 0)

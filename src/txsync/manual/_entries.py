@@ -14,6 +14,7 @@ from txsync import jsonutil
 from txsync.errors import (
     ManualEntryError,
     ModelError,
+    TxsyncError,
     UnknownConnectionError,
     UnknownEntryError,
 )
@@ -225,8 +226,8 @@ class ManualLedger:
         payload = _payload(timestamp, legs, kind, status, description, external_ids, value)
         raw, tx = _describe(account_id, manual_connection_id(account_id), entry_id, payload, self.clock())
         connection = self.connection(account_id)
-        if self.store.manual_entries(connection.id, [entry_id]):
-            raise ManualEntryError(f"entry {entry_id!r} exists already: edit it instead")
+        if self.store.manual_entries(connection.id, [entry_id]) or self._id_taken(tx.id):
+            raise ManualEntryError(f"entry {entry_id!r} exists (or existed) already: edit it or use a new id")
         self.store.commit_page(self._batch(connection, raw, tx), tolerance=self.tolerance, now=self.clock())
         return self.entry(account_id, entry_id)
 
@@ -244,9 +245,12 @@ class ManualLedger:
         value: tuple[Decimal | str, str] | None = None,
     ) -> ManualEntryRecord:
         """Change a manual entry (the fields given replace the entry's; the rest stay). The entry
-        itself changes (this is not an override): its old version is removed and the new one merged,
-        in one database transaction, so it may now match a synced description (or stop matching one).
-        Its id stays, and so does its transaction's id unless it now merges into a synced one."""
+        itself changes (this is not an override): its old version is removed and the new one merged
+        again, in one database transaction, so it may now match a synced
+        description (or stop matching one); its id stays, and so does its transaction's unless it now
+        merges into a synced one. An entry that a synced description merged into (the transaction
+        keeps the entry's id, and the user's edits of it) is changed in place: its description (kept
+        as a provenance) changes, the synced one still supplies the legs (remove it to unmerge)."""
         account_id = account_id or self.find(entry_id)
         connection = self.connection(account_id)
         found = self.store.manual_entries(connection.id, [entry_id])
@@ -305,6 +309,14 @@ class ManualLedger:
         raise UnknownEntryError(f"no manual entry {entry_id!r}")
 
     # -- helpers --------------------------------------------------------------------------------------
+
+    def _id_taken(self, tx_id: str) -> bool:
+        """Whether a transaction already has this id (a removed entry's, kept by a synced description)."""
+        try:
+            self.store.get_transaction(tx_id)
+        except TxsyncError:
+            return False
+        return True
 
     def _batch(
         self, connection: ConnectionRecord, raw: RawTransaction, tx: NormalizedTransaction

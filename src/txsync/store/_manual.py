@@ -10,7 +10,9 @@ an ordinary :meth:`~txsync.store.SqlStore.commit_page`. What only manual entries
   user's label or note of it), never tombstoned; a transaction that still holds synced descriptions
   is rewritten without the entry's;
 - **edit** removes the old version and merges the new one in the same database transaction, so an
-  edited entry may now match a synced description it did not match before (or stop matching one).
+  edited entry may now match a synced description it did not match before (or stop matching one);
+  only an entry that a synced description merged into (the transaction's id derives from the entry)
+  is edited in place: its own description changes, the synced one still supplies the legs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from txsync.merge import (
     effective,
     encode_body,
     encode_legs,
+    identity_key,
     legs_signature,
     merge_page,
     to_us,
@@ -99,7 +102,10 @@ class ManualEntryTables:
         account_seq = keys.seq_of(batch.account_id)
         try:
             with self._hot_write() as cur:
-                _remove(cur, account_seq, batch.connection_id, entry_id, now_us, forget_edits=False)
+                if _standalone(cur, batch.connection_id, entry_id):
+                    _remove(cur, account_seq, batch.connection_id, entry_id, now_us, forget_edits=False)
+                # else: merged with another source's description of the event, the entry's own
+                # description is replaced in place (the merge finds it through its raw)
                 stream_seq = keys.stream(cur, batch.connection_id, batch.stream, create=False)
                 assert stream_seq is not None  # the entry's raw was in it
                 backend = LedgerBackend(
@@ -116,6 +122,25 @@ class ManualEntryTables:
 
 def _rows(cur: Any, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
     yield from cur.execute(sql, params).fetchall()
+
+
+def _standalone(cur: Any, connection_id: str, entry_id: str) -> bool:
+    """Whether the entry can be removed and merged again: its transaction holds no description but
+    the entry's own (and covers), or it is another description's transaction (whose id does not
+    derive from the entry, so a new transaction of the entry cannot clash with it)."""
+    found = cur.execute(
+        "SELECT t.body, t.tx_key FROM raw_transactions r JOIN streams s ON s.seq = r.stream_seq "
+        "JOIN transactions t ON t.seq = r.tx_seq "
+        "WHERE s.connection_id = ? AND s.stream = ? AND r.source_id = ?",
+        (connection_id, ENTRIES_STREAM, entry_id),
+    ).fetchone()
+    if found is None:
+        raise UnknownEntryError(f"no manual entry {entry_id!r}")
+    if found[1] != identity_key("manual", f"entry:{entry_id}"):
+        return True
+    ref = [connection_id, ENTRIES_STREAM, entry_id]
+    parts = jsonutil.loads_stored(found[0])["parts"].values()
+    return all(part.get("cover") or ref in part.get("sources", []) for part in parts)
 
 
 def _remove(
