@@ -16,7 +16,13 @@ import pytest
 
 from helpers.ledger import T0, batch
 from txsync.engine import Engine
-from txsync.errors import ConnectionStateError, ManualEntryError, ModelError, UnknownEntryError
+from txsync.errors import (
+    ConnectionStateError,
+    ManualEntryError,
+    ModelError,
+    UnknownConnectionError,
+    UnknownEntryError,
+)
 from txsync.models import (
     Leg,
     NormalizedTransaction,
@@ -253,3 +259,28 @@ def test_an_entry_the_api_merged_into_is_edited_in_place_and_removed_without_a_c
     again = store.commit_page(batch(account, "api", "history", [
         api_event(account, "d1", 0, [("ETH", "2")], TransactionKind.DEPOSIT)]))
     assert (again.new, again.updated) == (0, 0)
+
+
+def test_one_owners_manual_ledger_cannot_reach_another_owners(store: Any) -> None:
+    eng = engine(store)
+    bobs = eng.add_manual_account("bob").id
+    bob_entry = deposit(eng, bobs, "1")
+    alice = eng.manual_for("alice")
+    mine = alice.add_manual_account("alice").id
+    deposit_id = alice.add_entry(mine, timestamp=T0, legs=[{"asset": "ETH", "amount": "2"}]).entry_id
+    for attempt in (
+        lambda: alice.add_entry(bobs, timestamp=T0, legs=[{"asset": "ETH", "amount": "2"}]),
+        lambda: alice.entries(bobs),
+        lambda: alice.entry(bobs, bob_entry.entry_id),
+        lambda: alice.edit_entry(bob_entry.entry_id, legs=[{"asset": "ETH", "amount": "9"}]),
+        lambda: alice.edit_entry(bob_entry.entry_id, account_id=bobs, legs=[{"asset": "ETH", "amount": "9"}]),
+        lambda: alice.remove_entry(bob_entry.entry_id),
+        lambda: alice.remove_entry(bob_entry.entry_id, account_id=bobs),
+    ):
+        with pytest.raises(UnknownConnectionError):  # UnknownEntryError is one: "no such thing"
+            attempt()
+    with pytest.raises(ManualEntryError):
+        alice.add_manual_account("bob")
+    assert [e.entry_id for e in eng.entries(bobs)] == [bob_entry.entry_id]
+    assert nonzero(store, bobs) == {"ETH": Decimal("1")}
+    assert [e.entry_id for e in alice.entries(mine)] == [deposit_id]

@@ -440,6 +440,11 @@ class Engine:
         with synced data under this engine's match tolerance."""
         return ManualLedger(self.store, tolerance=self.match_tolerance, clock=self.clock)
 
+    def manual_for(self, owner_id: str) -> ManualLedger:
+        """:attr:`manual` limited to one owner (what a host serving a signed-in user uses): another
+        owner's account or entry id behaves exactly like one that does not exist."""
+        return ManualLedger(self.store, tolerance=self.match_tolerance, clock=self.clock, owner_id=owner_id)
+
     def add_manual_account(self, owner_id: str, label: str = "") -> AccountRecord:
         """Create an account without a source (a cold wallet typed in, an OTC desk, a closed
         exchange): never scheduled, never disabled, reconciled against nothing. Connect a key to it

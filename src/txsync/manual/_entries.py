@@ -142,16 +142,26 @@ class ManualLedger:
     """Manual accounts and entries of a store (the engine's ``add_manual_account`` and ``*_entry``
     methods use one).
 
-    ``tolerance`` is the engine's match tolerance; ``clock`` stamps what is created.
+    ``tolerance`` is the engine's match tolerance; ``clock`` stamps what is created. With ``owner_id``
+    (what a host serving one signed-in user uses), every account and entry id is checked to be that
+    owner's: another owner's behaves exactly like one that does not exist.
     """
 
     def __init__(
         self, store: Any, *, tolerance: timedelta = timedelta(seconds=2),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC), owner_id: str | None = None,
     ) -> None:
         self.store = store
         self.tolerance = tolerance
         self.clock = clock
+        self.owner_id = owner_id
+
+    def _mine(self, account_id: str) -> AccountRecord:
+        """The account, if this ledger may touch it (``UnknownConnectionError`` otherwise)."""
+        account: AccountRecord = self.store.get_account(account_id)
+        if self.owner_id is not None and account.owner_id != self.owner_id:
+            raise UnknownConnectionError(f"no account {account_id!r}")
+        return account
 
     # -- accounts -------------------------------------------------------------------------------------
 
@@ -162,6 +172,8 @@ class ManualLedger:
         connection. Never scheduled, never disabled, reconciled against nothing."""
         if not isinstance(owner_id, str) or not owner_id.strip():
             raise ManualEntryError("a manual account needs an owner")
+        if self.owner_id is not None and owner_id != self.owner_id:
+            raise ManualEntryError("a manual account of another owner cannot be created here")
         account: AccountRecord = self.store.add_account(
             owner_id, MANUAL_CONNECTOR, label=_text("label", label) or "", account_id=account_id,
             now=self.clock(),
@@ -175,17 +187,18 @@ class ManualLedger:
 
     def is_manual_account(self, account_id: str) -> bool:
         """Whether the account has no source other than its manual entries."""
+        self._mine(account_id)
         return all(
             c.state == ConnectionState.MANUAL for c in self.store.list_connections(account_id)
         )
 
     def connection(self, account_id: str) -> ConnectionRecord:
         """The account's manual connection (created on first use)."""
+        self._mine(account_id)
         cid = manual_connection_id(account_id)
         try:
             connection: ConnectionRecord = self.store.get_connection(cid)
         except UnknownConnectionError:
-            self.store.get_account(account_id)
             connection = self.store.add_connection(
                 account_id, MANUAL_CONNECTOR, label="manual entries", connection_id=cid, now=self.clock()
             )
@@ -218,7 +231,7 @@ class ManualLedger:
         currency). Raises :class:`~txsync.errors.ManualEntryError` (a ``ModelError``) on bad input,
         storing nothing.
         """
-        self.store.get_account(account_id)
+        self._mine(account_id)
         entry_id = entry_id or f"ent_{uuid.uuid4().hex}"
         if not isinstance(entry_id, str) or not entry_id.isascii() or not 1 <= len(entry_id) <= 200:
             raise ManualEntryError("an entry id is 1 to 200 ASCII characters")
@@ -251,7 +264,7 @@ class ManualLedger:
         merges into a synced one. An entry that a synced description merged into (the transaction
         keeps the entry's id, and the user's edits of it) is changed in place: its description (kept
         as a provenance) changes, the synced one still supplies the legs (remove it to unmerge)."""
-        account_id = account_id or self.find(entry_id)
+        account_id = account_id or self.find(entry_id, self.owner_id)
         connection = self.connection(account_id)
         found = self.store.manual_entries(connection.id, [entry_id])
         if not found:
@@ -283,13 +296,14 @@ class ManualLedger:
         """Remove a manual entry for good (not a tombstone): its description goes; a transaction it
         was all of is deleted, one merged with synced descriptions stays without it. Returns the
         transaction id it was part of."""
-        account_id = account_id or self.find(entry_id)
+        account_id = account_id or self.find(entry_id, self.owner_id)
         connection = self.connection(account_id)
         result: str = self.store.remove_manual_entry(account_id, connection.id, entry_id)
         return result
 
     def entry(self, account_id: str, entry_id: str) -> ManualEntryRecord:
         """One manual entry of the account; :class:`~txsync.errors.UnknownEntryError` if none."""
+        self._mine(account_id)
         found = self.store.manual_entries(manual_connection_id(account_id), [entry_id])
         if not found:
             raise UnknownEntryError(f"no manual entry {entry_id!r} in account {account_id!r}")
@@ -297,12 +311,14 @@ class ManualLedger:
 
     def entries(self, account_id: str) -> list[ManualEntryRecord]:
         """The account's manual entries, in the order they were added."""
-        self.store.get_account(account_id)
+        self._mine(account_id)
         return [self._record(account_id, *row)
                 for row in self.store.manual_entries(manual_connection_id(account_id))]
 
     def find(self, entry_id: str, owner_id: str | None = None) -> str:
         """The account holding the entry (among the owner's accounts, or every account)."""
+        if self.owner_id is not None:
+            owner_id = self.owner_id
         for account in self.store.list_accounts(owner_id):
             if self.store.manual_entries(manual_connection_id(account.id), [entry_id]):
                 return str(account.id)
