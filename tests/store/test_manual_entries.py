@@ -76,6 +76,8 @@ def test_a_manual_account_is_listed_never_scheduled_never_synced(store: Any) -> 
         asyncio.run(eng.sync(connection.id))
     with pytest.raises(ConnectionStateError):
         eng.resume(connection.id)
+    with pytest.raises(ConnectionStateError, match="manual entries"):
+        eng.remove_connection(connection.id)
     assert store.get_connection(connection.id).state == ConnectionState.MANUAL
     # its balance is what its entries say
     deposit(eng, account.id, "1.5")
@@ -84,6 +86,9 @@ def test_a_manual_account_is_listed_never_scheduled_never_synced(store: Any) -> 
     assert nonzero(store, account.id) == {"ETH": Decimal("0.99")}
     with pytest.raises(ManualEntryError):
         eng.add_manual_account("  ")
+    # erasing the whole account takes its entries with it
+    eng.remove_account(account.id)
+    assert store.list_accounts("alice") == [] and store.list_connections() == []
 
 
 def test_entries_are_validated_and_nothing_is_stored_on_bad_input(store: Any) -> None:

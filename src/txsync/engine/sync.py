@@ -470,8 +470,14 @@ class Engine:
     def remove_connection(self, connection_id: str) -> None:
         """Remove a connection on the user's request: its key is destroyed (the credential provider
         forgets it, the store deletes its sealed blobs), its cursors and raw records go; the account
-        and its ledger stay (see :meth:`remove_account` to erase those too)."""
-        self.store.get_connection(connection_id)
+        and its ledger stay (see :meth:`remove_account` to erase those too). The connection holding an
+        account's manual entries is refused (its entries would stay in the ledger but could no longer
+        be edited or removed): remove the entries, or the account."""
+        if self.store.get_connection(connection_id).state == ConnectionState.MANUAL:
+            raise ConnectionStateError(
+                f"connection {connection_id} holds the account's manual entries: remove them "
+                "(txsync entries remove) or the whole account (txsync remove ... --account)"
+            )
         self.credentials.drop(connection_id)
         self.store.remove_connection(connection_id)
 
