@@ -73,6 +73,14 @@ class UnknownConnectionError(StoreError, KeyError):
     """No connection or account with that id exists in the store."""
 
 
+class UnknownEntryError(UnknownConnectionError):
+    """No manual entry with that id exists in the account (or in the owner's accounts)."""
+
+
+class ManualEntryError(ModelError):
+    """A manual entry (or a manual account operation) the ledger cannot accept, with the reason."""
+
+
 class ConnectionStateError(TxsyncError):
     """The connection's state forbids the operation (paused, or disabled with a reason)."""
 

@@ -38,5 +38,9 @@ COMMANDS: dict[str, str] = {
     "balances": "txsync.cli.owner:balances",
     # valuation: a pass over the owners' ledgers; one transaction's value and provenance
     "value": "txsync.cli.value:value",
-    # issue 12 (imports, manual entries), 15 (sandbox serve) plug their commands in here.
+    # the user's own records: manual accounts and entries, file imports (issue 12)
+    "accounts": "txsync.cli.manual:accounts",
+    "entries": "txsync.cli.manual:entries",
+    "import": "txsync.cli.manual:import_file",
+    # issue 15 (sandbox serve) plugs its commands in here.
 }

@@ -51,6 +51,7 @@ from txsync.errors import (
 )
 from txsync.http import HttpLimits, SecretSet, use_limits
 from txsync.http import redact as _redact
+from txsync.manual import ManualEntryRecord, ManualLedger
 from txsync.merge import MergeCounts, PageBatch
 from txsync.models import (
     Balance,
@@ -63,7 +64,7 @@ from txsync.models import (
 )
 from txsync.schedule import SchedulePolicy
 from txsync.store.base import Store
-from txsync.store.records import ConnectionRecord, ConnectionState
+from txsync.store.records import AccountRecord, ConnectionRecord, ConnectionState
 
 __all__ = ["ConnectorResolver", "Engine", "ReadOnlyPolicy", "SyncHook"]
 
@@ -433,13 +434,57 @@ class Engine:
 
     def resume(self, connection_id: str) -> ConnectionRecord:
         """Make a paused (or disabled) connection active again."""
+        if self.store.get_connection(connection_id).state == ConnectionState.MANUAL:
+            raise ConnectionStateError(f"connection {connection_id} holds manual entries: it never syncs")
         return self.store.set_connection_state(connection_id, ConnectionState.ACTIVE)
+
+    # -- manual accounts and entries (txsync.manual) -------------------------------------------------
+
+    @property
+    def manual(self) -> ManualLedger:
+        """The manual accounts and entries of this engine's store (:class:`txsync.manual.ManualLedger`:
+        ``add_manual_account``, ``add_entry``, ``edit_entry``, ``remove_entry``, ``entries``), merged
+        with synced data under this engine's match tolerance."""
+        return ManualLedger(self.store, tolerance=self.match_tolerance, clock=self.clock)
+
+    def manual_for(self, owner_id: str) -> ManualLedger:
+        """:attr:`manual` limited to one owner (what a host serving a signed-in user uses): another
+        owner's account or entry id behaves exactly like one that does not exist."""
+        return ManualLedger(self.store, tolerance=self.match_tolerance, clock=self.clock, owner_id=owner_id)
+
+    def add_manual_account(self, owner_id: str, label: str = "") -> AccountRecord:
+        """Create an account without a source (a cold wallet typed in, an OTC desk, a closed
+        exchange): never scheduled, never disabled, reconciled against nothing. Connect a key to it
+        later (``connect(..., account_id=...)``): the first sync merges with its entries."""
+        return self.manual.add_manual_account(owner_id, label)
+
+    def add_entry(self, account_id: str, **fields: Any) -> ManualEntryRecord:
+        """Add a manual entry to any account (see :meth:`txsync.manual.ManualLedger.add_entry`)."""
+        return self.manual.add_entry(account_id, **fields)
+
+    def edit_entry(self, entry_id: str, **fields: Any) -> ManualEntryRecord:
+        """Change a manual entry (see :meth:`txsync.manual.ManualLedger.edit_entry`)."""
+        return self.manual.edit_entry(entry_id, **fields)
+
+    def remove_entry(self, entry_id: str, *, account_id: str | None = None) -> str:
+        """Remove a manual entry for good (see :meth:`txsync.manual.ManualLedger.remove_entry`)."""
+        return self.manual.remove_entry(entry_id, account_id=account_id)
+
+    def entries(self, account_id: str) -> list[ManualEntryRecord]:
+        """The manual entries of an account."""
+        return self.manual.entries(account_id)
 
     def remove_connection(self, connection_id: str) -> None:
         """Remove a connection on the user's request: its key is destroyed (the credential provider
         forgets it, the store deletes its sealed blobs), its cursors and raw records go; the account
-        and its ledger stay (see :meth:`remove_account` to erase those too)."""
-        self.store.get_connection(connection_id)
+        and its ledger stay (see :meth:`remove_account` to erase those too). The connection holding an
+        account's manual entries is refused (its entries would stay in the ledger but could no longer
+        be edited or removed): remove the entries, or the account."""
+        if self.store.get_connection(connection_id).state == ConnectionState.MANUAL:
+            raise ConnectionStateError(
+                f"connection {connection_id} holds the account's manual entries: remove them "
+                "(txsync entries remove) or the whole account (txsync remove ... --account)"
+            )
         self.credentials.drop(connection_id)
         self.store.remove_connection(connection_id)
 
@@ -598,6 +643,10 @@ class Engine:
             raise ConnectionStateError(
                 f"connection {connection_id} is disabled ({connection.state_reason}): "
                 "replace its credential or resume it"
+            )
+        if connection.state == ConnectionState.MANUAL:
+            raise ConnectionStateError(
+                f"connection {connection_id} holds the account's manual entries: there is nothing to sync"
             )
         connector_cls = self.registry.get(connection.connector_id)
         started = self.clock()

@@ -315,6 +315,8 @@ class OwnerLedger:
             connection = self.store.get_connection(connection_id)
         else:
             for candidate in self.store.list_connections(account_id):
+                if candidate.state == "manual":
+                    continue  # the account's manual entries: no source to ask
                 kind = engine.registry.get(candidate.connector_id).info.kind
                 if kind != ConnectorKind.FILE:
                     connection = candidate

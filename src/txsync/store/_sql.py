@@ -31,6 +31,7 @@ from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
 from txsync.store._ledger import LedgerBackend, LedgerDialect, flush_ids, legs_value
 from txsync.store._links import OwnerTables
+from txsync.store._manual import ManualEntryTables
 from txsync.store._valuations import ValuationTables
 from txsync.store.paging import MAX_PAGE_SIZE, LedgerOrder, LedgerPage, decode_cursor, encode_cursor
 from txsync.store.records import (
@@ -128,7 +129,7 @@ class _Keys:
         self._upto = None
 
 
-class SqlStore(OwnerTables, ValuationTables):
+class SqlStore(OwnerTables, ValuationTables, ManualEntryTables):
     """A ledger in a SQL database. Use a dialect's subclass (:class:`~txsync.store.SqliteStore`)."""
 
     _engine: Engine

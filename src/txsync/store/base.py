@@ -195,3 +195,19 @@ class Store(Protocol):
     def remove_account(self, account_id: str) -> None:
         """Erase an account: its connections and keys, its ledger and the user's edits."""
         ...
+
+    def manual_entries(
+        self, connection_id: str, entry_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, str | None]]:
+        """A manual connection's entries: (entry id, the entry as stored, its transaction's id)."""
+        ...
+
+    def remove_manual_entry(self, account_id: str, connection_id: str, entry_id: str) -> str:
+        """Remove a manual entry for good; returns the id of the transaction it belonged to."""
+        ...
+
+    def replace_manual_entry(
+        self, batch: PageBatch, entry_id: str, *, tolerance: timedelta = ..., now: datetime | None = None
+    ) -> MergeCounts:
+        """Replace a manual entry by its new version (one description) in one transaction."""
+        ...
