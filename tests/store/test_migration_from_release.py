@@ -43,11 +43,21 @@ def migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SqliteStore:
     store.close()
 
 
+def _head() -> str | None:
+    """The newest migration (the upgrade goes all the way, whatever revisions later issues add)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "txsync.store:migrations")
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
 def test_every_ledger_edit_credential_and_cursor_survives_the_upgrade(migrated: SqliteStore) -> None:
     expected: dict[str, Any] = json.loads((FIXTURES / "release_0_1_0.json").read_text())
     assert expected.pop("schema_version") == "0002"
     got = _generator().describe(migrated)
-    assert got.pop("schema_version") == "0004_owner"
+    assert got.pop("schema_version") == _head()
     got = json.loads(json.dumps(got, sort_keys=True))
     for key in sorted(expected):
         assert got[key] == expected[key], key

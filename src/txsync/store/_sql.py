@@ -31,6 +31,7 @@ from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
 from txsync.store._ledger import LedgerBackend, LedgerDialect, flush_ids, legs_value
 from txsync.store._links import OwnerTables
+from txsync.store.leases import SyncLeases
 from txsync.store.paging import MAX_PAGE_SIZE, LedgerOrder, LedgerPage, decode_cursor, encode_cursor
 from txsync.store.records import (
     AccountRecord,
@@ -127,7 +128,7 @@ class _Keys:
         self._upto = None
 
 
-class SqlStore(OwnerTables):
+class SqlStore(OwnerTables, SyncLeases):
     """A ledger in a SQL database. Use a dialect's subclass (:class:`~txsync.store.SqliteStore`)."""
 
     _engine: Engine
@@ -837,6 +838,7 @@ class SqlStore(OwnerTables):
         conn.execute(delete(t.raw_transactions).where(t.raw_transactions.c.stream_seq.in_(streams)))
         conn.execute(delete(t.streams).where(t.streams.c.connection_id == connection_id))
         conn.execute(delete(t.sync_runs).where(t.sync_runs.c.connection_id == connection_id))
+        conn.execute(delete(t.sync_leases).where(t.sync_leases.c.connection_id == connection_id))
         conn.execute(delete(t.connections).where(t.connections.c.id == connection_id))
 
     @contextmanager
