@@ -18,7 +18,7 @@ from helpers.backends import BACKENDS, PostgresDatabases, make_store_factory, re
 
 #: Where store-touching tests run on every backend: the store, merge, engine (kill/resume included),
 #: owner-layer tests and the contract kit's self-test on the Demo Exchange.
-_BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py")
+_BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py", "tests/jobs/")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
