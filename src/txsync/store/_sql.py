@@ -288,12 +288,18 @@ class SqlStore(OwnerTables, SyncLeases):
             self._upsert_owner(conn, owner_id, to_us(at or _now()))
 
     def connections_due(self, now: datetime, policy: SchedulePolicy | None = None) -> list[ConnectionRecord]:
-        """Active connections whose interval (by owner activity) has passed since the last attempt."""
+        """Active connections whose interval (by owner activity) has passed since the last attempt, or
+        whose last sync failed at least ``policy.failed_retry`` ago; most overdue first (in SQL)."""
         policy = policy or SchedulePolicy()
         now_us = to_us(now)
         active_since = now_us - duration_us(policy.active_window)
         owner_active = and_(t.owners.c.last_active_at.is_not(None), t.owners.c.last_active_at >= active_since)
         last = t.connections.c.last_attempt_at
+        # The last sync finished (nothing queued or running since) and failed: due again sooner.
+        finished, success = t.connections.c.last_sync_at, t.connections.c.last_success_at
+        failed = and_(
+            finished.is_not(None), finished >= last, or_(success.is_(None), success < finished)
+        )
         query = (
             select(t.connections)
             .join(t.accounts, t.accounts.c.id == t.connections.c.account_id)
@@ -304,6 +310,7 @@ class SqlStore(OwnerTables, SyncLeases):
                     last.is_(None),
                     and_(owner_active, last <= now_us - duration_us(policy.active_interval)),
                     and_(~owner_active, last <= now_us - duration_us(policy.inactive_interval)),
+                    and_(failed, last <= now_us - duration_us(policy.failed_retry)),
                 )
             )
             .order_by(last.is_not(None), last, t.connections.c.id)
