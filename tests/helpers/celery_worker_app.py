@@ -37,3 +37,5 @@ app = create_app(
 app.conf.task_default_queue = os.environ["TXSYNC_JOB_TEST_QUEUE"]
 # Redis re-delivers an unacknowledged job after the visibility timeout: short here, for the test.
 app.conf.broker_transport_options = {"visibility_timeout": 4}
+# No AMQP heartbeats: a worker told to stop would wait for the next one (seconds) before leaving.
+app.conf.broker_heartbeat = 0

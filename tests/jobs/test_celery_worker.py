@@ -73,6 +73,7 @@ def app_and_setup(broker: tuple[str, str], store: Any) -> Iterator[tuple[Any, Se
     app.conf.task_default_queue = queue
     app.conf.task_queues = [Queue(queue, auto_delete=False)]
     app.conf.broker_connection_retry_on_startup = False
+    app.conf.broker_heartbeat = 0  # a stopping worker would wait for the next AMQP heartbeat
     with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
         yield app, setup
     with app.connection_for_write() as conn:

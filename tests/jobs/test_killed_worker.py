@@ -82,6 +82,7 @@ def workers(store: Any, broker: tuple[str, str]) -> Iterator[tuple[Workers, Any]
     queue = f"txsync-killed-{uuid.uuid4().hex[:10]}"
     client = create_app(broker=broker[0], backend=broker[1], name=queue)
     client.conf.task_default_queue = queue
+    client.conf.broker_heartbeat = 0
     running = Workers(store, broker, queue)
     try:
         yield running, client
