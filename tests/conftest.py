@@ -20,7 +20,7 @@ from helpers.backends import BACKENDS, PostgresDatabases, make_store_factory, re
 #: Where store-touching tests run on every backend: the store, merge, engine (kill/resume included),
 #: owner-layer tests, the contract kit's self-test on the Demo Exchange and the stored valuations.
 _BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py",
-         "tests/valuation/stored/", "tests/valuation/test_recorded_accounts.py")
+         "tests/valuation/stored/", "tests/valuation/test_recorded_accounts.py", "tests/jobs/")
 
 
 #: Set by ``.ci/run``: a test skipped for want of a service (its skip reason names a ``TXSYNC_TEST_*``

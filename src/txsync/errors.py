@@ -69,6 +69,11 @@ class StoreBusyError(StoreError):
     """Another writer held the store longer than the busy timeout."""
 
 
+class LeaseLostError(StoreError):
+    """A sync's lease on its connection expired and another worker took it: the sync stops (what it
+    committed stays; pages are idempotent)."""
+
+
 class UnknownConnectionError(StoreError, KeyError):
     """No connection or account with that id exists in the store."""
 

@@ -17,11 +17,14 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RUN_BY: dict[str, str] = {
     "host_app.py": "test_host_app_example",
     "fastapi_app.py": "test_fastapi_example",
+    "deploy/tasks.py": "test_deploy_tasks_example",
 }
+#: The examples that are programs (``--help`` names ``--db``); the others are modules a tool loads.
+SCRIPTS = ("host_app.py", "fastapi_app.py")
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"example_{name.replace('/', '_')}", EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -36,7 +39,7 @@ def test_every_example_is_run() -> None:
         assert callable(globals().get(test)), test
 
 
-@pytest.mark.parametrize("script", sorted(RUN_BY))
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_example_runs_as_a_script(script: str, tmp_path: Path) -> None:
     """``python examples/NAME.py`` from any directory: imports resolve with the project's venv alone."""
     done = subprocess.run(  # noqa: S603 - this interpreter and a file of this repository
@@ -93,3 +96,21 @@ def test_fastapi_example(tmp_path: Path) -> None:
     # Another user reaches nothing of alice's; a forged cursor is a 400, not a crash.
     assert result["other_user"] == [[], 404, 404]
     assert result["bad_cursor"] == 400
+
+
+def test_deploy_tasks_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deployment example's Celery app (``celery -A tasks worker|beat``) builds from its environment,
+    with txsync's two tasks, the beat schedule and the settings long jobs need."""
+    pytest.importorskip("celery", reason="the celery extra: pip install 'txsync[celery]'")
+    from txsync.jobs.celery import ENQUEUE_TASK, SYNC_TASK
+
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://")
+    monkeypatch.setenv("TXSYNC_ENQUEUE_EVERY", "120")
+    monkeypatch.delenv("CELERY_RESULT_BACKEND", raising=False)
+    app = _load("deploy/tasks").app
+    assert {SYNC_TASK, ENQUEUE_TASK} <= set(app.tasks)
+    task = app.tasks[SYNC_TASK]
+    assert task.acks_late and task.reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1 and app.conf.accept_content == ["json"]
+    assert app.conf.beat_schedule["txsync-enqueue-due"] == {"task": ENQUEUE_TASK, "schedule": 120.0}
+    assert app.conf.broker_url == "memory://"

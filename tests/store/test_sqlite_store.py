@@ -19,6 +19,8 @@ from txsync.store.schema import metadata
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
+
+
 def test_migrations_build_exactly_the_declared_schema(store: SqliteStore) -> None:
     assert store.schema_version() == schema_head()
     with store._engine.connect() as conn:
@@ -86,9 +88,31 @@ def test_connections_due_weekly_when_active_quarterly_when_inactive(store: Sqlit
     assert set(c.id for c in store.connections_due(NOW, custom)) == {new.id, a8.id, a3.id, i30.id, i100.id}
 
 
+def test_a_failed_sync_is_due_again_sooner_than_a_full_interval(store: SqliteStore) -> None:
+    policy = SchedulePolicy(failed_retry=timedelta(hours=6))
+    account = store.add_account("busy", "demo")
+    store.touch_owner("busy", NOW - timedelta(days=1))
+    failed_7h = store.add_connection(account.id, connection_id="failed-7h")
+    failed_1h = store.add_connection(account.id, connection_id="failed-1h")
+    ok_7h = store.add_connection(account.id, connection_id="ok-7h")
+    queued = store.add_connection(account.id, connection_id="failed-then-queued")
+    for con, hours, ok in ((failed_7h, 7, False), (failed_1h, 1, False), (ok_7h, 7, True), (queued, 8, False)):
+        at = NOW - timedelta(hours=hours)
+        store.mark_sync(con.id, attempted_at=at, finished_at=at + timedelta(minutes=1), success=ok)
+    # Queued again since its failure (attempted, not finished): it waits for that job.
+    store.mark_sync(queued.id, attempted_at=NOW - timedelta(hours=7))
+    assert [c.id for c in store.connections_due(NOW, policy)] == [failed_7h.id]
+    # A success after a failure ends the early retries.
+    store.mark_sync(failed_7h.id, attempted_at=NOW - timedelta(hours=7), finished_at=NOW - timedelta(hours=7),
+                    success=True)
+    assert store.connections_due(NOW, policy) == []
+
+
 def test_schedule_policy_validates() -> None:
     with pytest.raises(ValueError, match="positive"):
         SchedulePolicy(active_interval=timedelta(0))
+    with pytest.raises(ValueError, match="failed_retry must be positive"):
+        SchedulePolicy(failed_retry=timedelta(0))
     policy = SchedulePolicy()
     assert policy.is_active(NOW - timedelta(days=1), NOW)
     assert not policy.is_active(None, NOW)

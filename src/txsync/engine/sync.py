@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -42,6 +47,7 @@ from txsync.errors import (
     BannedError,
     ConfigurationError,
     ConnectionStateError,
+    LeaseLostError,
     ModelError,
     PermissionDeniedError,
     RateLimitedError,
@@ -64,6 +70,7 @@ from txsync.models import (
 )
 from txsync.schedule import SchedulePolicy
 from txsync.store.base import Store
+from txsync.store.leases import Lease
 from txsync.store.records import AccountRecord, ConnectionRecord, ConnectionState
 
 __all__ = ["ConnectorResolver", "Engine", "ReadOnlyPolicy", "SyncHook"]
@@ -215,6 +222,14 @@ class Engine:
     ``valuation`` (a :class:`~txsync.valuation.ValuationSyncHook`) values what each sync wrote and
     retries the owner's pending valuations after the other hooks (off unless given).
 
+    Leases: a sync first takes its connection's lease in the store (see :mod:`txsync.store.leases`),
+    so two syncs of one connection never run at once, in one process or on many machines. It renews
+    the lease every ``lease_ttl / 3`` while it runs (and at page commits) and releases it when done;
+    a crashed worker's lease expires after ``lease_ttl``. When another sync holds the lease, the sync
+    waits up to ``lease_wait`` for it (default: not at all), then returns a report whose ``skipped``
+    says whose lease it is and until when, having changed nothing. ``lease_holder`` names this
+    engine in those reports (default ``host:pid``).
+
     Secrets: a connection's key is opened just in time, held only in objects that never show it
     (:class:`~txsync.models.Credential`, :class:`~txsync.http.SecretSet`) and dropped when the work
     is done. No exception leaving a public method carries it: messages and chained exceptions are
@@ -239,8 +254,16 @@ class Engine:
         progress: ProgressCallback | None = None,
         hooks: Sequence[SyncHook] | None = None,
         valuation: SyncHook | None = None,
+        lease_ttl: timedelta = timedelta(minutes=2),
+        lease_wait: timedelta = timedelta(0),
+        lease_holder: str | None = None,
     ) -> None:
+        if lease_ttl <= timedelta(0) or lease_wait < timedelta(0):
+            raise ConfigurationError("lease_ttl must be positive and lease_wait not negative")
         self.store = store
+        self.lease_ttl = lease_ttl
+        self.lease_wait = lease_wait
+        self.lease_holder = (lease_holder or f"{socket.gethostname()}:{os.getpid()}")[:160]
         self.hooks: list[SyncHook] = _default_hooks() if hooks is None else list(hooks)
         if valuation is not None:  # after the owner layer's hook: transfers are linked first
             self.hooks.append(valuation)
@@ -649,6 +672,73 @@ class Engine:
                 f"connection {connection_id} holds the account's manual entries: there is nothing to sync"
             )
         connector_cls = self.registry.get(connection.connector_id)
+        lease, held = await self._take_lease(connection_id)
+        if held is not None:
+            return self._skipped(connection, mode, held)
+        try:
+            async with self._renewing(lease):
+                return await self._sync_leased(connection, connector_cls, mode, streams, progress)
+        finally:
+            if lease is not None:
+                await _off_loop(_release, self.store, lease)
+
+    async def _take_lease(self, connection_id: str) -> tuple[Lease | None, Lease | None]:
+        """``(lease, None)`` once taken, ``(None, holder's lease)`` if still held after ``lease_wait``;
+        ``(None, None)`` for a store without leases."""
+        acquire = getattr(self.store, "acquire_lease", None)
+        if acquire is None:
+            return None, None
+        holder = f"{self.lease_holder}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + self.lease_wait.total_seconds()
+        while True:
+            lease, current = await _off_loop(acquire, connection_id, holder, self.lease_ttl)
+            if lease is not None:
+                return lease, None
+            left = deadline - time.monotonic()
+            if current is not None and left <= 0:
+                return None, current
+            # Held (or released just now): look again soon, never past the wait.
+            await asyncio.sleep(max(0.0, min(left, 0.25)) if current is not None else 0.01)
+
+    def _skipped(self, connection: ConnectionRecord, mode: SyncMode, held: Lease) -> SyncReport:
+        now = self.clock()
+        until = held.expires_at
+        log.info("connection %s: sync skipped, leased by %s until %s", connection.id, held.holder, until)
+        return SyncReport(
+            connection_id=connection.id, account_id=connection.account_id,
+            connector_id=connection.connector_id, mode=mode, started_at=now, finished_at=now,
+            state=connection.state, state_reason=connection.state_reason,
+            skipped=f"leased by {held.holder} until {until.isoformat()}", leased_by=held.holder,
+            leased_until=until,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, lease: Lease | None) -> AsyncIterator[None]:
+        """Keep ``lease`` alive while the body runs: a heartbeat every ``lease_ttl / 3`` and a renewal
+        at page commits when one is due (a sync that lost its lease stops at its next page)."""
+        if lease is None:
+            yield
+            return
+        keeper = _LeaseKeeper(self.store, lease, self.lease_ttl)
+        token = _KEEPER.set(keeper)
+        beat = asyncio.ensure_future(keeper.heartbeat())
+        try:
+            yield
+        finally:
+            beat.cancel()
+            with contextlib.suppress(BaseException):
+                await beat
+            _KEEPER.reset(token)
+
+    async def _sync_leased(
+        self,
+        connection: ConnectionRecord,
+        connector_cls: type[Connector],
+        mode: SyncMode,
+        streams: Sequence[str] | None,
+        progress: ProgressCallback | None,
+    ) -> SyncReport:
+        connection_id = connection.id
         started = self.clock()
         await _off_loop(self.store.mark_sync, connection_id, attempted_at=started)
         report = SyncReport(
@@ -838,6 +928,7 @@ class Engine:
         ]
         normalized = list(stream.normalize(raws))
         _check_normalized(normalized, connection.account_id, origin, stream.name)
+        _LeaseKeeper.check_current()
         counts = self.store.commit_page(
             PageBatch(
                 connection_id=connection.id, account_id=connection.account_id, stream=stream.name,
@@ -859,6 +950,68 @@ class Engine:
                 if from_time is not None:
                     return from_time
         return stored
+
+
+_KEEPER: contextvars.ContextVar[_LeaseKeeper | None] = contextvars.ContextVar("txsync_lease", default=None)
+
+
+class _LeaseKeeper:
+    """Renews one sync's lease: from the heartbeat task and from the page commits (worker threads)."""
+
+    def __init__(self, store: Any, lease: Lease, ttl: timedelta) -> None:
+        self._store = store
+        self._lease = lease
+        self._ttl = ttl
+        self._every = ttl.total_seconds() / 3
+        self._renewed = time.monotonic()
+        self._lost: LeaseLostError | None = None
+        self._lock = threading.Lock()
+
+    def renew(self) -> None:
+        """Extend the lease now; :class:`LeaseLostError` once it is lost."""
+        with self._lock:
+            if self._lost is not None:
+                raise LeaseLostError(str(self._lost))
+            try:
+                self._lease = self._store.renew_lease(self._lease, self._ttl)
+            except LeaseLostError as exc:
+                self._lost = exc
+                raise
+            self._renewed = time.monotonic()
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLostError` if the lease was lost; renew it if a renewal is due."""
+        if self._lost is not None:
+            raise LeaseLostError(str(self._lost))
+        if time.monotonic() - self._renewed >= self._every:
+            self.renew()
+
+    async def heartbeat(self) -> None:
+        """Renew every ``ttl / 3`` until cancelled or lost (a failing store is tried again next beat)."""
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                await _off_loop(self.renew)
+            except LeaseLostError as exc:
+                log.error("%s", exc)
+                return
+            except Exception as exc:
+                log.warning("sync lease of %s not renewed: %s", self._lease.connection_id, type(exc).__name__)
+
+    @staticmethod
+    def check_current() -> None:
+        """:meth:`check` for the sync running in this context (nothing without a lease): called before
+        each page commit, so a sync that lost its lease commits nothing more."""
+        keeper = _KEEPER.get()
+        if keeper is not None:
+            keeper.check()
+
+
+def _release(store: Any, lease: Lease) -> None:
+    try:
+        store.release_lease(lease)
+    except Exception as exc:  # it expires by itself
+        log.warning("sync lease of %s not released: %s", lease.connection_id, type(exc).__name__)
 
 
 def _redacted_permissions(permissions: Permissions, secrets: SecretSet) -> Permissions:

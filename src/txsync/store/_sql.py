@@ -33,6 +33,7 @@ from txsync.store._ledger import LedgerBackend, LedgerDialect, flush_ids, legs_v
 from txsync.store._links import OwnerTables
 from txsync.store._manual import ManualEntryTables
 from txsync.store._valuations import ValuationTables
+from txsync.store.leases import SyncLeases
 from txsync.store.paging import MAX_PAGE_SIZE, LedgerOrder, LedgerPage, decode_cursor, encode_cursor
 from txsync.store.records import (
     AccountRecord,
@@ -129,7 +130,7 @@ class _Keys:
         self._upto = None
 
 
-class SqlStore(OwnerTables, ValuationTables, ManualEntryTables):
+class SqlStore(OwnerTables, ValuationTables, ManualEntryTables, SyncLeases):
     """A ledger in a SQL database. Use a dialect's subclass (:class:`~txsync.store.SqliteStore`)."""
 
     _engine: Engine
@@ -289,12 +290,18 @@ class SqlStore(OwnerTables, ValuationTables, ManualEntryTables):
             self._upsert_owner(conn, owner_id, to_us(at or _now()))
 
     def connections_due(self, now: datetime, policy: SchedulePolicy | None = None) -> list[ConnectionRecord]:
-        """Active connections whose interval (by owner activity) has passed since the last attempt."""
+        """Active connections whose interval (by owner activity) has passed since the last attempt, or
+        whose last sync failed at least ``policy.failed_retry`` ago; most overdue first (in SQL)."""
         policy = policy or SchedulePolicy()
         now_us = to_us(now)
         active_since = now_us - duration_us(policy.active_window)
         owner_active = and_(t.owners.c.last_active_at.is_not(None), t.owners.c.last_active_at >= active_since)
         last = t.connections.c.last_attempt_at
+        # The last sync finished (nothing queued or running since) and failed: due again sooner.
+        finished, success = t.connections.c.last_sync_at, t.connections.c.last_success_at
+        failed = and_(
+            finished.is_not(None), finished >= last, or_(success.is_(None), success < finished)
+        )
         query = (
             select(t.connections)
             .join(t.accounts, t.accounts.c.id == t.connections.c.account_id)
@@ -305,6 +312,7 @@ class SqlStore(OwnerTables, ValuationTables, ManualEntryTables):
                     last.is_(None),
                     and_(owner_active, last <= now_us - duration_us(policy.active_interval)),
                     and_(~owner_active, last <= now_us - duration_us(policy.inactive_interval)),
+                    and_(failed, last <= now_us - duration_us(policy.failed_retry)),
                 )
             )
             .order_by(last.is_not(None), last, t.connections.c.id)
@@ -840,6 +848,7 @@ class SqlStore(OwnerTables, ValuationTables, ManualEntryTables):
         conn.execute(delete(t.raw_transactions).where(t.raw_transactions.c.stream_seq.in_(streams)))
         conn.execute(delete(t.streams).where(t.streams.c.connection_id == connection_id))
         conn.execute(delete(t.sync_runs).where(t.sync_runs.c.connection_id == connection_id))
+        conn.execute(delete(t.sync_leases).where(t.sync_leases.c.connection_id == connection_id))
         conn.execute(delete(t.connections).where(t.connections.c.id == connection_id))
 
     @contextmanager

@@ -30,6 +30,10 @@ class Store(Protocol):
     Implementations must make :meth:`commit_page` atomic: a page's raws, merged transactions and
     cursor are stored together or not at all. User changes (tombstones, overrides) live apart from
     synced data and are applied by the read methods.
+
+    A store that also has ``acquire_lease`` / ``renew_lease`` / ``release_lease`` (as both built-in
+    stores do: :class:`~txsync.store.leases.SyncLeases`) gets one sync per connection at a time from
+    the engine; a store without them is synced without leases.
     """
 
     def add_account(

@@ -57,6 +57,7 @@ __all__ = [
     "sealed_secrets",
     "store_state",
     "streams",
+    "sync_leases",
     "sync_runs",
     "tombstones",
     "transaction_ids",
@@ -233,6 +234,18 @@ sync_runs = Table(
     Column("finished_at", BigInteger, nullable=False),
     Column("ok", String(5), nullable=False),
     Column("report", Text, nullable=False),
+)
+
+# At most one sync of a connection at a time (txsync.store.leases): the holder renews its lease while
+# it syncs; a crashed holder's lease expires. Times in microseconds (UTC) of the wall clock.
+sync_leases = Table(
+    "sync_leases",
+    metadata,
+    Column("connection_id", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("acquired_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
 )
 
 # A connection's credential: its public fields in the clear, each secret field sealed by the vault

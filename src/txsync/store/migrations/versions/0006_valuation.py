@@ -1,7 +1,7 @@
 """Valuation: the price cache, stored valuations with their provenance, each owner's base currency.
 
 Revision ID: 0006_valuation
-Revises: 0004_owner
+Revises: 0005_leases
 Create Date: 2026-11-29
 
 New tables only (see the valuation block of :mod:`txsync.store.schema`): nothing existing changes; a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_valuation"
-down_revision = "0004_owner"
+down_revision = "0005_leases"
 branch_labels = None
 depends_on = None
 
