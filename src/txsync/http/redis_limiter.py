@@ -1,0 +1,520 @@
+"""A :class:`~txsync.http.RateLimiter` shared by every process and machine through Redis.
+
+One exchange IP has one weight budget, however many workers call from it: Binance bans the IP (418)
+when the sum of every worker's requests keeps going past its limits. :class:`RedisRateLimiter` keeps
+the state of each limit in Redis and changes it only inside one Lua script per operation, so that
+checking whether a request fits in every limit it costs in and counting it there is atomic across
+all workers:
+
+* fixed windows (:class:`~txsync.http.Bucket`) and decaying counters
+  (:class:`~txsync.http.DecayingCounter`), measured on the Redis server's clock (``TIME``), so
+  workers whose clocks disagree still agree on the windows;
+* usage headers (``X-MBX-USED-WEIGHT-1M``...) raise the shared count to what the exchange reports;
+* a ``Retry-After`` or a ban (418) seen by one worker holds back every worker of that key until it
+  ends (:meth:`RedisRateLimiter.penalize`).
+
+Why a Lua script rather than the ``limits`` library: ``limits`` meters one limit per call with a
+cost, but cannot check and take several limits at once, set a count from a server's usage header,
+share a ban window, or drain a Kraken-style counter; each of those would be a second, racing round
+trip. One script of some forty lines does all of it in one atomic call.
+
+The limiters are built by a :class:`RedisLimiterRegistry`, a drop-in
+:class:`~txsync.connector.LimiterRegistry`: connectors keep asking it for a limiter by key (per IP,
+per account, per API key) with a factory building a :class:`~txsync.http.WeightedRateLimiter`; the
+registry reads the limits from that limiter and returns a Redis limiter of the same limits under the
+same key instead. :func:`open_limiters` builds a registry from a URL, and the engine uses the one
+``TXSYNC_LIMITER_URL`` names when no registry is given.
+
+When Redis cannot be reached or answers an error, every operation raises
+:class:`~txsync.errors.RateLimiterUnavailableError`: a sync stops rather than run unlimited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from txsync.connector.context import LimiterRegistry
+from txsync.errors import ConfigurationError, RateLimiterUnavailableError
+from txsync.http.ratelimit import DecayingCounter, Limit, WeightedRateLimiter
+from txsync.http.waits import notify_wait
+
+if TYPE_CHECKING:  # pragma: no cover
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = [
+    "LIMITER_URL_ENV",
+    "RedisLimiterRegistry",
+    "RedisRateLimiter",
+    "default_limiters",
+    "open_limiters",
+]
+
+#: The environment variable naming the limiter backend the engine uses by default
+#: (``redis://host:6379/0``; unset or ``memory://``: in-process limiters).
+LIMITER_URL_ENV = "TXSYNC_LIMITER_URL"
+
+#: The prefix of every key the limiters write.
+DEFAULT_PREFIX = "txsync:rl:"
+
+# One script for every operation. KEYS[1] is the ban key, KEYS[2..] the limits; ARGV[1] the operation
+# ("acquire", "observe", "penalize", "levels"), ARGV[2] the penalty in seconds, then four values per
+# limit: kind ("w" window, "c" counter), limit, period (window) or drain per second (counter), and the
+# weight to take (acquire) or the reported usage (observe; "" when the response did not report it).
+# It answers {granted 0/1, seconds to wait, server time, seconds of ban left, level of each limit...}
+# as strings (Lua numbers would be truncated to integers on the way out).
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local op = ARGV[1]
+local out = {}
+if op == 'penalize' then
+  local untilt = now + tonumber(ARGV[2])
+  local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if untilt > cur then
+    redis.call('SET', KEYS[1], string.format('%.6f', untilt), 'PX', math.ceil((untilt - now) * 1000) + 1)
+  end
+  return {'1', '0', string.format('%.6f', now), string.format('%.6f', untilt - now)}
+end
+local ban = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = #KEYS - 1
+local levels = {}
+local wait = 0
+for i = 1, n do
+  local kind = ARGV[4 * i - 1]
+  local limit = tonumber(ARGV[4 * i])
+  local rate = tonumber(ARGV[4 * i + 1])
+  local arg = ARGV[4 * i + 2]
+  local key = KEYS[i + 1]
+  if kind == 'w' then
+    local window = math.floor(now / rate)
+    local h = redis.call('HMGET', key, 'w', 'u')
+    local stored = tonumber(h[1])
+    local used = 0
+    if stored ~= nil and stored >= window then
+      window = stored
+      used = tonumber(h[2])
+    end
+    if op == 'acquire' then
+      local weight = tonumber(arg)
+      if weight > 0 and used + weight > limit then
+        wait = math.max(wait, (window + 1) * rate - now)
+      end
+    elseif op == 'observe' and arg ~= '' then
+      local reported = math.ceil(tonumber(arg))
+      if reported > used then
+        used = reported
+        redis.call('HSET', key, 'w', window, 'u', used)
+        redis.call('PEXPIRE', key, math.ceil(rate * 2000))
+      end
+    end
+    levels[i] = {window, used}
+  else
+    local h = redis.call('HMGET', key, 'v', 't')
+    local value = tonumber(h[1]) or 0
+    local at = tonumber(h[2]) or now
+    if now > at then
+      value = math.max(0, value - (now - at) * rate)
+      at = now
+    end
+    if op == 'acquire' then
+      local excess = value + tonumber(arg) - limit
+      if tonumber(arg) > 0 and excess > 0 then
+        wait = math.max(wait, math.max(excess / rate, 0.001))
+      end
+    elseif op == 'observe' and arg ~= '' then
+      local reported = tonumber(arg)
+      if reported > value then
+        value = reported
+        redis.call('HSET', key, 'v', string.format('%.6f', value), 't', string.format('%.6f', at))
+        redis.call('PEXPIRE', key, math.ceil((limit / rate + 1) * 1000))
+      end
+    end
+    levels[i] = {at, value}
+  end
+end
+local banleft = string.format('%.6f', math.max(0, ban - now))
+if op == 'acquire' then
+  if ban > now then
+    wait = math.max(wait, ban - now)
+  end
+  if wait > 0 then
+    out = {'0', string.format('%.6f', wait), string.format('%.6f', now), banleft}
+  else
+    for i = 1, n do
+      local kind = ARGV[4 * i - 1]
+      local weight = tonumber(ARGV[4 * i + 2])
+      local key = KEYS[i + 1]
+      if weight > 0 then
+        if kind == 'w' then
+          local used = levels[i][2] + weight
+          levels[i][2] = used
+          redis.call('HSET', key, 'w', levels[i][1], 'u', used)
+          redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[4 * i + 1]) * 2000))
+        else
+          local value = levels[i][2] + weight
+          levels[i][2] = value
+          redis.call('HSET', key, 'v', string.format('%.6f', value), 't', string.format('%.6f', levels[i][1]))
+          local limit = tonumber(ARGV[4 * i])
+          local rate = tonumber(ARGV[4 * i + 1])
+          redis.call('PEXPIRE', key, math.ceil((limit / rate + 1) * 1000))
+        end
+      end
+    end
+    out = {'1', '0', string.format('%.6f', now), banleft}
+  end
+else
+  out = {'1', '0', string.format('%.6f', now), banleft}
+end
+for i = 1, n do
+  out[#out + 1] = string.format('%.6f', levels[i][2])
+end
+return out
+"""
+
+
+def _describe_url(url: str) -> str:
+    """``redis://host:port/db`` without user or password (for messages)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class _RedisConnection:
+    """One Redis server, with one asyncio client (and its registered script) per event loop.
+
+    An asyncio Redis client belongs to the event loop it first ran in; an engine driven by
+    ``sync_blocking`` runs each sync in a loop of its own, so each loop gets its own client.
+    """
+
+    def __init__(self, url: str, *, timeout: float, client: Redis | None = None) -> None:
+        self.url = url
+        self.where = _describe_url(url)
+        self.timeout = timeout
+        self._given = client
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Redis, AsyncScript]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def script(self) -> AsyncScript:
+        loop = asyncio.get_running_loop()
+        held = self._clients.get(loop)
+        if held is None:
+            if self._given is not None:
+                client = self._given
+            else:
+                from redis.asyncio import Redis
+
+                client = Redis.from_url(
+                    self.url,
+                    socket_connect_timeout=self.timeout,
+                    socket_timeout=self.timeout,
+                    decode_responses=True,
+                )
+            held = self._clients[loop] = (client, client.register_script(_SCRIPT))
+        return held[1]
+
+    async def run(self, keys: Sequence[str], args: Sequence[str | float | int]) -> list[str]:
+        """Run the script; any Redis failure becomes a :class:`RateLimiterUnavailableError`."""
+        from redis.exceptions import RedisError
+
+        try:
+            result = await self.script()(keys=list(keys), args=list(args))
+        except RedisError as exc:
+            raise RateLimiterUnavailableError(
+                f"the shared rate limiter cannot use Redis at {self.where}: {type(exc).__name__}"
+            ) from None
+        except OSError as exc:
+            raise RateLimiterUnavailableError(
+                f"the shared rate limiter cannot reach Redis at {self.where}: {type(exc).__name__}"
+            ) from None
+        return [str(item) for item in result]
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop (the others close with their loops)."""
+        loop = asyncio.get_running_loop()
+        held = self._clients.pop(loop, None)
+        if held is not None and self._given is None:
+            await held[0].aclose()
+
+
+def _encode(limit: Limit) -> tuple[str, str, str]:
+    if isinstance(limit, DecayingCounter):
+        return "c", repr(float(limit.limit)), repr(float(limit.decay))
+    return "w", str(limit.limit), repr(float(limit.period))
+
+
+class RedisRateLimiter:
+    """A :class:`~txsync.http.RateLimiter` whose limits live in Redis, shared by every worker that
+    uses the same ``key`` (and prefix) on the same server.
+
+    ``limits`` are the same :class:`~txsync.http.Bucket` and :class:`~txsync.http.DecayingCounter`
+    values the in-memory :class:`~txsync.http.WeightedRateLimiter` takes; ``key`` says what shares
+    them (``"binance:ip:office:spot"``, ``"binance:uid:<account>"``). Every worker must declare the
+    same limits for a key.
+
+    :meth:`acquire` runs one atomic script: a request is counted only when it fits in every limit it
+    names and no ban is running; otherwise it sleeps for what the script says and tries again.
+    :meth:`observe` and :meth:`penalize` are synchronous in the protocol, so they queue their update;
+    :meth:`flush` sends what is queued (the HTTP client awaits it after every response, and
+    :meth:`acquire` sends it first), so a 418 seen by one worker holds the others back before this
+    worker's request returns.
+    """
+
+    def __init__(
+        self,
+        connection: _RedisConnection,
+        key: str,
+        limits: Sequence[Limit],
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        names: dict[str, Limit] = {}
+        for limit in limits:
+            if limit.name in names:
+                raise ConfigurationError(f"duplicate rate-limit bucket {limit.name!r}")
+            names[limit.name] = limit
+        if not names:
+            raise ConfigurationError("a shared rate limiter needs at least one limit")
+        self._connection = connection
+        self._limits = names
+        self.key = key
+        # One hash tag per limiter: every key a script touches is in one Redis Cluster slot.
+        tagged = f"{prefix}{{{key}}}"
+        self._ban_key = f"{tagged}:ban"
+        self._keys = {name: f"{tagged}:{name}" for name in names}
+        self._sleep = sleep
+        self._queued_reports: dict[str, float] = {}
+        self._queued_penalty = 0.0
+        self._flushing: asyncio.Lock | None = None
+        #: Local view of the shared ban's end (``time.time()``), for :meth:`blocked_for`.
+        self._blocked_until = -math.inf
+        #: The Redis server time (seconds) of the last grant, for tests and benchmarks.
+        self.last_granted_at: float | None = None
+
+    @property
+    def buckets(self) -> tuple[Limit, ...]:
+        """The configured limits, in declaration order."""
+        return tuple(self._limits.values())
+
+    def _args(self, op: str, values: Mapping[str, str], names: Sequence[str]) -> list[str]:
+        args = [op, "0"]
+        for name in names:
+            args.extend((*_encode(self._limits[name]), values.get(name, "")))
+        return args
+
+    async def _run(
+        self, op: str, names: Sequence[str], values: Mapping[str, str], penalty: float = 0.0
+    ) -> list[str]:
+        keys = [self._ban_key, *(self._keys[name] for name in names)]
+        args = self._args(op, values, names)
+        args[1] = repr(penalty)
+        return await self._connection.run(keys, args)
+
+    async def acquire(self, weights: Mapping[str, int]) -> None:
+        """Wait until ``weights`` fits in every shared limit it names and no ban runs, then count it.
+
+        Raises :class:`~txsync.errors.ConfigurationError` for an unknown bucket, a negative weight or
+        one larger than its limit, and :class:`~txsync.errors.RateLimiterUnavailableError` when Redis
+        fails.
+        """
+        await self.reserve(weights)
+
+    async def reserve(self, weights: Mapping[str, int]) -> float:
+        """:meth:`acquire`, returning the Redis server time (seconds since the epoch) of the grant."""
+        costs = self._validate(weights)
+        await self.flush()
+        names = list(costs) or [next(iter(self._limits))]
+        values = {name: str(costs.get(name, 0)) for name in names}
+        while True:
+            result = await self._run("acquire", names, values)
+            granted, wait, now = result[0] == "1", float(result[1]), float(result[2])
+            if granted:
+                self.last_granted_at = now
+                return now
+            banned = float(result[3])
+            if banned > 0:
+                self._blocked_until = max(self._blocked_until, time.time() + banned)
+            notify_wait(wait, "rate limit")
+            await self._sleep(wait)
+
+    def observe(self, headers: httpx.Headers) -> None:
+        """Queue the usage each limit's header reports; :meth:`flush` raises the shared counts to it."""
+        for name, limit in self._limits.items():
+            header = limit.usage_header
+            raw = headers.get(header) if header is not None else None
+            if raw is None:
+                continue
+            try:
+                reported = float(raw.strip())
+            except ValueError:
+                continue
+            if math.isfinite(reported) and reported >= 0:
+                self._queued_reports[name] = max(reported, self._queued_reports.get(name, 0.0))
+
+    def penalize(self, seconds: float) -> None:
+        """Queue a ban of ``seconds`` from now for every worker of this key (sent by :meth:`flush`);
+        this worker honours it at once."""
+        if not (seconds > 0 and math.isfinite(seconds)):
+            return
+        self._queued_penalty = max(self._queued_penalty, seconds)
+        self._blocked_until = max(self._blocked_until, time.time() + seconds)
+
+    async def flush(self) -> None:
+        """Send the queued usage reports and penalty to Redis (nothing when none is queued)."""
+        if not self._queued_reports and not self._queued_penalty:
+            return
+        if self._flushing is None:
+            self._flushing = asyncio.Lock()
+        async with self._flushing:
+            reports, self._queued_reports = self._queued_reports, {}
+            penalty, self._queued_penalty = self._queued_penalty, 0.0
+            try:
+                if penalty:
+                    await self._run("penalize", [next(iter(self._limits))], {}, penalty)
+                if reports:
+                    names = list(reports)
+                    await self._run("observe", names, {name: repr(value) for name, value in reports.items()})
+            except BaseException:
+                # Keep what could not be sent for the next attempt.
+                for name, value in reports.items():
+                    self._queued_reports[name] = max(value, self._queued_reports.get(name, 0.0))
+                self._queued_penalty = max(self._queued_penalty, penalty)
+                raise
+
+    async def levels(self) -> dict[str, float]:
+        """Each shared limit's current value: weight in a bucket's window, a counter's level."""
+        await self.flush()
+        names = list(self._limits)
+        result = await self._run("levels", names, {})
+        return {name: float(value) for name, value in zip(names, result[4:], strict=True)}
+
+    async def usage(self) -> dict[str, int]:
+        """:meth:`levels` rounded up to whole weights."""
+        return {name: math.ceil(value) for name, value in (await self.levels()).items()}
+
+    async def banned_for(self) -> float:
+        """Seconds left of the shared ban of this key (0 when none), as Redis holds it."""
+        await self.flush()
+        result = await self._run("levels", [next(iter(self._limits))], {})
+        wait = float(result[3])
+        if wait > 0:
+            self._blocked_until = max(self._blocked_until, time.time() + wait)
+        return wait
+
+    def blocked_for(self) -> float:
+        """Seconds left of the last ban this worker set or met (0 when none); without a Redis call."""
+        return max(0.0, self._blocked_until - time.time())
+
+    def _validate(self, weights: Mapping[str, int]) -> dict[str, int]:
+        costs: dict[str, int] = {}
+        for name, weight in weights.items():
+            limit = self._limits.get(name)
+            if limit is None:
+                known = ", ".join(sorted(self._limits))
+                raise ConfigurationError(f"unknown rate-limit bucket {name!r} (known: {known})")
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                raise ConfigurationError(f"weight for bucket {name!r} must be a non-negative int")
+            if weight > limit.limit:
+                raise ConfigurationError(
+                    f"a request of weight {weight} can never fit in bucket {name!r} (limit {limit.limit:g})"
+                )
+            if weight:
+                costs[name] = weight
+        return costs
+
+    def __repr__(self) -> str:
+        limits = ", ".join(self._limits)
+        return f"RedisRateLimiter(key={self.key!r}, limits={limits}, redis={self._connection.where!r})"
+
+
+class RedisLimiterRegistry(LimiterRegistry):
+    """A :class:`~txsync.connector.LimiterRegistry` whose limiters are shared through Redis.
+
+    Connectors ask for a limiter by key with a factory building a
+    :class:`~txsync.http.WeightedRateLimiter`; this registry builds it once to read its limits and
+    returns a :class:`RedisRateLimiter` of those limits under the same key. A limiter on a simulated
+    clock (a benchmark's virtual time) or of another class (a connector's own subclass translating
+    headers) is kept in-process as built.
+
+    ``url`` is ``redis://[:password@]host:port/db`` (or ``rediss://``); ``client`` replaces the
+    client built from it (a host's own ``redis.asyncio.Redis``, used from one event loop only);
+    ``prefix`` namespaces the keys (two deployments on one Redis stay apart); ``timeout`` bounds
+    connecting and each call in seconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        timeout: float = 5.0,
+        client: Redis | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        super().__init__()
+        if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigurationError(f"not a Redis URL: {_describe_url(url)!r}")
+        try:
+            import redis  # noqa: F401
+        except ImportError as exc:
+            raise ConfigurationError(
+                "the shared rate limiter needs the redis extra: pip install 'txsync[redis]'"
+            ) from exc
+        self.prefix = prefix
+        self._connection = _RedisConnection(url, timeout=timeout, client=client)
+        self._sleep = sleep
+
+    def shared(self, key: str, limits: Sequence[Limit]) -> RedisRateLimiter:
+        """A Redis limiter of ``limits`` under ``key`` (not remembered by the registry)."""
+        return RedisRateLimiter(self._connection, key, limits, prefix=self.prefix, sleep=self._sleep)
+
+    def get(self, key: str, factory: Callable[[], Any]) -> Any:
+        """The limiter for ``key``: a shared Redis limiter of the limits ``factory``'s limiter has."""
+
+        def build() -> Any:
+            made = factory()
+            if type(made) is WeightedRateLimiter and made.clock is time.time:
+                return self.shared(key, made.buckets)
+            return made
+
+        return super().get(key, build)
+
+    async def aclose(self) -> None:
+        """Close the Redis client of the running event loop."""
+        await self._connection.aclose()
+
+    def __repr__(self) -> str:
+        return f"RedisLimiterRegistry(redis={self._connection.where!r}, prefix={self.prefix!r})"
+
+
+def open_limiters(url: str | None, **options: Any) -> LimiterRegistry:
+    """The limiter registry a URL names: ``None``, ``""`` or ``memory://`` -> in-process limiters (the
+    default); ``redis://...`` or ``rediss://...`` -> a :class:`RedisLimiterRegistry` (``options`` go
+    to it). Anything else is a :class:`~txsync.errors.ConfigurationError`."""
+    if not url or url == "memory://":
+        return LimiterRegistry()
+    scheme = urlsplit(url).scheme
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisLimiterRegistry(url, **options)
+    raise ConfigurationError(
+        f"unknown rate limiter backend {scheme or url!r}: use memory:// or redis://host:port/db"
+    )
+
+
+def default_limiters() -> LimiterRegistry:
+    """The registry the engine uses when none is given: per :data:`LIMITER_URL_ENV`, else in-process."""
+    return open_limiters(os.environ.get(LIMITER_URL_ENV))
+
+
