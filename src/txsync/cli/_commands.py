@@ -36,5 +36,7 @@ COMMANDS: dict[str, str] = {
     # the owner's ledger: transfers linked across accounts, balances explained
     "transfers": "txsync.cli.owner:transfers",
     "balances": "txsync.cli.owner:balances",
+    # the built-in sandboxes served over HTTP (issue 15)
+    "sandbox": "txsync.cli.sandbox:sandbox",
     # issue 12 (imports, manual entries), 14 (value), 15 (sandbox serve) plug their commands in here.
 }
