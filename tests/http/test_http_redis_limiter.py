@@ -247,3 +247,26 @@ def test_the_backend_is_chosen_by_url_and_environment(monkeypatch: pytest.Monkey
     engine = Engine.__new__(Engine)
     Engine.__init__(engine, store=None, hooks=[])  # type: ignore[arg-type]
     assert isinstance(engine.limiters, RedisLimiterRegistry)
+
+
+async def test_a_sync_stops_with_the_typed_error_when_redis_is_unreachable() -> None:
+    from txsync.connectors.demo import DemoExchange
+    from txsync.connectors.demo.sandbox import DEMO_KEY, DEMO_SECRET, DemoSandbox
+    from txsync.models import Credential
+    from txsync.registry import Registry
+    from txsync.store import SqliteStore
+
+    sandbox = DemoSandbox()
+    registry = Registry(entry_points=[])
+    registry.register(DemoExchange)
+    engine = Engine(
+        SqliteStore(":memory:"), registry=registry, transport_for=lambda _c: sandbox.transport(),
+        limiters=RedisLimiterRegistry("redis://127.0.0.1:1/0", timeout=0.5), clock=sandbox.clock, hooks=[],
+    )
+    credential = Credential(connector_id="demo", secrets={"api_key": DEMO_KEY, "api_secret": DEMO_SECRET})
+    connection = engine.connect("owner", credential, verify=False)
+    report = await engine.sync(connection.id)
+    assert not report.ok
+    assert any(e.startswith("RateLimiterUnavailableError") for e in report.errors)
+    assert sandbox.requests == 0  # nothing sent unlimited
+    assert len(report.streams) <= 1 and not any(s.completed for s in report.streams)  # stopped at once
