@@ -143,6 +143,53 @@ def worker(
     results.put(summary)
 
 
+# -- what one sync costs ------------------------------------------------------------------------------
+
+
+def sync_costs(scenario: str) -> dict[str, Any]:
+    """Requests and weight of a full sync and of the weekly incremental sync after it, for one account
+    of ``scenario`` ("small" or "full"), in-process on a simulated clock (the sizing's inputs)."""
+    from txsync.connector import LimiterRegistry
+    from txsync.connectors.binance import Binance
+    from txsync.connectors.binance._limits import VirtualClock, build_limiters
+    from txsync.connectors.binance.sandbox import KEY, NOW, SECRET, BinanceSandbox, Scenario, ScenarioAccount
+    from txsync.engine import Engine, SyncMode
+    from txsync.http import RetryPolicy
+    from txsync.models import Credential
+    from txsync.registry import Registry
+    from txsync.store import SqliteStore
+
+    small = scenario == "small"
+    account = ScenarioAccount.generate(Scenario.small() if small else Scenario())
+    virtual = VirtualClock(NOW.timestamp())
+    shift = [0.0]
+
+    def clock() -> datetime:
+        return NOW + timedelta(seconds=virtual.time() - NOW.timestamp() + shift[0])
+
+    sandbox = BinanceSandbox(account=account, wall=virtual.time, clock=clock)
+    registry = Registry(entry_points=[])
+    registry.register(Binance)
+    limiters = LimiterRegistry()
+    engine = Engine(SqliteStore(":memory:"), registry=registry, transport_for=lambda _c: sandbox.transport(),
+                    clock=clock, limiters=limiters, retry=RetryPolicy(sleep=virtual.sleep), hooks=[])
+    credential = Credential(connector_id="binance", secrets={"api_key": KEY, "api_secret": SECRET})
+    connection = engine.connect("o", credential, verify=False, options={"origin": ORIGIN} if small else {})
+    build_limiters(limiters, ip_label="default", account_id=connection.account_id, clock=virtual.time,
+                   sleep=virtual.sleep)
+    full = asyncio.run(engine.sync(connection.id, SyncMode.FULL))
+    spent, requests = dict(sandbox.weight_spent), sandbox.requests
+    shift[0] = 7 * 86_400  # a week later
+    weekly = asyncio.run(engine.sync(connection.id))
+    return {
+        "scenario": scenario, "transactions": full.total("new"),
+        "full": {"requests": requests, "weight": spent},
+        "weekly": {"requests": sandbox.requests - requests,
+                   "weight": {k: v - spent.get(k, 0) for k, v in sandbox.weight_spent.items()},
+                   "new": weekly.total("new")},
+    }
+
+
 # -- one run ------------------------------------------------------------------------------------------
 
 
@@ -271,6 +318,14 @@ def main() -> None:
     plan = [("redis", int(n)) for n in args.workers.split(",") if n] + [
         ("memory", int(n)) for n in args.memory_workers.split(",") if n
     ]
+    for scenario in ("small", "full"):
+        costs = sync_costs(scenario)
+        if args.json:
+            print(json.dumps(costs), flush=True)
+        else:
+            print(f"one {scenario} account ({costs['transactions']} transactions): full sync "
+                  f"{costs['full']['requests']} requests, weight {costs['full']['weight']}; weekly sync "
+                  f"{costs['weekly']['requests']} requests, weight {costs['weekly']['weight']}", flush=True)
     print(f"{args.accounts} small Binance accounts behind one served sandbox (one IP), windows of "
           f"{args.window:g} s with Binance's limits; PostgreSQL store; "
           f"{args.concurrency} syncs at once per worker")
