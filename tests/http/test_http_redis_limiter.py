@@ -270,3 +270,26 @@ async def test_a_sync_stops_with_the_typed_error_when_redis_is_unreachable() -> 
     assert any(e.startswith("RateLimiterUnavailableError") for e in report.errors)
     assert sandbox.requests == 0  # nothing sent unlimited
     assert len(report.streams) <= 1 and not any(s.completed for s in report.streams)  # stopped at once
+
+
+async def test_a_usage_header_that_says_nothing_new_costs_no_redis_call(redis_url: str, prefix: str) -> None:
+    buckets = [Bucket("spot", 6000, 3600, usage_header="X-MBX-USED-WEIGHT-1M")]
+    limiter = RedisLimiterRegistry(redis_url, prefix=prefix).get(
+        "binance:ip:quiet:spot", lambda: WeightedRateLimiter(buckets)
+    )
+    calls: list[str] = []
+    connection = limiter._connection
+    run = connection.run
+
+    async def counted(keys, args):  # type: ignore[no-untyped-def]
+        calls.append(args[0])
+        return await run(keys, args)
+
+    connection.run = counted
+    async with HttpClient("https://api.binance.com", limiter=limiter, transport=usage_response(20)) as client:
+        await client.get_json("/api/v3/account", weights={"spot": 20})  # the server saw what we counted
+        assert calls == ["acquire"]
+    async with HttpClient("https://api.binance.com", limiter=limiter, transport=usage_response(500)) as client:
+        await client.get_json("/api/v3/account", weights={"spot": 20})  # someone else spent weight
+    assert calls == ["acquire", "acquire", "observe"]
+    assert await limiter.usage() == {"spot": 500}

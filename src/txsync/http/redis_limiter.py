@@ -44,7 +44,7 @@ import httpx
 
 from txsync.connector.context import LimiterRegistry
 from txsync.errors import ConfigurationError, RateLimiterUnavailableError
-from txsync.http.ratelimit import DecayingCounter, Limit, WeightedRateLimiter
+from txsync.http.ratelimit import Bucket, DecayingCounter, Limit, WeightedRateLimiter
 from txsync.http.waits import notify_wait
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,16 +67,15 @@ LIMITER_URL_ENV = "TXSYNC_LIMITER_URL"
 DEFAULT_PREFIX = "txsync:rl:"
 
 # One script for every operation. KEYS[1] is the ban key, KEYS[2..] the limits; ARGV[1] the operation
-# ("acquire", "observe", "penalize", "levels"), ARGV[2] the penalty in seconds, then four values per
-# limit: kind ("w" window, "c" counter), limit, period (window) or drain per second (counter), and the
-# weight to take (acquire) or the reported usage (observe; "" when the response did not report it).
-# It answers {granted 0/1, seconds to wait, server time, seconds of ban left, level of each limit...}
-# as strings (Lua numbers would be truncated to integers on the way out).
+# ("acquire", "observe", "penalize", "levels"), ARGV[2] the penalty in seconds, then five values per
+# limit: kind ("w" window, "c" counter), limit, period (window) or drain per second (counter), the weight
+# to take (acquire) and the usage a response reported ("" for none; applied first, by acquire and
+# observe, and only ever raising a count). It answers {granted 0/1, seconds to wait, server time,
+# seconds of ban left, level of each limit...} as strings (Lua numbers would be truncated to integers).
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local op = ARGV[1]
-local out = {}
 if op == 'penalize' then
   local untilt = now + tonumber(ARGV[2])
   local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -87,96 +86,82 @@ if op == 'penalize' then
 end
 local ban = tonumber(redis.call('GET', KEYS[1]) or '0')
 local n = #KEYS - 1
-local levels = {}
+local state = {}
 local wait = 0
 for i = 1, n do
-  local kind = ARGV[4 * i - 1]
-  local limit = tonumber(ARGV[4 * i])
-  local rate = tonumber(ARGV[4 * i + 1])
-  local arg = ARGV[4 * i + 2]
+  local base = 5 * i - 2
+  local kind = ARGV[base]
+  local limit = tonumber(ARGV[base + 1])
+  local rate = tonumber(ARGV[base + 2])
+  local weight = tonumber(ARGV[base + 3]) or 0
+  local reported = tonumber(ARGV[base + 4])
   local key = KEYS[i + 1]
+  local mark, level, ttl, dirty
   if kind == 'w' then
-    local window = math.floor(now / rate)
+    mark = math.floor(now / rate)
     local h = redis.call('HMGET', key, 'w', 'u')
     local stored = tonumber(h[1])
-    local used = 0
-    if stored ~= nil and stored >= window then
-      window = stored
-      used = tonumber(h[2])
+    level = 0
+    if stored ~= nil and stored >= mark then
+      mark = stored
+      level = tonumber(h[2])
     end
-    if op == 'acquire' then
-      local weight = tonumber(arg)
-      if weight > 0 and used + weight > limit then
-        wait = math.max(wait, (window + 1) * rate - now)
-      end
-    elseif op == 'observe' and arg ~= '' then
-      local reported = math.ceil(tonumber(arg))
-      if reported > used then
-        used = reported
-        redis.call('HSET', key, 'w', window, 'u', used)
-        redis.call('PEXPIRE', key, math.ceil(rate * 2000))
-      end
+    if reported ~= nil and math.ceil(reported) > level then
+      level = math.ceil(reported)
+      dirty = true
     end
-    levels[i] = {window, used}
+    if op == 'acquire' and weight > 0 and level + weight > limit then
+      wait = math.max(wait, (mark + 1) * rate - now)
+    end
+    ttl = math.ceil(rate * 2000)
   else
     local h = redis.call('HMGET', key, 'v', 't')
-    local value = tonumber(h[1]) or 0
-    local at = tonumber(h[2]) or now
-    if now > at then
-      value = math.max(0, value - (now - at) * rate)
-      at = now
+    level = tonumber(h[1]) or 0
+    mark = tonumber(h[2]) or now
+    if now > mark then
+      level = math.max(0, level - (now - mark) * rate)
+      mark = now
     end
-    if op == 'acquire' then
-      local excess = value + tonumber(arg) - limit
-      if tonumber(arg) > 0 and excess > 0 then
-        wait = math.max(wait, math.max(excess / rate, 0.001))
-      end
-    elseif op == 'observe' and arg ~= '' then
-      local reported = tonumber(arg)
-      if reported > value then
-        value = reported
-        redis.call('HSET', key, 'v', string.format('%.6f', value), 't', string.format('%.6f', at))
-        redis.call('PEXPIRE', key, math.ceil((limit / rate + 1) * 1000))
-      end
+    if reported ~= nil and reported > level then
+      level = reported
+      dirty = true
     end
-    levels[i] = {at, value}
+    if op == 'acquire' and weight > 0 and level + weight > limit then
+      wait = math.max(wait, math.max((level + weight - limit) / rate, 0.001))
+    end
+    ttl = math.ceil((limit / rate + 1) * 1000)
   end
+  state[i] = {kind = kind, key = key, mark = mark, level = level, weight = weight, ttl = ttl, dirty = dirty}
 end
-local banleft = string.format('%.6f', math.max(0, ban - now))
+local granted = '1'
 if op == 'acquire' then
   if ban > now then
     wait = math.max(wait, ban - now)
   end
   if wait > 0 then
-    out = {'0', string.format('%.6f', wait), string.format('%.6f', now), banleft}
+    granted = '0'
   else
     for i = 1, n do
-      local kind = ARGV[4 * i - 1]
-      local weight = tonumber(ARGV[4 * i + 2])
-      local key = KEYS[i + 1]
-      if weight > 0 then
-        if kind == 'w' then
-          local used = levels[i][2] + weight
-          levels[i][2] = used
-          redis.call('HSET', key, 'w', levels[i][1], 'u', used)
-          redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[4 * i + 1]) * 2000))
-        else
-          local value = levels[i][2] + weight
-          levels[i][2] = value
-          redis.call('HSET', key, 'v', string.format('%.6f', value), 't', string.format('%.6f', levels[i][1]))
-          local limit = tonumber(ARGV[4 * i])
-          local rate = tonumber(ARGV[4 * i + 1])
-          redis.call('PEXPIRE', key, math.ceil((limit / rate + 1) * 1000))
-        end
+      if state[i].weight > 0 then
+        state[i].level = state[i].level + state[i].weight
+        state[i].dirty = true
       end
     end
-    out = {'1', '0', string.format('%.6f', now), banleft}
   end
-else
-  out = {'1', '0', string.format('%.6f', now), banleft}
 end
+local out = {granted, string.format('%.6f', wait), string.format('%.6f', now),
+             string.format('%.6f', math.max(0, ban - now))}
 for i = 1, n do
-  out[#out + 1] = string.format('%.6f', levels[i][2])
+  local s = state[i]
+  if s.dirty then
+    if s.kind == 'w' then
+      redis.call('HSET', s.key, 'w', s.mark, 'u', s.level)
+    else
+      redis.call('HSET', s.key, 'v', string.format('%.6f', s.level), 't', string.format('%.6f', s.mark))
+    end
+    redis.call('PEXPIRE', s.key, s.ttl)
+  end
+  out[#out + 1] = string.format('%.6f', s.level)
 end
 return out
 """
@@ -266,9 +251,10 @@ class RedisRateLimiter:
     :meth:`acquire` runs one atomic script: a request is counted only when it fits in every limit it
     names and no ban is running; otherwise it sleeps for what the script says and tries again.
     :meth:`observe` and :meth:`penalize` are synchronous in the protocol, so they queue their update;
-    :meth:`flush` sends what is queued (the HTTP client awaits it after every response, and
-    :meth:`acquire` sends it first), so a 418 seen by one worker holds the others back before this
-    worker's request returns.
+    :meth:`flush` sends what is queued (the HTTP client awaits it after every response), so a 418 seen
+    by one worker holds the others back before this worker's request returns, and a usage header
+    reporting more than this worker saw reaches the others at once. Reports still queued ride along
+    with the next :meth:`acquire`.
     """
 
     def __init__(
@@ -297,7 +283,9 @@ class RedisRateLimiter:
         self._sleep = sleep
         self._queued_reports: dict[str, float] = {}
         self._queued_penalty = 0.0
-        self._flushing: asyncio.Lock | None = None
+        #: Per window bucket: the shared count at the last answer, and the local monotonic time its
+        #: window ends.
+        self._seen: dict[str, tuple[float, float]] = {}
         #: Local view of the shared ban's end (``time.time()``), for :meth:`blocked_for`.
         self._blocked_until = -math.inf
         #: The Redis server time (seconds) of the last grant, for tests and benchmarks.
@@ -308,18 +296,23 @@ class RedisRateLimiter:
         """The configured limits, in declaration order."""
         return tuple(self._limits.values())
 
-    def _args(self, op: str, values: Mapping[str, str], names: Sequence[str]) -> list[str]:
-        args = [op, "0"]
-        for name in names:
-            args.extend((*_encode(self._limits[name]), values.get(name, "")))
-        return args
-
     async def _run(
-        self, op: str, names: Sequence[str], values: Mapping[str, str], penalty: float = 0.0
+        self,
+        op: str,
+        names: Sequence[str],
+        weights: Mapping[str, int] | None = None,
+        reports: Mapping[str, float] | None = None,
+        penalty: float = 0.0,
     ) -> list[str]:
         keys = [self._ban_key, *(self._keys[name] for name in names)]
-        args = self._args(op, values, names)
-        args[1] = repr(penalty)
+        args = [op, repr(penalty)]
+        for name in names:
+            reported = (reports or {}).get(name)
+            args.extend((
+                *_encode(self._limits[name]),
+                str((weights or {}).get(name, 0)),
+                "" if reported is None else repr(reported),
+            ))
         return await self._connection.run(keys, args)
 
     async def acquire(self, weights: Mapping[str, int]) -> None:
@@ -334,12 +327,18 @@ class RedisRateLimiter:
     async def reserve(self, weights: Mapping[str, int]) -> float:
         """:meth:`acquire`, returning the Redis server time (seconds since the epoch) of the grant."""
         costs = self._validate(weights)
-        await self.flush()
-        names = list(costs) or [next(iter(self._limits))]
-        values = {name: str(costs.get(name, 0)) for name in names}
+        await self._send_penalty()
         while True:
-            result = await self._run("acquire", names, values)
+            # The usage reports queued since the last call ride along (applied before the check).
+            reports, self._queued_reports = self._queued_reports, {}
+            names = list(dict.fromkeys([*costs, *reports])) or [next(iter(self._limits))]
+            try:
+                result = await self._run("acquire", names, costs, reports)
+            except BaseException:
+                self._requeue(reports)
+                raise
             granted, wait, now = result[0] == "1", float(result[1]), float(result[2])
+            self._remember(names, result, now)
             if granted:
                 self.last_granted_at = now
                 return now
@@ -350,7 +349,8 @@ class RedisRateLimiter:
             await self._sleep(wait)
 
     def observe(self, headers: httpx.Headers) -> None:
-        """Queue the usage each limit's header reports; :meth:`flush` raises the shared counts to it."""
+        """Queue the usage each limit's header reports: the next :meth:`acquire` (or :meth:`flush`)
+        raises the shared counts to it, in the same script call."""
         for name, limit in self._limits.items():
             header = limit.usage_header
             raw = headers.get(header) if header is not None else None
@@ -364,40 +364,68 @@ class RedisRateLimiter:
                 self._queued_reports[name] = max(reported, self._queued_reports.get(name, 0.0))
 
     def penalize(self, seconds: float) -> None:
-        """Queue a ban of ``seconds`` from now for every worker of this key (sent by :meth:`flush`);
-        this worker honours it at once."""
+        """Queue a ban of ``seconds`` from now for every worker of this key (sent by :meth:`flush`, which
+        the HTTP client awaits before the failed request returns); this worker honours it at once."""
         if not (seconds > 0 and math.isfinite(seconds)):
             return
         self._queued_penalty = max(self._queued_penalty, seconds)
         self._blocked_until = max(self._blocked_until, time.time() + seconds)
 
     async def flush(self) -> None:
-        """Send the queued usage reports and penalty to Redis (nothing when none is queued)."""
-        if not self._queued_reports and not self._queued_penalty:
+        """Send a queued penalty, and the queued usage reports that would raise a shared count, to Redis.
+
+        A report no higher than the count this worker saw at its last grant in the same window says
+        nothing new (the shared count only grows within a window) and is dropped: with txsync the only
+        client of a key, responses cost no Redis call. A higher one (weight spent by someone else) is
+        sent at once, so every worker sees it.
+        """
+        await self._send_penalty()
+        if not self._queued_reports:
             return
-        if self._flushing is None:
-            self._flushing = asyncio.Lock()
-        async with self._flushing:
-            reports, self._queued_reports = self._queued_reports, {}
-            penalty, self._queued_penalty = self._queued_penalty, 0.0
-            try:
-                if penalty:
-                    await self._run("penalize", [next(iter(self._limits))], {}, penalty)
-                if reports:
-                    names = list(reports)
-                    await self._run("observe", names, {name: repr(value) for name, value in reports.items()})
-            except BaseException:
-                # Keep what could not be sent for the next attempt.
-                for name, value in reports.items():
-                    self._queued_reports[name] = max(value, self._queued_reports.get(name, 0.0))
-                self._queued_penalty = max(self._queued_penalty, penalty)
-                raise
+        now = time.monotonic()
+        queued = {
+            name: value for name, value in self._queued_reports.items()
+            if not (name in self._seen and self._seen[name][1] > now and value <= self._seen[name][0])
+        }
+        self._queued_reports = {}
+        if not queued:
+            return
+        try:
+            await self._run("observe", list(queued), reports=queued)
+        except BaseException:
+            self._requeue(queued)
+            raise
+
+    async def _send_penalty(self) -> None:
+        penalty = self._queued_penalty
+        if not penalty:
+            return
+        self._queued_penalty = 0.0
+        try:
+            await self._run("penalize", [next(iter(self._limits))], penalty=penalty)
+        except BaseException:
+            self._queued_penalty = max(self._queued_penalty, penalty)
+            raise
+
+    def _remember(self, names: Sequence[str], result: list[str], now: float) -> None:
+        """Note each window's shared count as of this answer, and until when (local monotonic time)
+        that window lasts."""
+        local = time.monotonic()
+        for name, level in zip(names, result[4:], strict=True):
+            limit = self._limits[name]
+            if isinstance(limit, Bucket):
+                left = (math.floor(now / limit.period) + 1) * limit.period - now
+                self._seen[name] = (float(level), local + left)
+
+    def _requeue(self, reports: Mapping[str, float]) -> None:
+        for name, value in reports.items():
+            self._queued_reports[name] = max(value, self._queued_reports.get(name, 0.0))
 
     async def levels(self) -> dict[str, float]:
         """Each shared limit's current value: weight in a bucket's window, a counter's level."""
         await self.flush()
         names = list(self._limits)
-        result = await self._run("levels", names, {})
+        result = await self._run("levels", names)
         return {name: float(value) for name, value in zip(names, result[4:], strict=True)}
 
     async def usage(self) -> dict[str, int]:
@@ -407,7 +435,7 @@ class RedisRateLimiter:
     async def banned_for(self) -> float:
         """Seconds left of the shared ban of this key (0 when none), as Redis holds it."""
         await self.flush()
-        result = await self._run("levels", [next(iter(self._limits))], {})
+        result = await self._run("levels", [next(iter(self._limits))])
         wait = float(result[3])
         if wait > 0:
             self._blocked_until = max(self._blocked_until, time.time() + wait)
