@@ -95,7 +95,7 @@ async def test_a_request_that_does_not_fit_waits_for_the_next_window(redis_url: 
 
 async def test_a_decaying_counter_waits_for_its_drain(redis_url: str, prefix: str) -> None:
     waits: list[float] = []
-    limiter = RedisLimiterRegistry(redis_url, prefix=prefix, sleep=recording_sleep(waits)).shared(
+    limiter = RedisLimiterRegistry(redis_url, prefix=prefix, sleep=recording_sleep(waits), headroom=0).shared(
         "ex:kraken", [DecayingCounter("key", 3, 2)]
     )
     await limiter.acquire({"key": 3})
@@ -170,7 +170,7 @@ async def test_usage_headers_correct_the_shared_count(redis_url: str, prefix: st
     async with HttpClient("https://api.binance.com", limiter=limiter, transport=usage_response(5990)) as client:
         assert await client.get_json("/api/v3/account", weights={"spot": 20}) == {"ok": True}
     waits: list[float] = []
-    other = RedisLimiterRegistry(redis_url, prefix=prefix, sleep=recording_sleep(waits)).get(
+    other = RedisLimiterRegistry(redis_url, prefix=prefix, sleep=recording_sleep(waits), headroom=0).get(
         "binance:ip:office:spot", lambda: WeightedRateLimiter(buckets)
     )
     assert (await other.usage()) == {"spot": 5990}  # raised from our own 20 to the server's figure
@@ -293,3 +293,20 @@ async def test_a_usage_header_that_says_nothing_new_costs_no_redis_call(redis_ur
         await client.get_json("/api/v3/account", weights={"spot": 20})  # someone else spent weight
     assert calls == ["acquire", "acquire", "observe"]
     assert await limiter.usage() == {"spot": 500}
+
+
+async def test_a_headroom_keeps_a_share_of_each_limit_unused(redis_url: str, prefix: str) -> None:
+    waits: list[float] = []
+    registry = RedisLimiterRegistry(redis_url, prefix=prefix, sleep=recording_sleep(waits))
+    assert registry.headroom == 0.02  # the default: late arrivals of a window's last requests
+    limiter = registry.shared("ex:headroom", [Bucket("ip", 1000, 3600)])
+    for _ in range(49):
+        await limiter.acquire({"ip": 20})  # 980 = 98 % of the limit
+    with pytest.raises(StopWaiting):
+        await limiter.acquire({"ip": 1})
+    # A request heavier than the capped budget still goes, alone in an empty window.
+    heavy = registry.shared("ex:heavy", [Bucket("uid", 180000, 3600)])
+    await heavy.acquire({"uid": 180000})
+    assert await heavy.usage() == {"uid": 180000}
+    with pytest.raises(ConfigurationError):
+        RedisLimiterRegistry(redis_url, headroom=1.0)
