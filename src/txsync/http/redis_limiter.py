@@ -249,6 +249,11 @@ class RedisRateLimiter:
     """A :class:`~txsync.http.RateLimiter` whose limits live in Redis, shared by every worker that
     uses the same ``key`` (and prefix) on the same server.
 
+    ``headroom`` is the share of each limit left unused (:data:`DEFAULT_HEADROOM`, 2 %): requests
+    granted at the very end of a window may reach the exchange in the next one, whose budget the
+    workers have already been granted. A request heavier than the capped budget still goes alone in
+    an empty window.
+
     ``limits`` are the same :class:`~txsync.http.Bucket` and :class:`~txsync.http.DecayingCounter`
     values the in-memory :class:`~txsync.http.WeightedRateLimiter` takes; ``key`` says what shares
     them (``"binance:ip:office:spot"``, ``"binance:uid:<account>"``). Every worker must declare the
@@ -490,8 +495,9 @@ class RedisLimiterRegistry(LimiterRegistry):
 
     ``url`` is ``redis://[:password@]host:port/db`` (or ``rediss://``); ``client`` replaces the
     client built from it (a host's own ``redis.asyncio.Redis``, used from one event loop only);
-    ``prefix`` namespaces the keys (two deployments on one Redis stay apart); ``timeout`` bounds
-    connecting and each call in seconds.
+    ``prefix`` namespaces the keys (two deployments on one Redis stay apart); ``headroom`` is the share
+    of each limit left unused (see :class:`RedisRateLimiter`); ``timeout`` bounds connecting and each
+    call in seconds.
     """
 
     def __init__(
