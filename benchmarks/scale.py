@@ -1,6 +1,6 @@
 """Many Binance accounts behind one IP, synced by several worker processes sharing one weight budget.
 
-    python benchmarks/scale.py [--accounts 40] [--workers 1,2,4] [--memory-workers 2,4] [--window 2]
+    python benchmarks/scale.py [--accounts 30] [--workers 1,2,4] [--memory-workers 2,4] [--window 2]
 
 One ``txsync sandbox serve binance --accounts N`` process emulates Binance for N small accounts (five
 months of history each, their own keys) behind ONE IP, with Binance's real limits per window (spot 6000,
@@ -288,8 +288,8 @@ def one_run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=40,
-                        help="accounts (the issue's figure is 200: about 4 minutes per run here)")
+    parser.add_argument("--accounts", type=int, default=30,
+                        help="accounts (the figures in docs/benchmarks.md use 200: 2-3 minutes per run here)")
     parser.add_argument("--workers", default="1,2,4", help="worker counts with the shared Redis limiter")
     parser.add_argument("--memory-workers", default="2,4",
                         help="worker counts with per-process in-memory limiters ('' for none)")
