@@ -86,6 +86,15 @@ class ManualEntryError(ModelError):
     """A manual entry (or a manual account operation) the ledger cannot accept, with the reason."""
 
 
+class RateLimiterUnavailableError(TxsyncError):
+    """The shared rate limiter's backend (Redis) cannot be reached or answered an error.
+
+    A sync never runs unlimited instead: it stops with this error (the whole sync, not one stream),
+    and a job engine may run it again later. The message names the server (host, port, database),
+    never a password.
+    """
+
+
 class ConnectionStateError(TxsyncError):
     """The connection's state forbids the operation (paused, or disabled with a reason)."""
 

@@ -42,5 +42,6 @@ COMMANDS: dict[str, str] = {
     "accounts": "txsync.cli.manual:accounts",
     "entries": "txsync.cli.manual:entries",
     "import": "txsync.cli.manual:import_file",
-    # issue 15 (sandbox serve) plugs its commands in here.
+    # the built-in sandboxes served over HTTP (issue 15)
+    "sandbox": "txsync.cli.sandbox:sandbox",
 }

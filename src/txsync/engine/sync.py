@@ -51,12 +51,14 @@ from txsync.errors import (
     ModelError,
     PermissionDeniedError,
     RateLimitedError,
+    RateLimiterUnavailableError,
     StoreError,
     TxsyncError,
     VaultError,
 )
 from txsync.http import HttpLimits, SecretSet, use_limits
 from txsync.http import redact as _redact
+from txsync.http.redis_limiter import default_limiters
 from txsync.manual import ManualEntryRecord, ManualLedger
 from txsync.merge import MergeCounts, PageBatch
 from txsync.models import (
@@ -210,6 +212,9 @@ class Engine:
     (:class:`~txsync.vault.VaultCredentials` with the local KMS) for a store in a file, process memory
     only for an in-memory store;
     ``transport_for`` replaces the network for a connection (cassettes, mock transports);
+    ``limiters`` holds the rate limiters connectors share by key (IP, account, API key): by default
+    in-process ones, or limiters shared by every worker through Redis when ``TXSYNC_LIMITER_URL`` is
+    set (see :func:`txsync.http.open_limiters`, :class:`txsync.http.RedisLimiterRegistry`);
     ``match_tolerance`` is how far apart in time a file row and an API record of one event may be;
     ``retry`` (a :class:`txsync.http.RetryPolicy`) is handed to connectors for their HTTP clients;
     ``http_limits`` (a :class:`txsync.http.HttpLimits`: deadline per request attempt, response size
@@ -270,7 +275,7 @@ class Engine:
         self._registry = registry
         self.credentials: CredentialProvider = credentials or _default_credentials(store)
         self.transport_for = transport_for
-        self.limiters = limiters or LimiterRegistry()
+        self.limiters = limiters if limiters is not None else default_limiters()
         self.clock = clock
         self.schedule = schedule or SchedulePolicy()
         self.permissions = permissions or ReadOnlyPolicy()
@@ -896,7 +901,7 @@ class Engine:
                 sr.unknown += counts.unknown
                 reporter.page(sr, context.stats)
             sr.completed = True
-        except (AuthError, PermissionDeniedError, BannedError, RateLimitedError):
+        except (AuthError, PermissionDeniedError, BannedError, RateLimitedError, RateLimiterUnavailableError):
             raise  # stop the whole sync
         except StoreError:
             raise

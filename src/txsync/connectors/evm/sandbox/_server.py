@@ -133,7 +133,7 @@ class EtherscanSandbox:
         params = {k: v for k, v in request.url.params.items()}
         self.log.append({k: ("<key>" if k == "apikey" else v) for k, v in params.items()})
         expected = "/v2/api" if self.flavor == "etherscan" else "/api"
-        if request.url.host != self.host or request.url.path != expected:
+        if (self.host and request.url.host != self.host) or request.url.path != expected:
             return httpx.Response(404, text="<html><body>404 Not Found</body></html>")
         fault = self.faults.get(self.requests)
         if fault is not None:

@@ -86,6 +86,8 @@ class PaymiumSandbox:
     tokens: dict[str, Token] = field(default_factory=lambda: {KEY: Token(SECRET)})
     clock: Callable[[], datetime] = lambda: NOW
     daily_limit: int = DAILY_LIMIT
+    #: The host requests must name (``None``: any, when served over HTTP on 127.0.0.1).
+    host: str | None = HOST
     legacy: bool = False
     amounts: str = "string"
     faults: dict[int, str] = field(default_factory=dict)
@@ -123,7 +125,8 @@ class PaymiumSandbox:
             f"{PREFIX}/user/orders": ("activity", self._orders),
             f"{PREFIX}/user/withdrawals": ("activity", self._withdrawals),
         }
-        if request.url.host != HOST or path not in routes or request.method != "GET":
+        wrong_host = self.host is not None and request.url.host != self.host
+        if wrong_host or path not in routes or request.method != "GET":
             return self._errors(404, ["Not found"])
         scope, handler = routes[path]
         try:
