@@ -15,7 +15,10 @@ inserted into an empty database of the same schema with plain ``sqlite3`` ``exec
 page, one transaction per page, with the same statements: what SQLite itself costs for this layout.
 
 ``--small-pages`` also syncs 20,000 transactions in pages of 4 (a real exchange commits a handful of
-transactions per page) and derives the fixed cost of a page. ``--stages`` splits the CPU time of the
+transactions per page) and derives the fixed cost of a page, once as an async host runs a sync
+(``await engine.sync``: each page's store work hops to a worker thread so the host's loop stays free) and
+once as the CLI and job workers do (``engine.sync_blocking``: a private loop, no hop). The sizes run as
+an async host does. ``--stages`` splits the CPU time of the
 first size by stage (connector pages, wrapping raws, normalize, merge in Python, SQL statements, commit).
 """
 
@@ -309,8 +312,17 @@ def _warm_up(registry: Registry, page: int) -> None:
         store = SqliteStore(Path(tmp) / "warm.sqlite3")
         engine = Engine(store, registry=registry)
         con = engine.connect("warm", Credential(connector_id="synthetic"), verify=False)
-        asyncio.run(engine.sync(con.id))
+        _sync(engine, con.id)
         store.close()
+
+
+def _sync(engine: Engine, connection_id: str) -> Any:
+    """The sync as an async host runs it (``await engine.sync``: store work in a worker thread, off the
+    loop), or with ``TXSYNC_BENCH_BLOCKING=1`` as the CLI and job workers do (``sync_blocking``: a
+    private loop, store work in place)."""
+    if os.environ.get("TXSYNC_BENCH_BLOCKING") == "1":
+        return engine.sync_blocking(connection_id)
+    return asyncio.run(engine.sync(connection_id))
 
 
 def run_one(total: int, page: int, with_floor: bool, stages: bool) -> dict[str, Any]:
@@ -333,7 +345,7 @@ def run_one(total: int, page: int, with_floor: bool, stages: bool) -> dict[str, 
         con = engine.connect("bench", Credential(connector_id="synthetic"), verify=False)
         rss0 = _rss_mb()
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        report = asyncio.run(engine.sync(con.id))
+        report = _sync(engine, con.id)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         assert report.ok, report.errors
         stored = store.count_transactions(con.account_id)
@@ -353,13 +365,14 @@ def run_one(total: int, page: int, with_floor: bool, stages: bool) -> dict[str, 
     return result
 
 
-def _child(total: int, page: int, with_floor: bool, stages: bool) -> dict[str, Any]:
+def _child(total: int, page: int, with_floor: bool, stages: bool, blocking: bool = False) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--one", str(total), "--page", str(page)]
     if not with_floor:
         cmd.append("--no-floor")
     if stages:
         cmd.append("--stages")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout  # noqa: S603
+    env = {**os.environ, "TXSYNC_BENCH_BLOCKING": "1" if blocking else "0"}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout  # noqa: S603
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
@@ -383,8 +396,10 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results = [_child(n, args.page, True, args.stages and i == 0) for i, n in enumerate(sizes)]
     small = _child(20_000, 4, False, False) if args.small_pages else None
+    small_blocking = _child(20_000, 4, False, False, blocking=True) if args.small_pages else None
     if args.json:
-        print(json.dumps({"results": results, "small_pages": small}, indent=1))
+        print(json.dumps({"results": results, "small_pages": small, "small_pages_blocking": small_blocking},
+                         indent=1))
         return
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpus, python {sys.version.split()[0]}, "
@@ -408,11 +423,13 @@ def main() -> None:
     rate_first, rate_last = first["transactions"] / first["cpu"], last["transactions"] / last["cpu"]
     print(f"change per CPU-second from {first['transactions']:,} to {last['transactions']:,}: "
           f"{(rate_last / rate_first - 1) * 100:+.1f} %")
-    if small is not None:
-        per_tx = first["cpu"] / first["transactions"]
-        fixed = (small["cpu"] - per_tx * small["transactions"]) / small["pages"]
-        print(f"small pages: {small['transactions']:,} transactions in {small['pages']:,} pages of 4: "
-              f"{small['cpu']:.2f} CPU-s -> fixed cost of a page {fixed * 1000:.3f} ms CPU")
+    per_tx = first["cpu"] / first["transactions"]
+    for label, run in (("await engine.sync", small), ("engine.sync_blocking", small_blocking)):
+        if run is None:
+            continue
+        fixed = (run["cpu"] - per_tx * run["transactions"]) / run["pages"]
+        print(f"small pages ({label}): {run['transactions']:,} transactions in {run['pages']:,} pages of 4: "
+              f"{run['cpu']:.2f} CPU-s -> fixed cost of a page {fixed * 1000:.3f} ms CPU")
     if "stages" in first:
         stages = dict(first["stages"])
         n = first["transactions"]

@@ -8,7 +8,8 @@ SQLite only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,27 @@ import pytest
 from helpers.backends import BACKENDS, PostgresDatabases, make_store_factory, require_postgres
 
 #: Where store-touching tests run on every backend: the store, merge, engine (kill/resume included),
-#: owner-layer tests and the contract kit's self-test on the Demo Exchange.
-_BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py")
+#: owner-layer tests, the contract kit's self-test on the Demo Exchange and the stored valuations.
+_BOTH = ("tests/store/", "tests/engine/", "tests/owner/", "tests/contract/test_demo_contract.py",
+         "tests/valuation/stored/", "tests/valuation/test_recorded_accounts.py", "tests/jobs/")
+
+
+#: Set by ``.ci/run``: a test skipped for want of a service (its skip reason names a ``TXSYNC_TEST_*``
+#: variable) fails instead, so CI cannot pass with its PostgreSQL, Redis or broker tests silently off.
+REQUIRE_SERVICES_ENV = "TXSYNC_TEST_REQUIRE_SERVICES"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[Any, Any, None]:
+    """Under ``TXSYNC_TEST_REQUIRE_SERVICES=1``, turn a skip for a missing service into a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or os.environ.get(REQUIRE_SERVICES_ENV) != "1":
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if "TXSYNC_TEST_" in reason:
+        report.outcome = "failed"
+        report.longrepr = f"{REQUIRE_SERVICES_ENV}=1 but a service test was skipped: {reason}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

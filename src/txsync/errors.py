@@ -69,8 +69,30 @@ class StoreBusyError(StoreError):
     """Another writer held the store longer than the busy timeout."""
 
 
+class LeaseLostError(StoreError):
+    """A sync's lease on its connection expired and another worker took it: the sync stops (what it
+    committed stays; pages are idempotent)."""
+
+
 class UnknownConnectionError(StoreError, KeyError):
     """No connection or account with that id exists in the store."""
+
+
+class UnknownEntryError(UnknownConnectionError):
+    """No manual entry with that id exists in the account (or in the owner's accounts)."""
+
+
+class ManualEntryError(ModelError):
+    """A manual entry (or a manual account operation) the ledger cannot accept, with the reason."""
+
+
+class RateLimiterUnavailableError(TxsyncError):
+    """The shared rate limiter's backend (Redis) cannot be reached or answered an error.
+
+    A sync never runs unlimited instead: it stops with this error (the whole sync, not one stream),
+    and a job engine may run it again later. The message names the server (host, port, database),
+    never a password.
+    """
 
 
 class ConnectionStateError(TxsyncError):

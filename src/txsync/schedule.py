@@ -15,15 +15,18 @@ class SchedulePolicy:
     An owner is *active* if they were seen (``Store.touch_owner``) within ``active_window``. Active
     owners' connections are due ``active_interval`` after their last sync attempt, inactive owners'
     after ``inactive_interval``. A connection never synced is due at once; a paused or disabled one
-    never (until resumed or re-enabled). A manual sync is always allowed unless paused.
+    never (until resumed or re-enabled). A connection whose last sync finished but failed is due
+    again ``failed_retry`` after that attempt (sooner than a full interval; job engines add their own
+    backoff on top, see :mod:`txsync.jobs`). A manual sync is always allowed unless paused.
     """
 
     active_interval: timedelta = timedelta(days=7)
     inactive_interval: timedelta = timedelta(days=91)
     active_window: timedelta = timedelta(days=30)
+    failed_retry: timedelta = timedelta(hours=6)
 
     def __post_init__(self) -> None:
-        for name in ("active_interval", "inactive_interval", "active_window"):
+        for name in ("active_interval", "inactive_interval", "active_window", "failed_retry"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"SchedulePolicy.{name} must be positive")
 

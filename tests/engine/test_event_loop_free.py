@@ -66,3 +66,24 @@ async def test_commits_run_off_the_loop_and_the_loop_keeps_answering(
     assert watched.on_loop == []  # no store call at all on the loop's thread during the sync
     # the loop kept running while the commits slept (at least one tick per commit)
     assert ticks >= watched.commits
+
+
+def test_a_blocking_sync_commits_in_place_on_its_private_loop(store_factory: Callable[[], Any]) -> None:
+    """``sync_blocking`` runs its own loop that nothing else shares: its store work stays on that loop's
+    thread (no hop per page); an async sync started on that thread afterwards still leaves the loop."""
+    store = store_factory()
+    sandbox = DemoSandbox()
+    setup = demo_engine(store, sandbox)
+    connection = setup.connect("alice", demo_credential(), verify=False)
+    watched = _Watched(store, threading.get_ident())
+    engine = demo_engine(watched, sandbox, credentials=setup.credentials)
+
+    report = engine.sync_blocking(connection.id)
+    assert report.ok, report.errors
+    assert "commit_page" in watched.on_loop  # committed on the calling thread, where its loop runs
+
+    watched.on_loop.clear()
+    report = asyncio.run(engine.sync(connection.id))  # a host's loop: the flag does not leak into it
+    assert report.ok, report.errors
+    assert watched.commits >= 5
+    assert watched.on_loop == []

@@ -129,3 +129,15 @@ def database_bytes(store: Any) -> bytes:
                     elif value is not None:
                         chunks.append(str(value).encode())
     return b"\n".join(chunks)
+
+
+def schema_head() -> str:
+    """The newest migration revision (what a freshly opened store is at)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "txsync.store:migrations")
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head

@@ -20,9 +20,15 @@ H = "e5" * 32
 
 
 def run(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = main(list(argv), out=out)
-    return code, out.getvalue()
+    """Exit code and stdout (asserting nothing else went to stderr when it succeeded)."""
+    code, out, err = run_both(*argv)
+    return code, out if code in (0, 1) else out + err
+
+
+def run_both(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -69,17 +75,18 @@ def test_transfers_text_link_and_unlink(db: dict[str, Any]) -> None:
 
 def test_transfers_refuses_bad_requests(db: dict[str, Any]) -> None:
     assert run("transfers", "link", db["out"], "--db", db["db"])[0] == 2  # a usage error (B missing)
-    code, text = run("transfers", "link", db["out"], db["hash_out"], "--db", db["db"])
-    assert code == 2 and text.startswith("LinkError: ") and "same account" in text
-    code, text = run("transfers", "--owner", "bob", "--db", db["db"])
-    assert code == 2 and "no owner 'bob'" in text
+    code, out, err = run_both("transfers", "link", db["out"], db["hash_out"], "--db", db["db"])
+    assert code == 2 and err.startswith("txsync: LinkError: ") and "same account" in err
+    assert out == ""  # errors never mix with what a script reads from stdout
+    code, out, err = run_both("transfers", "--owner", "bob", "--json", "--db", db["db"])
+    assert code == 2 and "no owner 'bob'" in err and out == ""
     code, text = run("transfers", "link", "nope", db["in"], "--db", db["db"])
     assert code == 2 and "no transaction 'nope'" in text
 
 
 def test_balances_json_rows(db: dict[str, Any]) -> None:
     code, text = run("balances", "--json", "--db", db["db"])
-    assert code == 0
+    assert code == 1  # the wallet's computed BTC differs from the reported: the user has work to do
     rows = json.loads(text)
     wallet = next(r for r in rows if r["account_id"] == "wallet")
     assert (wallet["asset"], wallet["computed"], wallet["reported"], wallet["difference"]) == (
@@ -98,13 +105,28 @@ def test_balances_json_rows(db: dict[str, Any]) -> None:
     owner = next(r for r in rows if r["account_id"] is None)
     assert owner["scope"] == "owner" and owner["reported"] is None
     code, text = run("balances", "--account", "wallet", "--json", "--db", db["db"])
-    assert code == 0 and [r["account_id"] for r in json.loads(text)] == ["wallet"]
+    assert code == 1 and [r["account_id"] for r in json.loads(text)] == ["wallet"]
+    code, text = run("balances", "--account", "binance", "--json", "--db", db["db"])
+    assert code == 0 and all(r["difference"] is None for r in json.loads(text))  # nothing to compare: ok
 
 
 def test_balances_text(db: dict[str, Any]) -> None:
     code, text = run("balances", "--db", db["db"])
-    assert code == 0
+    assert code == 1
     assert "Account wallet (bitcoin)" in text and "Owner alice: every account" in text
     assert "missing_acquisition" in text and "difference = computed - reported" in text
     code, text = run("balances", "--owner", "alice", "--account", "wallet", "--db", db["db"])
     assert code == 2 and "not both" in text
+
+
+def test_export_carries_the_owners_transfer_links(db: dict[str, Any], tmp_path: Path) -> None:
+    """`txsync export` fills each linked transaction's `link` (both sides) from the stored links."""
+    assert run("transfers", "--db", db["db"])[0] == 0  # links made and stored
+    target = tmp_path / "ledger.json"
+    code, _out, err = run_both("export", "--owner", "alice", "--format", "json", "-o", str(target), "--db", db["db"])
+    assert code == 0, err
+    by_id = {item["id"]: item for item in json.loads(target.read_text())}
+    out_link, in_link = by_id[db["hash_out"]]["link"], by_id[db["hash_in"]]["link"]
+    assert (out_link["role"], out_link["counterpart"], out_link["method"]) == ("withdrawal", db["hash_in"], "hash")
+    assert (in_link["role"], in_link["counterpart"], in_link["fee"]) == ("deposit", db["hash_out"], "0.0002")
+    assert by_id[db["out"]]["link"]["method"] == "heuristic"

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from helpers.backends import schema_head
 from txsync.errors import UnknownConnectionError
 from txsync.schedule import SchedulePolicy
 from txsync.store import ConnectionState, SqliteStore, default_store_path
@@ -18,8 +19,10 @@ from txsync.store.schema import metadata
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
+
+
 def test_migrations_build_exactly_the_declared_schema(store: SqliteStore) -> None:
-    assert store.schema_version() == "0004_owner"
+    assert store.schema_version() == schema_head()
     with store._engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         sqlite = conn.dialect.name == "sqlite"
@@ -34,7 +37,7 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None
     first.close()
     again = SqliteStore(tmp_path / "l.sqlite3")
     assert again.get_account(acc.id).owner_id == "o"
-    assert again.schema_version() == "0004_owner"
+    assert again.schema_version() == schema_head()
 
 
 def test_default_path_honours_txsync_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -85,9 +88,31 @@ def test_connections_due_weekly_when_active_quarterly_when_inactive(store: Sqlit
     assert set(c.id for c in store.connections_due(NOW, custom)) == {new.id, a8.id, a3.id, i30.id, i100.id}
 
 
+def test_a_failed_sync_is_due_again_sooner_than_a_full_interval(store: SqliteStore) -> None:
+    policy = SchedulePolicy(failed_retry=timedelta(hours=6))
+    account = store.add_account("busy", "demo")
+    store.touch_owner("busy", NOW - timedelta(days=1))
+    failed_7h = store.add_connection(account.id, connection_id="failed-7h")
+    failed_1h = store.add_connection(account.id, connection_id="failed-1h")
+    ok_7h = store.add_connection(account.id, connection_id="ok-7h")
+    queued = store.add_connection(account.id, connection_id="failed-then-queued")
+    for con, hours, ok in ((failed_7h, 7, False), (failed_1h, 1, False), (ok_7h, 7, True), (queued, 8, False)):
+        at = NOW - timedelta(hours=hours)
+        store.mark_sync(con.id, attempted_at=at, finished_at=at + timedelta(minutes=1), success=ok)
+    # Queued again since its failure (attempted, not finished): it waits for that job.
+    store.mark_sync(queued.id, attempted_at=NOW - timedelta(hours=7))
+    assert [c.id for c in store.connections_due(NOW, policy)] == [failed_7h.id]
+    # A success after a failure ends the early retries.
+    store.mark_sync(failed_7h.id, attempted_at=NOW - timedelta(hours=7), finished_at=NOW - timedelta(hours=7),
+                    success=True)
+    assert store.connections_due(NOW, policy) == []
+
+
 def test_schedule_policy_validates() -> None:
     with pytest.raises(ValueError, match="positive"):
         SchedulePolicy(active_interval=timedelta(0))
+    with pytest.raises(ValueError, match="failed_retry must be positive"):
+        SchedulePolicy(failed_retry=timedelta(0))
     policy = SchedulePolicy()
     assert policy.is_active(NOW - timedelta(days=1), NOW)
     assert not policy.is_active(None, NOW)
@@ -110,7 +135,7 @@ def test_a_store_at_the_first_schema_is_upgraded_in_place(tmp_path: Path) -> Non
         )
     engine.dispose()
     store = SqliteStore(path)
-    assert store.schema_version() == "0004_owner"
+    assert store.schema_version() == schema_head()
     assert store.get_account("a1").owner_id == "o"
     assert store.sealed_blobs() == []
     store.close()

@@ -1,6 +1,8 @@
 """The recorded Binance and Bitstamp accounts, synced from their cassettes into SQLite, then valued.
 
-* Every fiat trade is valued exactly from its own fiat leg, with no price source at all.
+* Every fiat trade is valued exactly from its own fiat leg, with no price source at all; and so again
+  with the price cache and the valuations in the store, on SQLite and PostgreSQL (read back from the
+  table as stored; a second pass keeps everything and sends nothing).
 * The Binance account's year 2020 (the year its euro pairs were listed) valued through the three
   built-in sources, replayed from ``cassettes/prices/valuation/binance_2020.yaml``: everything valued,
   the evidence as expected, and a second pass without any request.
@@ -13,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +164,35 @@ def test_the_binance_accounts_2020_through_the_builtin_sources(
         again = asyncio.run(valuator.value(year, connector_of=lambda _a: "binance"))
         assert again.report.total_requests == 0 and first > 0
         assert [v.amount for v in again.valuations] == [v.amount for v in run.valuations]
+
+
+@pytest.mark.parametrize(
+    ("account", "connector", "expected"),
+    [("binance_ledger", "binance", 16), ("bitstamp_ledger", "bitstamp", 689)],
+)
+def test_every_fiat_trade_is_valued_from_its_fiat_leg_with_the_valuations_in_the_store(
+    store: Any, account: str, connector: str, expected: int, request: pytest.FixtureRequest
+) -> None:
+    ledger: list[LedgerTransaction] = request.getfixturevalue(account)
+    store.add_account("owner", connector, account_id=ledger[0].account_id)
+    trades = {tx.id: legs for tx in ledger if (legs := fiat_legs(tx, connector)) is not None}
+    assert len(trades) == expected
+    # no price source at all: the fiat legs are the evidence; the cache and valuations are the store's
+    valuator = Valuator(PricePolicy(), store.price_cache(), base_currency="EUR")
+    first = asyncio.run(valuator.run(ledger, store.valuation_store(), connector_of=lambda _a: connector))
+    assert first.report.total_requests == 0 and first.report.transactions == len(ledger)
+    stored = store.load_valuations(trades)  # read back from the table
+    assert len(stored) == expected
+    for tx in ledger:
+        if tx.id not in trades:
+            continue
+        valuation = stored[tx.id]
+        paid = sum((abs(tx.legs[i].amount) for i in trades[tx.id]), Decimal(0))
+        assert (valuation.status, valuation.method, valuation.currency, valuation.amount) == (
+            ValuationStatus.VALUED, ValuationMethod.FIAT_LEG, "EUR", paid,
+        ), tx.id  # fmt: skip
+        assert valuation.source is None and valuation.fingerprint
+        assert valuation.to_dict() == first.by_id()[tx.id].to_dict()  # the provenance, unchanged
+    again = asyncio.run(valuator.run(ledger, store.valuation_store(), connector_of=lambda _a: connector))
+    assert again.report.kept == len(ledger) and again.report.total_requests == 0
+    assert store.valuation_counts(owner_id="owner")["valued"] >= expected

@@ -182,3 +182,14 @@ def test_valuations_round_trip_through_json_and_expose_the_fixed_names() -> None
     assert list(data)[:5] == ["amount", "currency", "status", "method", "source"]
     assert data["amount"] == "3000.00" and data["status"] == "valued" and data["method"] == "market"
     assert TransactionValuation.from_dict(v.to_dict()) == v
+
+
+def test_a_named_spam_token_is_unpriceable_and_never_marks_the_other_legs() -> None:
+    spam = "eip155:1/erc20:0x00000000000000000000000000000000000000aa"
+    flags = frozenset({"spam_suspect", f"spam_asset:{spam}"})  # a part of only spam, merged with a swap
+    (v,) = value(ledger_tx(("ETH", "-0.5"), (spam, "1000000"), ("ETH", "-0.001", "fee"),
+                           kind=TransactionKind.TRADE, flags=flags), connector="evm",
+                 table={**TABLE, ("coin:ethereum", "fiat:EUR"): "2000"})  # fmt: skip
+    assert v.legs[1].amount is None and v.legs[1].status is ValuationStatus.UNPRICEABLE
+    assert "spam-flagged token" in (v.legs[1].reason or "")
+    assert v.legs[0].amount == Decimal("-1000.0") and v.legs[2].amount == Decimal("-2.000")

@@ -118,9 +118,11 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 
 @click.group(cls=TxsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="txsync", message="%(prog)s %(version)s")
-@click.option("--db", metavar="URL", default=None, expose_value=False, callback=_set_db,
-              help="The store: a SQLite file path or sqlite:///path URL (default: the embedded store, "
-                   "$TXSYNC_HOME/txsync.sqlite3 or ~/.local/share/txsync/txsync.sqlite3).")
+@click.option("--db", metavar="URL", default=None, expose_value=False, callback=_set_db, envvar="TXSYNC_DB",
+              help="The store: a SQLite file path, a sqlite:///path URL or a PostgreSQL database "
+                   "postgresql+psycopg://user@host:port/database (its password better in $TXSYNC_DB "
+                   "than on the command line). Default: $TXSYNC_DB, else the embedded store, "
+                   "$TXSYNC_HOME/txsync.sqlite3 or ~/.local/share/txsync/txsync.sqlite3.")
 @click.option("--json", "as_json", is_flag=True, expose_value=False, callback=_set_json,
               help="Print JSON instead of tables (every command that prints data).")
 @click.option("-v", "--verbose", count=True, expose_value=False, callback=_verbosity,
@@ -128,8 +130,9 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 def cli() -> None:
     """Sync crypto transaction history from exchanges and blockchains into one deduplicated ledger.
 
-    Exit codes: 0 ok; 1 the work ran but something needs you (errors, a disabled connection, a refused
-    key); 2 usage or configuration errors (a bad option, an unknown connection, a missing store).
+    Exit codes: 0 ok; 1 the work ran but something needs you (errors, balances that differ from the
+    source's, a disabled connection, a refused key); 2 usage or configuration errors (a bad option, an
+    unknown connection, a missing store).
     """
 
 

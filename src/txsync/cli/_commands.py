@@ -36,5 +36,12 @@ COMMANDS: dict[str, str] = {
     # the owner's ledger: transfers linked across accounts, balances explained
     "transfers": "txsync.cli.owner:transfers",
     "balances": "txsync.cli.owner:balances",
-    # issue 12 (imports, manual entries), 14 (value), 15 (sandbox serve) plug their commands in here.
+    # valuation: a pass over the owners' ledgers; one transaction's value and provenance
+    "value": "txsync.cli.value:value",
+    # the user's own records: manual accounts and entries, file imports (issue 12)
+    "accounts": "txsync.cli.manual:accounts",
+    "entries": "txsync.cli.manual:entries",
+    "import": "txsync.cli.manual:import_file",
+    # the built-in sandboxes served over HTTP (issue 15)
+    "sandbox": "txsync.cli.sandbox:sandbox",
 }

@@ -38,6 +38,8 @@ def print_report(cli: CliContext, report: SyncReport) -> None:
     """A sync report: per stream pages, records, new / updated / unchanged, requests, weight; its errors,
     warnings and coverage gaps (what to import by file)."""
     state = "ok" if report.ok else "INCOMPLETE"
+    if report.skipped is not None:
+        state = f"SKIPPED ({report.skipped})"
     cli.print(f"\nSync ({report.mode}) of {report.connector_id} [{report.connection_id}]: {state}")
     numbers = ("pages", "records", "new", "updated", "unchanged", "requests", "weight")
     out = table("stream", *numbers, right=numbers)

@@ -1,10 +1,11 @@
 """Which store ``--db`` names, opened without ever creating one by accident.
 
-``--db`` takes a SQLite file path or a ``sqlite:///path`` URL (the default: the embedded store at
-:func:`~txsync.store.default_store_path`). Other URLs go to ``txsync.store.open_store`` when this
-txsync has it (the PostgreSQL store); anything it does not know is a configuration error that creates
-nothing. Read-only commands open an existing store only: a missing one is an error naming the path,
-never a new empty database (nor its folder, nor a master key).
+``--db`` (or ``$TXSYNC_DB``) takes a SQLite file path or a ``sqlite:///path`` URL (the default: the
+embedded store at :func:`~txsync.store.default_store_path`), or a PostgreSQL database
+``postgresql+psycopg://user@host:port/database`` (through :func:`txsync.store.open_store`); anything
+else is a configuration error that creates nothing. Read-only commands open an existing store only: a
+missing SQLite file, or a PostgreSQL database that holds no txsync ledger, is an error naming it, never
+a new empty ledger (nor its folder, its tables, or a master key). A URL is shown without its password.
 """
 
 from __future__ import annotations
@@ -59,19 +60,50 @@ def resolve_db(value: str | os.PathLike[str] | None) -> StoreTarget:
     return StoreTarget(url=text)
 
 
+def _require_ledger(target: StoreTarget) -> None:
+    """For a read-only command on a database server: the database must hold a txsync ledger already
+    (its migrations table); checked without creating anything."""
+    scheme = (target.url or "").split("://", 1)[0].lower()
+    if not scheme.startswith("postgres"):
+        return  # open_store refuses it with the list of what it takes
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    url = "postgresql+psycopg://" + (target.url or "").split("://", 1)[1]
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+    except (ArgumentError, ValueError):
+        raise CliError(f"--db {target.describe()}: not a database URL", EXIT_CONFIG) from None
+    try:
+        with engine.connect() as conn:
+            present = inspect(conn).has_table("alembic_version")
+    except SQLAlchemyError as exc:
+        raise CliError(
+            f"--db {target.describe()}: cannot reach the database ({type(exc).__name__})", EXIT_CONFIG
+        ) from None
+    finally:
+        engine.dispose()
+    if not present:
+        raise CliError(
+            f"no txsync store in {target.describe()}: nothing to read (run `txsync connect` or "
+            "`txsync demo` with this --db first)", EXIT_CONFIG,
+        )
+
+
 def open_store(target: StoreTarget, *, create: bool) -> Any:
     """Open the store ``target`` names. ``create=False`` (read-only commands, and commands that need
     an existing ledger) refuses a missing SQLite file with an error naming it, creating nothing."""
     if target.url is not None:
-        from txsync import store as store_module
+        from txsync.errors import ConfigurationError, StoreError
+        from txsync.store import open_store as open_url
 
-        opener = getattr(store_module, "open_store", None)
-        if opener is None:
-            raise CliError(
-                f"--db {target.describe()}: this txsync stores its ledger in SQLite only "
-                "(give a file path or a sqlite:///path URL)", EXIT_CONFIG,
-            )
-        return opener(target.url)
+        if not create:
+            _require_ledger(target)
+        try:
+            return open_url(target.url)
+        except (ConfigurationError, StoreError) as exc:
+            raise CliError(f"--db {target.describe()}: {exc}", EXIT_CONFIG) from None
     path = target.path
     assert path is not None
     if not create:

@@ -240,7 +240,8 @@ def connections(cli: CliContext, owner: str | None) -> None:
     for c, o, k in rows:
         last = c.last_sync_at.strftime("%Y-%m-%d %H:%M") if c.last_sync_at else "never"
         state = str(c.state) + (f": {c.state_reason}" if c.state_reason and c.state != "active" else "")
-        out.add_row(c.id, o, c.connector_id, c.label, state, last, "yes" if k else "MISSING")
+        key = "yes" if k else ("-" if c.state == ConnectionState.MANUAL else "MISSING")
+        out.add_row(c.id, o, c.connector_id, c.label, state, last, key)
     cli.print(out)
 
 

@@ -5,7 +5,9 @@ Binance sandbox that ships in the package, in this process: no network, no keys,
 dependency, the same requests and answers the cassettes under ``cassettes/binance`` were recorded
 from (the sandbox is deterministic: a seeded account and a fixed clock). It then imports the account
 statement file that the sandbox renders for the same account, checks every balance against what the
-exchange reports, and prints the reports. ``--source demo`` runs the small Demo Exchange account.
+exchange reports, values every transaction and balance in EUR (offline, from the recorded price
+cassette: see :mod:`txsync.cli._demo_value`) and prints the reports. ``--source demo`` runs the small
+Demo Exchange account.
 
 Running it again is incremental and adds nothing; an interrupted run (Ctrl-C) leaves whole pages and
 no half-made connection behind, and the next run completes it.
@@ -30,6 +32,7 @@ from txsync.engine import SyncMode, SyncReport
 from txsync.models import Credential
 from txsync.reconcile import reconcile
 from txsync.registry import Registry
+from txsync.store.records import ConnectionRecord, ConnectionState
 
 __all__ = ["DEMO_OWNER", "demo"]
 
@@ -46,6 +49,10 @@ class _Account:
     options: dict[str, Any]
     label: str
     statement: Callable[[], str] | None = None
+
+
+#: The reason the demo's connections are paused between two demos (see :func:`demo`).
+DEMO_PAUSED = "demo: replays the packaged sandbox; `txsync demo` resumes it"
 
 
 def _account(source: str) -> _Account:
@@ -69,6 +76,13 @@ def _account(source: str) -> _Account:
         {"rate_limit": "simulated"}, "Binance (recorded)",
         statement=lambda: statement_csv(sandbox.account),
     )
+
+
+def _resumed(store: Any, connection: ConnectionRecord) -> ConnectionRecord:
+    """The demo's own connection, made active again if the previous demo paused it."""
+    if connection.state == ConnectionState.PAUSED and connection.state_reason == DEMO_PAUSED:
+        return store.set_connection_state(connection.id, ConnectionState.ACTIVE)  # type: ignore[no-any-return]
+    return connection
 
 
 def _write_once(path: Path, text: str) -> None:
@@ -97,10 +111,18 @@ def _write_once(path: Path, text: str) -> None:
               help="Skip the account statement file (the balances then show what the API misses).")
 @click.option("--progress/--no-progress", default=None,
               help="The live display on stderr (default: when stderr is a terminal).")
+@click.option("--prices", type=click.Choice(["cassette", "sandbox", "record"]), default="cassette",
+              show_default=True,
+              help="Where prices come from: the recorded price cassette (offline), the built-in price "
+                   "sandboxes, or record the cassette from the sandboxes (maintainers).")
+@click.option("--value/--no-value", "with_value", default=True, show_default=True,
+              help="Value the transactions and balances after the sync.")
 @data_options
 @pass_cli
-def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: bool | None) -> None:
-    """Sync a recorded exchange account (API and statement file) into the store and report."""
+def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: bool | None,
+         prices: str, with_value: bool) -> None:
+    """Sync a recorded exchange account (API and statement file) into the store, value it in EUR,
+    and report."""
     account = _account(source)
     store = cli.store(create=True)
     registry = Registry(entry_points=[])
@@ -113,6 +135,7 @@ def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: boo
                 if c.connector_id == connector_id and c.label == account.label]
     if existing:
         connection = existing[0]
+        connection = _resumed(store, connection)
         if store.get_credential(connection.id) is None:
             engine.replace_credential(connection.id, account.credential)  # verified by the sandbox
     else:  # the key's rights are verified by the sandbox before anything is stored
@@ -121,13 +144,21 @@ def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: boo
     if not cli.json:
         cli.echo(f"Store: {cli.target.describe()}\nAccount: {account.label}")
     reports: list[SyncReport] = []
-    with LiveProgress(cli.console(err=True), enabled=progress) as live:
-        reports.append(engine.sync_blocking(connection.id, SyncMode.FULL if full else SyncMode.INCREMENTAL,
-                                            progress=live))
-        reported = engine.reported_balances_blocking(connection.id)
-        if account.statement is not None and not api_only:
-            reports.append(_import_statement(cli, engine, registry, store, connection.account_id,
-                                             account.statement, live))
+    try:
+        with LiveProgress(cli.console(err=True), enabled=progress) as live:
+            reports.append(engine.sync_blocking(
+                connection.id, SyncMode.FULL if full else SyncMode.INCREMENTAL, progress=live))
+            reported = engine.reported_balances_blocking(connection.id)
+            if account.statement is not None and not api_only:
+                reports.append(_import_statement(cli, engine, registry, store, connection.account_id,
+                                                 account.statement, live))
+    finally:
+        # The demo's connections read the packaged sandbox, not the real exchange: paused between demos
+        # (an interrupted one too) so that `txsync sync` never sends their sandbox keys anywhere; the
+        # next demo resumes them.
+        for demo_connection in store.connections_of(DEMO_OWNER):
+            if demo_connection.state == ConnectionState.ACTIVE:
+                store.set_connection_state(demo_connection.id, ConnectionState.PAUSED, DEMO_PAUSED)
     if not cli.json:
         print_report(cli, reports[0])
         if len(reports) > 1:
@@ -139,12 +170,17 @@ def demo(cli: CliContext, source: str, full: bool, api_only: bool, progress: boo
     OwnerLedger(store).record_reported(connection.account_id, reported, as_of=account.sandbox.clock())
     checks = reconcile(store.balances(connection.account_id), reported)
     summary = print_ledger_summary(cli, store, connection.account_id, checks)
+    from txsync.cli._demo_value import value_demo
+
+    valuation = (value_demo(cli, store, connection.account_id, source, account.sandbox.clock, prices)
+                 if with_value else None)
     if cli.json:
         cli.emit_json({
             "store": cli.target.describe(), "account_id": connection.account_id,
             "reports": [{**r.model_dump(mode="json"), "ok": r.ok} for r in reports], "ledger": summary,
+            "valuation": valuation,
         })
-    if not all(r.ok for r in reports):
+    if not all(r.ok for r in reports) or not all(c.ok for c in checks):  # errors, or balances that differ
         raise click.exceptions.Exit(EXIT_ATTENTION)
 
 
@@ -163,7 +199,7 @@ def _import_statement(cli: CliContext, engine: Any, registry: Registry, store: A
         folder = target.path.parent if target.path is not None else Path(tempfile.gettempdir())
         path = folder / "demo" / "binance-statement.csv"
     _write_once(path, render())
-    connection = existing[0] if existing else engine.connect(
+    connection = _resumed(store, existing[0]) if existing else engine.connect(
         DEMO_OWNER, Credential(connector_id=BinanceStatement.info.id), account_id=account_id,
         label="Binance statement file", options={"path": str(path)}, verify=False,
     )

@@ -31,9 +31,14 @@ def export(cli: CliContext, owner: str, account_id: str | None, fmt: str, output
     store = cli.store()
     if account_id is not None and store.get_account(account_id).owner_id != owner:
         raise CliError(f"account {account_id} is not one of {owner}'s", EXIT_USAGE)
+    from txsync.cli.ledger import value_lookup
+    from txsync.owner import OwnerLedger
+
+    values = value_lookup(store)  # the stored valuations (the user's override and a file's value first)
+    links = OwnerLedger(store).link_lookup(owner)  # the owner's stored transfer links, read only
     if output is None:
         counts = export_ledger(store, fmt, cli.out, owner_id=owner, account_id=account_id,
-                               include_deleted=include_deleted)
+                               include_deleted=include_deleted, values=values, links=links)
     else:
         output = output.expanduser()
         if not output.parent.is_dir():
@@ -42,7 +47,7 @@ def export(cli: CliContext, owner: str, account_id: str | None, fmt: str, output
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 counts = export_ledger(store, fmt, handle, owner_id=owner, account_id=account_id,
-                                       include_deleted=include_deleted)
+                                       include_deleted=include_deleted, values=values, links=links)
             os.chmod(temp, 0o600)  # a ledger is private financial history
             os.replace(temp, output)
         except BaseException:

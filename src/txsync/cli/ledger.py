@@ -20,9 +20,14 @@ __all__ = ["ledger", "summary", "value_lookup"]
 
 
 def value_lookup(store: Any) -> ValueLookup | None:
-    """The valuations ``ledger --json`` shows as each transaction's ``value`` object: ``None`` until
-    the store keeps valuations (then return a lookup over them and every object gets ``value``)."""
-    return None
+    """The valuations ``ledger --json`` shows as each transaction's ``value`` object (``None`` for a
+    store that keeps no valuations): the stored valuation with its provenance (``amount``,
+    ``currency``, ``status``, ``method``, ``source``, then ``pair``, ``candle_time``, ``rate``,
+    ``fx_rate``, ``reason``); the user's override always (even before the next pass); a
+    transaction no pass has valued yet is ``pending``."""
+    from txsync.valuation.ledger import stored_value_lookup
+
+    return stored_value_lookup(store)
 
 
 def _time(value: str | None, option: str) -> datetime | None:
@@ -83,7 +88,7 @@ def ledger(cli: CliContext, account_id: str | None, owner: str | None, since: st
                 return
 
     if as_csv:
-        write_txsync_csv(transactions, cli.out, values=recorded_value)
+        write_txsync_csv(transactions, cli.out, values=value_lookup(store) or recorded_value)
     elif cli.json:
         values = value_lookup(store)
         _write_json(cli, transactions(), values)

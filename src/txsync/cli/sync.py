@@ -11,7 +11,7 @@ from txsync.cli._errors import EXIT_ATTENTION, EXIT_USAGE, CliError
 from txsync.cli._progress import LiveProgress
 from txsync.cli._render import print_report
 from txsync.engine import SyncMode, SyncReport
-from txsync.errors import ConnectionStateError
+from txsync.errors import ConnectionStateError, TxsyncError
 
 __all__ = ["sync"]
 
@@ -28,17 +28,25 @@ _MODES = {"incremental": SyncMode.INCREMENTAL, "full": SyncMode.FULL, "since-lat
 @click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
 @click.option("--progress/--no-progress", default=None,
               help="The live display on stderr (default: when stderr is a terminal).")
+@click.option("--value", "with_value", is_flag=True,
+              help="Value what each sync wrote, and retry pending valuations, after it (price services).")
 @data_options
 @pass_cli
 def sync(cli: CliContext, connection_ids: tuple[str, ...], owner: str | None, due: bool, mode: str,
-         streams: tuple[str, ...], progress: bool | None) -> None:
+         streams: tuple[str, ...], progress: bool | None, with_value: bool) -> None:
     """Sync CONNECTIONs (or --owner's, or those --due; all active ones when none is named).
 
     Exit 1 when a sync reports errors, or a named connection is paused or disabled."""
     if sum(bool(x) for x in (connection_ids, owner, due)) > 1:
         raise CliError("name connections, or --owner, or --due (one of them)", EXIT_USAGE)
     store = cli.store()
-    engine = cli.engine(store)
+    if with_value:
+        from txsync.cli.value import price_policy
+        from txsync.valuation import ValuationSyncHook
+
+        engine = cli.engine(store, valuation=ValuationSyncHook(policy=lambda e: price_policy(cli, e)))
+    else:
+        engine = cli.engine(store)
     reports: list[SyncReport] = []
     skipped: list[str] = []
     live = LiveProgress(cli.console(err=True), enabled=progress)
@@ -57,6 +65,10 @@ def sync(cli: CliContext, connection_ids: tuple[str, ...], owner: str | None, du
                         connection.id, _MODES[mode], streams=list(streams) or None, progress=live))
                 except ConnectionStateError as exc:
                     skipped.append(f"{connection.id}: {exc}")
+                except TxsyncError as exc:  # e.g. its connector is not installed: the others still run
+                    if connection_ids:
+                        raise
+                    skipped.append(f"{connection.id}: {type(exc).__name__}: {exc}")
     _finish(cli, reports, skipped)
 
 
@@ -71,6 +83,10 @@ def _finish(cli: CliContext, reports: list[SyncReport], skipped: list[str]) -> N
     else:
         for report in reports:
             print_report(cli, report)
+            if report.valuation and "valued" in report.valuation:
+                v = report.valuation
+                cli.echo(f"  valuation ({v['currency']}): {v['valued']} valued, {v['pending']} pending, "
+                         f"{v['unpriceable']} unpriceable, {v['overridden']} overridden")
         if not reports and not skipped:
             cli.echo("Nothing to sync.")
     for line in skipped:

@@ -63,6 +63,15 @@ class Stream(ABC):
         as ``TransactionKind.OTHER`` with a flag, so it is kept and reported.
         """
 
+    def cursor_for_full_sync(self, stored: Cursor) -> Cursor:
+        """The cursor a full re-sync starts from, given the one stored (``None`` when none is).
+
+        The default is ``None``: read everything from the origin. A stream whose cursor also keeps
+        what the source cannot tell again (when txsync first saw an unconfirmed transaction) returns
+        a cursor with only that kept, so a full re-sync changes nothing that did not change.
+        """
+        return None
+
     def cursor_from_time(self, since: datetime) -> Cursor:
         """A cursor that starts at ``since`` (for since-latest syncs), or ``None`` if the stream cannot
         start from a time (the engine then reads from the origin; dedup keeps the ledger right)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,11 +80,28 @@ class SyncReport(_Report):
     state: ConnectionState = ConnectionState.ACTIVE
     state_reason: str | None = None
     banned_until: datetime | None = None
+    #: What the valuation pass after the sync did (``ValuationReport.to_dict()``), when one ran.
+    valuation: dict[str, Any] | None = None
+    #: Set when the sync did not run at all because another sync of the connection holds its lease
+    #: ("leased by HOLDER until TIME"); ``leased_by`` / ``leased_until`` say whose and until when.
+    skipped: str | None = None
+    leased_by: str | None = None
+    leased_until: datetime | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether every stream completed without error."""
-        return not self.errors and all(s.completed and not s.errors for s in self.streams)
+        """Whether the sync ran and every stream completed without error."""
+        return (
+            self.skipped is None and not self.errors
+            and all(s.completed and not s.errors for s in self.streams)
+        )
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"skipped"`` (another sync of the connection was running) or ``"failed"``."""
+        if self.skipped is not None:
+            return "skipped"
+        return "ok" if self.ok else "failed"
 
     def total(self, field: str) -> int:
         """Sum of an integer field over the streams (``report.total("new")``)."""

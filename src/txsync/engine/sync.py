@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -28,8 +33,10 @@ from txsync.engine._guard import (
     guarded,
     guarded_blocking,
     redact_report,
+    report_text,
     run_blocking,
     secret_scope,
+    store_work_off_loop,
 )
 from txsync.engine.budget import StreamBudget, bounded_pages
 from txsync.engine.credentials import CredentialProvider, InMemoryCredentials
@@ -40,15 +47,19 @@ from txsync.errors import (
     BannedError,
     ConfigurationError,
     ConnectionStateError,
+    LeaseLostError,
     ModelError,
     PermissionDeniedError,
     RateLimitedError,
+    RateLimiterUnavailableError,
     StoreError,
     TxsyncError,
     VaultError,
 )
 from txsync.http import HttpLimits, SecretSet, use_limits
 from txsync.http import redact as _redact
+from txsync.http.redis_limiter import default_limiters
+from txsync.manual import ManualEntryRecord, ManualLedger
 from txsync.merge import MergeCounts, PageBatch
 from txsync.models import (
     Balance,
@@ -61,7 +72,8 @@ from txsync.models import (
 )
 from txsync.schedule import SchedulePolicy
 from txsync.store.base import Store
-from txsync.store.records import ConnectionRecord, ConnectionState
+from txsync.store.leases import Lease
+from txsync.store.records import AccountRecord, ConnectionRecord, ConnectionState
 
 __all__ = ["ConnectorResolver", "Engine", "ReadOnlyPolicy", "SyncHook"]
 
@@ -200,6 +212,9 @@ class Engine:
     (:class:`~txsync.vault.VaultCredentials` with the local KMS) for a store in a file, process memory
     only for an in-memory store;
     ``transport_for`` replaces the network for a connection (cassettes, mock transports);
+    ``limiters`` holds the rate limiters connectors share by key (IP, account, API key): by default
+    in-process ones, or limiters shared by every worker through Redis when ``TXSYNC_LIMITER_URL`` is
+    set (see :func:`txsync.http.open_limiters`, :class:`txsync.http.RedisLimiterRegistry`);
     ``match_tolerance`` is how far apart in time a file row and an API record of one event may be;
     ``retry`` (a :class:`txsync.http.RetryPolicy`) is handed to connectors for their HTTP clients;
     ``http_limits`` (a :class:`txsync.http.HttpLimits`: deadline per request attempt, response size
@@ -208,7 +223,17 @@ class Engine:
     stream may use in one sync;
     ``progress`` hears the progress events of every sync (see :mod:`txsync.engine.progress`).
     ``hooks`` run after every sync (default: :class:`~txsync.owner.hook.OwnerSyncHook`, which links
-    the owner's transfers incrementally and records the account's coverage gaps; ``[]`` for none).
+    the owner's transfers incrementally and records the account's coverage gaps; ``[]`` for none);
+    ``valuation`` (a :class:`~txsync.valuation.ValuationSyncHook`) values what each sync wrote and
+    retries the owner's pending valuations after the other hooks (off unless given).
+
+    Leases: a sync first takes its connection's lease in the store (see :mod:`txsync.store.leases`),
+    so two syncs of one connection never run at once, in one process or on many machines. It renews
+    the lease every ``lease_ttl / 3`` while it runs (and at page commits) and releases it when done;
+    a crashed worker's lease expires after ``lease_ttl``. When another sync holds the lease, the sync
+    waits up to ``lease_wait`` for it (default: not at all), then returns a report whose ``skipped``
+    says whose lease it is and until when, having changed nothing. ``lease_holder`` names this
+    engine in those reports (default ``host:pid``).
 
     Secrets: a connection's key is opened just in time, held only in objects that never show it
     (:class:`~txsync.models.Credential`, :class:`~txsync.http.SecretSet`) and dropped when the work
@@ -233,13 +258,24 @@ class Engine:
         stream_budget: StreamBudget | None = None,
         progress: ProgressCallback | None = None,
         hooks: Sequence[SyncHook] | None = None,
+        valuation: SyncHook | None = None,
+        lease_ttl: timedelta = timedelta(minutes=2),
+        lease_wait: timedelta = timedelta(0),
+        lease_holder: str | None = None,
     ) -> None:
+        if lease_ttl <= timedelta(0) or lease_wait < timedelta(0):
+            raise ConfigurationError("lease_ttl must be positive and lease_wait not negative")
         self.store = store
+        self.lease_ttl = lease_ttl
+        self.lease_wait = lease_wait
+        self.lease_holder = (lease_holder or f"{socket.gethostname()}:{os.getpid()}")[:160]
         self.hooks: list[SyncHook] = _default_hooks() if hooks is None else list(hooks)
+        if valuation is not None:  # after the owner layer's hook: transfers are linked first
+            self.hooks.append(valuation)
         self._registry = registry
         self.credentials: CredentialProvider = credentials or _default_credentials(store)
         self.transport_for = transport_for
-        self.limiters = limiters or LimiterRegistry()
+        self.limiters = limiters if limiters is not None else default_limiters()
         self.clock = clock
         self.schedule = schedule or SchedulePolicy()
         self.permissions = permissions or ReadOnlyPolicy()
@@ -426,13 +462,57 @@ class Engine:
 
     def resume(self, connection_id: str) -> ConnectionRecord:
         """Make a paused (or disabled) connection active again."""
+        if self.store.get_connection(connection_id).state == ConnectionState.MANUAL:
+            raise ConnectionStateError(f"connection {connection_id} holds manual entries: it never syncs")
         return self.store.set_connection_state(connection_id, ConnectionState.ACTIVE)
+
+    # -- manual accounts and entries (txsync.manual) -------------------------------------------------
+
+    @property
+    def manual(self) -> ManualLedger:
+        """The manual accounts and entries of this engine's store (:class:`txsync.manual.ManualLedger`:
+        ``add_manual_account``, ``add_entry``, ``edit_entry``, ``remove_entry``, ``entries``), merged
+        with synced data under this engine's match tolerance."""
+        return ManualLedger(self.store, tolerance=self.match_tolerance, clock=self.clock)
+
+    def manual_for(self, owner_id: str) -> ManualLedger:
+        """:attr:`manual` limited to one owner (what a host serving a signed-in user uses): another
+        owner's account or entry id behaves exactly like one that does not exist."""
+        return ManualLedger(self.store, tolerance=self.match_tolerance, clock=self.clock, owner_id=owner_id)
+
+    def add_manual_account(self, owner_id: str, label: str = "") -> AccountRecord:
+        """Create an account without a source (a cold wallet typed in, an OTC desk, a closed
+        exchange): never scheduled, never disabled, reconciled against nothing. Connect a key to it
+        later (``connect(..., account_id=...)``): the first sync merges with its entries."""
+        return self.manual.add_manual_account(owner_id, label)
+
+    def add_entry(self, account_id: str, **fields: Any) -> ManualEntryRecord:
+        """Add a manual entry to any account (see :meth:`txsync.manual.ManualLedger.add_entry`)."""
+        return self.manual.add_entry(account_id, **fields)
+
+    def edit_entry(self, entry_id: str, **fields: Any) -> ManualEntryRecord:
+        """Change a manual entry (see :meth:`txsync.manual.ManualLedger.edit_entry`)."""
+        return self.manual.edit_entry(entry_id, **fields)
+
+    def remove_entry(self, entry_id: str, *, account_id: str | None = None) -> str:
+        """Remove a manual entry for good (see :meth:`txsync.manual.ManualLedger.remove_entry`)."""
+        return self.manual.remove_entry(entry_id, account_id=account_id)
+
+    def entries(self, account_id: str) -> list[ManualEntryRecord]:
+        """The manual entries of an account."""
+        return self.manual.entries(account_id)
 
     def remove_connection(self, connection_id: str) -> None:
         """Remove a connection on the user's request: its key is destroyed (the credential provider
         forgets it, the store deletes its sealed blobs), its cursors and raw records go; the account
-        and its ledger stay (see :meth:`remove_account` to erase those too)."""
-        self.store.get_connection(connection_id)
+        and its ledger stay (see :meth:`remove_account` to erase those too). The connection holding an
+        account's manual entries is refused (its entries would stay in the ledger but could no longer
+        be edited or removed): remove the entries, or the account."""
+        if self.store.get_connection(connection_id).state == ConnectionState.MANUAL:
+            raise ConnectionStateError(
+                f"connection {connection_id} holds the account's manual entries: remove them "
+                "(txsync entries remove) or the whole account (txsync remove ... --account)"
+            )
         self.credentials.drop(connection_id)
         self.store.remove_connection(connection_id)
 
@@ -541,7 +621,7 @@ class Engine:
             connector_id=connection.connector_id, mode=SyncMode.INCREMENTAL, started_at=now,
             finished_at=now, state=connection.state, state_reason=connection.state_reason,
         )
-        report.errors.append(f"{type(exc).__name__}: {exc}")
+        report.errors.append(report_text(f"{type(exc).__name__}: {exc}", SecretSet()))
         return report
 
     async def sync_events(
@@ -592,7 +672,78 @@ class Engine:
                 f"connection {connection_id} is disabled ({connection.state_reason}): "
                 "replace its credential or resume it"
             )
+        if connection.state == ConnectionState.MANUAL:
+            raise ConnectionStateError(
+                f"connection {connection_id} holds the account's manual entries: there is nothing to sync"
+            )
         connector_cls = self.registry.get(connection.connector_id)
+        lease, held = await self._take_lease(connection_id)
+        if held is not None:
+            return self._skipped(connection, mode, held)
+        try:
+            async with self._renewing(lease):
+                return await self._sync_leased(connection, connector_cls, mode, streams, progress)
+        finally:
+            if lease is not None:
+                await _off_loop(_release, self.store, lease)
+
+    async def _take_lease(self, connection_id: str) -> tuple[Lease | None, Lease | None]:
+        """``(lease, None)`` once taken, ``(None, holder's lease)`` if still held after ``lease_wait``;
+        ``(None, None)`` for a store without leases."""
+        acquire = getattr(self.store, "acquire_lease", None)
+        if acquire is None:
+            return None, None
+        holder = f"{self.lease_holder}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + self.lease_wait.total_seconds()
+        while True:
+            lease, current = await _off_loop(acquire, connection_id, holder, self.lease_ttl)
+            if lease is not None:
+                return lease, None
+            left = deadline - time.monotonic()
+            if current is not None and left <= 0:
+                return None, current
+            # Held (or released just now): look again soon, never past the wait.
+            await asyncio.sleep(max(0.0, min(left, 0.25)) if current is not None else 0.01)
+
+    def _skipped(self, connection: ConnectionRecord, mode: SyncMode, held: Lease) -> SyncReport:
+        now = self.clock()
+        until = held.expires_at
+        log.info("connection %s: sync skipped, leased by %s until %s", connection.id, held.holder, until)
+        return SyncReport(
+            connection_id=connection.id, account_id=connection.account_id,
+            connector_id=connection.connector_id, mode=mode, started_at=now, finished_at=now,
+            state=connection.state, state_reason=connection.state_reason,
+            skipped=f"leased by {held.holder} until {until.isoformat()}", leased_by=held.holder,
+            leased_until=until,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, lease: Lease | None) -> AsyncIterator[None]:
+        """Keep ``lease`` alive while the body runs: a heartbeat every ``lease_ttl / 3`` and a renewal
+        at page commits when one is due (a sync that lost its lease stops at its next page)."""
+        if lease is None:
+            yield
+            return
+        keeper = _LeaseKeeper(self.store, lease, self.lease_ttl)
+        token = _KEEPER.set(keeper)
+        beat = asyncio.ensure_future(keeper.heartbeat())
+        try:
+            yield
+        finally:
+            beat.cancel()
+            with contextlib.suppress(BaseException):
+                await beat
+            _KEEPER.reset(token)
+
+    async def _sync_leased(
+        self,
+        connection: ConnectionRecord,
+        connector_cls: type[Connector],
+        mode: SyncMode,
+        streams: Sequence[str] | None,
+        progress: ProgressCallback | None,
+    ) -> SyncReport:
+        connection_id = connection.id
         started = self.clock()
         await _off_loop(self.store.mark_sync, connection_id, attempted_at=started)
         report = SyncReport(
@@ -607,7 +758,7 @@ class Engine:
             # No key stored, or one that cannot be opened (missing or retired master key, a tampered
             # blob): nothing is synced, the connection stays as it is, the report says why.
             what = "credential cannot be opened" if isinstance(exc, VaultError) else "no usable credential"
-            report.errors.append(f"{type(exc).__name__}: {what}: {exc}")
+            report.errors.append(report_text(f"{type(exc).__name__}: {what}: {exc}", SecretSet()))
             report.finished_at = self.clock()
             report.state, report.state_reason = connection.state, connection.state_reason
             await _off_loop(
@@ -648,6 +799,7 @@ class Engine:
                 report.coverage_gaps.append(
                     GapReport(gap_id=gap.id, title=gap.title, remedy=gap.remedy, always=True)
                 )
+        redact_report(report, secrets)  # the hooks (which may store gap details) see clean text
         await self._after_sync(report, connector_cls, secrets)
         report.finished_at = self.clock()
         current = await _off_loop(self.store.get_connection, connection_id)
@@ -699,7 +851,7 @@ class Engine:
                         stream, context, connection, mode, origin, report, secrets, reporter
                     )
         except (AuthError, PermissionDeniedError) as exc:
-            reason = _redact(str(exc), secrets)
+            reason = report_text(str(exc), secrets)  # stored with the connection: clean server text
             report.errors.append(f"{type(exc).__name__}: {reason}")
             self.store.set_connection_state(connection.id, ConnectionState.DISABLED, reason)
             log.warning("connection %s disabled: %s", connection.id, reason)
@@ -749,7 +901,7 @@ class Engine:
                 sr.unknown += counts.unknown
                 reporter.page(sr, context.stats)
             sr.completed = True
-        except (AuthError, PermissionDeniedError, BannedError, RateLimitedError):
+        except (AuthError, PermissionDeniedError, BannedError, RateLimitedError, RateLimiterUnavailableError):
             raise  # stop the whole sync
         except StoreError:
             raise
@@ -781,6 +933,7 @@ class Engine:
         ]
         normalized = list(stream.normalize(raws))
         _check_normalized(normalized, connection.account_id, origin, stream.name)
+        _LeaseKeeper.check_current()
         counts = self.store.commit_page(
             PageBatch(
                 connection_id=connection.id, account_id=connection.account_id, stream=stream.name,
@@ -792,9 +945,9 @@ class Engine:
         return raws, counts
 
     def _start_cursor(self, stream: Stream, connection: ConnectionRecord, mode: SyncMode) -> Any:
-        if mode == SyncMode.FULL:
-            return None
         stored = self.store.get_cursor(connection.id, stream.name)
+        if mode == SyncMode.FULL:
+            return stream.cursor_for_full_sync(stored)
         if mode == SyncMode.SINCE_LATEST:
             latest = self.store.latest_timestamp(connection.account_id)
             if latest is not None:
@@ -802,6 +955,68 @@ class Engine:
                 if from_time is not None:
                     return from_time
         return stored
+
+
+_KEEPER: contextvars.ContextVar[_LeaseKeeper | None] = contextvars.ContextVar("txsync_lease", default=None)
+
+
+class _LeaseKeeper:
+    """Renews one sync's lease: from the heartbeat task and from the page commits (worker threads)."""
+
+    def __init__(self, store: Any, lease: Lease, ttl: timedelta) -> None:
+        self._store = store
+        self._lease = lease
+        self._ttl = ttl
+        self._every = ttl.total_seconds() / 3
+        self._renewed = time.monotonic()
+        self._lost: LeaseLostError | None = None
+        self._lock = threading.Lock()
+
+    def renew(self) -> None:
+        """Extend the lease now; :class:`LeaseLostError` once it is lost."""
+        with self._lock:
+            if self._lost is not None:
+                raise LeaseLostError(str(self._lost))
+            try:
+                self._lease = self._store.renew_lease(self._lease, self._ttl)
+            except LeaseLostError as exc:
+                self._lost = exc
+                raise
+            self._renewed = time.monotonic()
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLostError` if the lease was lost; renew it if a renewal is due."""
+        if self._lost is not None:
+            raise LeaseLostError(str(self._lost))
+        if time.monotonic() - self._renewed >= self._every:
+            self.renew()
+
+    async def heartbeat(self) -> None:
+        """Renew every ``ttl / 3`` until cancelled or lost (a failing store is tried again next beat)."""
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                await _off_loop(self.renew)
+            except LeaseLostError as exc:
+                log.error("%s", exc)
+                return
+            except Exception as exc:
+                log.warning("sync lease of %s not renewed: %s", self._lease.connection_id, type(exc).__name__)
+
+    @staticmethod
+    def check_current() -> None:
+        """:meth:`check` for the sync running in this context (nothing without a lease): called before
+        each page commit, so a sync that lost its lease commits nothing more."""
+        keeper = _KEEPER.get()
+        if keeper is not None:
+            keeper.check()
+
+
+def _release(store: Any, lease: Lease) -> None:
+    try:
+        store.release_lease(lease)
+    except Exception as exc:  # it expires by itself
+        log.warning("sync lease of %s not released: %s", lease.connection_id, type(exc).__name__)
 
 
 def _redacted_permissions(permissions: Permissions, secrets: SecretSet) -> Permissions:
@@ -816,8 +1031,11 @@ def _redacted_permissions(permissions: Permissions, secrets: SecretSet) -> Permi
 
 
 async def _off_loop(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
-    """Run blocking store (or normalization) work in a worker thread, never on the event loop's."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+    """Run blocking store (or normalization) work in a worker thread, never on a host's event loop
+    (on a blocking twin's private loop, where nothing else runs, it runs in place)."""
+    if store_work_off_loop():
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
 
 
 def _check_normalized(

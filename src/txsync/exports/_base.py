@@ -3,7 +3,7 @@ and one transaction as plain JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,13 +38,20 @@ class ExportValue:
     status: str
     method: str | None = None
     source: str | None = None
+    #: More evidence, after the five fixed names (a stored valuation's pair, candle time, rate, FX
+    #: rate, reason).
+    details: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"amount": "<decimal>" | null, "currency", "status", "method", "source"}``."""
-        return {
+        """``{"amount": "<decimal>" | null, "currency", "status", "method", "source"}``, then the
+        ``details``."""
+        out = {
             "amount": None if self.amount is None else amount_text(self.amount),
             "currency": self.currency, "status": self.status, "method": self.method, "source": self.source,
         }
+        for key, item in (self.details or {}).items():
+            out.setdefault(key, item)
+        return out
 
 
 #: A host's valuations: the value of a transaction, or ``None`` when it has none. The stored

@@ -4,7 +4,9 @@
   JSON (non-integral numbers as ``Decimal``) or raise one of :mod:`txsync.errors`.
 * Rate limits: the :class:`RateLimiter` protocol (pluggable, e.g. shared through Redis) and the
   in-process :class:`WeightedRateLimiter` over fixed windows (:class:`Bucket`, fed by the exchange's
-  usage headers) and decaying counters (:class:`DecayingCounter`, Kraken style).
+  usage headers) and decaying counters (:class:`DecayingCounter`, Kraken style); the same limits
+  shared by every worker through Redis: :class:`RedisRateLimiter`, :class:`RedisLimiterRegistry`,
+  :func:`open_limiters` (``txsync[redis]``; the engine's default follows ``TXSYNC_LIMITER_URL``).
 * Retries: :class:`RetryPolicy`, on stamina, honouring ``Retry-After``.
 * Waits: :func:`notify_wait` (called before every rate-limit or retry wait) reaches the listener a
   sync installed with :func:`wait_listener` (the engine's progress events).
@@ -38,7 +40,7 @@ from txsync.http.limits import (
     use_limits,
 )
 from txsync.http.payload import FORM_CONTENT_TYPE, SigningPayload, signing_payload, with_form_fields
-from txsync.http.ratelimit import Bucket, DecayingCounter, Limit, RateLimiter, WeightedRateLimiter
+from txsync.http.ratelimit import Bucket, DecayingCounter, Limit, RateLimiter, WeightedRateLimiter, settle
 from txsync.http.redact import (
     LOGGER_NAME,
     MASK,
@@ -50,6 +52,7 @@ from txsync.http.redact import (
     scrub_exception,
     secret_forms,
 )
+from txsync.http.redis_limiter import RedisLimiterRegistry, RedisRateLimiter, open_limiters
 from txsync.http.retry import RetryPolicy
 from txsync.http.waits import WaitListener, notify_wait, wait_listener
 
@@ -71,6 +74,8 @@ __all__ = [
     "MalformedBodyError",
     "RateLimiter",
     "RedactingFilter",
+    "RedisLimiterRegistry",
+    "RedisRateLimiter",
     "RetryPolicy",
     "SecretSet",
     "SigningAuth",
@@ -85,10 +90,12 @@ __all__ = [
     "install_log_redaction",
     "is_sensitive_name",
     "notify_wait",
+    "open_limiters",
     "parse_retry_after",
     "redact",
     "scrub_exception",
     "secret_forms",
+    "settle",
     "signing_payload",
     "use_limits",
     "wait_listener",

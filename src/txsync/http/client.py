@@ -35,7 +35,7 @@ from txsync.http.errormap import (
     parse_retry_after,
 )
 from txsync.http.limits import HttpLimits, current_limits
-from txsync.http.ratelimit import RateLimiter
+from txsync.http.ratelimit import RateLimiter, settle
 from txsync.http.redact import LOGGER_NAME, SecretSet, install_log_redaction, scrub_exception
 from txsync.http.retry import RetryPolicy
 from txsync.jsonutil import loads
@@ -258,9 +258,14 @@ class HttpClient:
         status = response.status_code
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         logger.debug("%s %s -> %d in %.0f ms (attempt %d)", method, endpoint, status, elapsed * 1000, number)
-        if self._limiter is not None:
-            self._limiter.observe(response.headers)
-        return self._result(response, endpoint)
+        if self._limiter is None:
+            return self._result(response, endpoint)
+        self._limiter.observe(response.headers)
+        try:
+            return self._result(response, endpoint)
+        finally:
+            # A shared limiter sends the usage and any penalty (429, 418) before the caller goes on.
+            await settle(self._limiter)
 
     async def _exchange(
         self,

@@ -14,9 +14,10 @@ counter past the maximum is refused. :class:`DecayingCounter` describes such a l
 :class:`WeightedRateLimiter` enforces it alongside fixed windows, a request waiting until it fits in
 every limit it costs in.
 
-The protocol is small so that a host application can share limits between processes (e.g. a Redis
-implementation keyed by IP or API key) and hand it to connectors through
-``ConnectorContext.limiter_for``.
+The protocol is small so that a host application can share limits between processes and machines:
+:class:`~txsync.http.RedisRateLimiter` keeps them in Redis, keyed by IP or API key, and reaches
+connectors through :class:`~txsync.http.RedisLimiterRegistry` (``Engine(limiters=...)``). A limiter
+may also have an async ``flush()`` (see :func:`settle`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import httpx
 from txsync.errors import ConfigurationError
 from txsync.http.waits import notify_wait
 
-__all__ = ["Bucket", "DecayingCounter", "Limit", "RateLimiter", "WeightedRateLimiter"]
+__all__ = ["Bucket", "DecayingCounter", "Limit", "RateLimiter", "WeightedRateLimiter", "settle"]
 
 
 @runtime_checkable
@@ -57,6 +58,18 @@ class RateLimiter(Protocol):
     def penalize(self, seconds: float) -> None:
         """Hold every :meth:`acquire` back for ``seconds`` from now (after a 429 or a ban)."""
         ...
+
+
+async def settle(limiter: RateLimiter) -> None:
+    """Await the limiter's optional ``flush()`` coroutine method, if it has one.
+
+    :meth:`RateLimiter.observe` and :meth:`RateLimiter.penalize` are synchronous; a limiter whose
+    state lives elsewhere (:class:`~txsync.http.RedisRateLimiter`) queues their updates and sends
+    them in ``flush()``, which :class:`~txsync.http.HttpClient` awaits after every response.
+    """
+    flush = getattr(limiter, "flush", None)
+    if flush is not None:
+        await flush()
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +263,11 @@ class WeightedRateLimiter:
     def buckets(self) -> tuple[Limit, ...]:
         """The configured limits, in declaration order."""
         return tuple(state.spec for state in self._states.values())
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the windows are measured with (``time.time`` unless a simulated one was given)."""
+        return self._clock
 
     def usage(self) -> dict[str, int]:
         """Weight counted in each bucket's current window (local reservations or server figure); for a

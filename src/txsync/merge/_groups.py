@@ -118,6 +118,8 @@ class _Item:
     ts: int
     origin: str
     net: dict[str, Decimal]
+    #: The widest match window its descriptions asked for (0: the engine's tolerance only).
+    window: int = 0
 
 
 def _item(stx: StoredTransaction) -> _Item | None:
@@ -129,7 +131,24 @@ def _item(stx: StoredTransaction) -> _Item | None:
     net = net_of(eff.legs)
     if not net:
         return None
-    return _Item(stx.id, eff.ts, eff.origin, net)
+    return _Item(stx.id, eff.ts, eff.origin, net, max(window_us(p) for p in stx.parts.values()))
+
+
+def _reach(me: _Item, tol: int) -> int:
+    """How far in time group partners of ``me`` are looked for.
+
+    An event moving one asset (a deposit, a withdrawal, a reward...) may be matched as far as the
+    widest window either side asked for (a statement stamps a deposit when it was credited, the API
+    when it was first seen): look as far as any description may ask. Trades (several assets) keep
+    their own window.
+    """
+    own = max(tol, me.window)
+    return max(own, MAX_WINDOW_US) if len(me.net) == 1 else own
+
+
+def _close(me: _Item, other: _Item, tol: int) -> bool:
+    """Whether ``other`` is near enough in time to ``me`` for the windows both asked for."""
+    return abs(other.ts - me.ts) <= max(tol, me.window, other.window)
 
 
 def merge_groups(
@@ -169,14 +188,16 @@ def merge_groups(
             continue  # dissolved into another transaction, or already part of a group
         me = state.working[tid]
         account = me.account_id
+        mine = _item(me)
         ts = effective(me.parts).ts
+        reach = tol if mine is None else _reach(mine, tol)
         pool: dict[str, StoredTransaction] = {}
-        for cand in window(account, ts - tol, ts + tol, 2 * GROUP_MAX_ITEMS):
+        for cand in window(account, ts - reach, ts + reach, 2 * GROUP_MAX_ITEMS):
             pool[cand.id] = state.working.get(cand.id, cand)
         ordered = page_items[account]
-        lo = bisect.bisect_left(ordered, (ts - tol, ""))
+        lo = bisect.bisect_left(ordered, (ts - reach, ""))
         for other_ts, other in ordered[lo:]:
-            if other_ts > ts + tol:
+            if other_ts > ts + reach:
                 break
             if other in state.working:
                 pool[other] = state.working[other]
@@ -190,14 +211,14 @@ def merge_groups(
             matched += 1
             continue
 
-        # 2. A group.
-        mine = _item(me)
+        # 2. A group (every member within the windows it and this description asked for).
         if mine is None:
             continue
         candidates = [
             item
             for cid, stx in sorted(pool.items())
             if cid not in state.claimed and cid not in grouped and (item := _item(stx)) is not None
+            and _close(mine, item, tol)
         ]
         for other_origin in sorted({c.origin for c in candidates} - {mine.origin}, key=_priority):
             same = [c for c in candidates if c.origin == mine.origin]

@@ -8,8 +8,8 @@ returns the exit status: 0, or 2 when the request cannot be done (the message sa
 
 from __future__ import annotations
 
-import asyncio
 import json
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -38,7 +38,8 @@ def _dump(data: Any, out: TextIO) -> None:
 
 
 def _fail(exc: TxsyncError, out: TextIO) -> int:
-    out.write(f"{type(exc).__name__}: {exc}\n")
+    """Errors go to stderr (``out`` may carry JSON a script reads), as every command's do."""
+    sys.stderr.write(f"txsync: {type(exc).__name__}: {exc}\n")
     return 2
 
 
@@ -153,9 +154,9 @@ def balances_command(
                 engine = Engine(store)
             for acc in accounts:
                 try:
-                    asyncio.run(ledger.refresh_reported(engine, acc.id))
+                    ledger.refresh_reported_blocking(engine, acc.id)
                 except TxsyncError as exc:
-                    out.write(f"account {acc.id}: balances not refreshed: {exc}\n")
+                    sys.stderr.write(f"txsync: account {acc.id}: balances not refreshed: {exc}\n")
         rows = ledger.balances(owner_id=None if account else owner_id, account_id=account)
     except TxsyncError as exc:
         return _fail(exc, out)
@@ -164,4 +165,5 @@ def balances_command(
     else:
         labels = {a.id: f"{a.connector_id}{', ' + a.label if a.label else ''}" for a in accounts}
         print_balances(rows, out, labels)
-    return 0
+    # 1: the work ran but needs the user (a computed balance differs from the reported one)
+    return 1 if any(r.difference for r in rows) else 0

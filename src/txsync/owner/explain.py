@@ -313,6 +313,16 @@ def explain_account(
                 )
                 for g in unreported
             )
+        elif reported is None and account.connector_id == "manual":
+            rep = None  # a manual account (issue 12): reconciled against nothing until a source is added
+            explanations.append(
+                Explanation(
+                    kind=ExplanationKind.NO_REPORT,
+                    detail="a manual account: its balance is what its entries say (no source reports one)",
+                    remedy="connect a key, xpub or address to the account (txsync connect ... --account), "
+                    "then txsync balances --refresh",
+                )
+            )
         elif reported is None:
             rep = None
             explanations.append(

@@ -95,6 +95,18 @@ class OwnerLedger:
             self.linker.run(owner)
         return list(self.store.stored_links(owner))
 
+    def link_lookup(self, owner_id: str | None = None) -> Callable[[Any], dict[str, Any] | None]:
+        """The exports' link hook (:data:`txsync.exports.LinkLookup`): the stored link of a transaction
+        (as in ``transfers --json``, plus its ``role`` and ``counterpart``), read once, never re-linked
+        (an export only reads)."""
+        by_tx: dict[str, dict[str, Any]] = {}
+        owner = owner_id if owner_id is not None else self.resolve_owner(None)
+        for link in self.store.stored_links(owner):
+            data = link.as_json()
+            by_tx.setdefault(link.withdrawal, {**data, "role": "withdrawal", "counterpart": link.deposit})
+            by_tx.setdefault(link.deposit, {**data, "role": "deposit", "counterpart": link.withdrawal})
+        return lambda tx: by_tx.get(tx.id)
+
     def issues(self, owner_id: str | None = None) -> list[LinkIssue]:
         """What the linker left for the user: ties, conflicts, oversized groups, inactive manual links."""
         owner = self.resolve_owner(owner_id)
@@ -282,6 +294,18 @@ class OwnerLedger:
         when = as_of or max((b.as_of for b in balances if b.as_of is not None), default=None) or self.clock()
         self.store.put_balance_snapshot(account_id, list(balances), when, connection_id)
 
+    def refresh_reported_blocking(
+        self, engine: Engine, account_id: str, connection_id: str | None = None
+    ) -> list[Balance]:
+        """:meth:`refresh_reported` for code that is not async (any thread without a running event
+        loop; in a running loop's thread it raises :class:`~txsync.errors.EventLoopError`)."""
+        from txsync.engine._guard import run_blocking
+
+        return run_blocking(
+            lambda: self.refresh_reported(engine, account_id, connection_id),
+            "OwnerLedger.refresh_reported_blocking", "ledger.refresh_reported(...)",
+        )
+
     async def refresh_reported(
         self, engine: Engine, account_id: str, connection_id: str | None = None
     ) -> list[Balance]:
@@ -291,6 +315,8 @@ class OwnerLedger:
             connection = self.store.get_connection(connection_id)
         else:
             for candidate in self.store.list_connections(account_id):
+                if candidate.state == "manual":
+                    continue  # the account's manual entries: no source to ask
                 kind = engine.registry.get(candidate.connector_id).info.kind
                 if kind != ConnectorKind.FILE:
                     connection = candidate

@@ -3,6 +3,7 @@
 from txsync.store._open import open_store
 from txsync.store._sql import SqlStore
 from txsync.store.base import Store
+from txsync.store.leases import Lease
 from txsync.store.paging import LedgerOrder, LedgerPage
 from txsync.store.postgres import PostgresStore
 from txsync.store.records import (
@@ -20,6 +21,7 @@ __all__ = [
     "AccountRecord",
     "ConnectionRecord",
     "ConnectionState",
+    "Lease",
     "LedgerOrder",
     "LedgerPage",
     "LedgerTransaction",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, tuple_, update
 
 from txsync import jsonutil
-from txsync.errors import StoreError, TamperedError, UnknownConnectionError, VaultError
+from txsync.errors import BadResponseError, StoreError, TamperedError, UnknownConnectionError, VaultError
 from txsync.merge import ORIGIN_PRIORITY as _PRIORITY
 from txsync.merge import MergeCounts, PageBatch, duration_us, from_us, merge_page, to_us
 from txsync.models import Leg, LegRole, RawTransaction, SourceRef, TransactionKind, TransactionStatus
@@ -31,6 +31,9 @@ from txsync.schedule import SchedulePolicy
 from txsync.store import schema as t
 from txsync.store._ledger import LedgerBackend, LedgerDialect, flush_ids, legs_value
 from txsync.store._links import OwnerTables
+from txsync.store._manual import ManualEntryTables
+from txsync.store._valuations import ValuationTables
+from txsync.store.leases import SyncLeases
 from txsync.store.paging import MAX_PAGE_SIZE, LedgerOrder, LedgerPage, decode_cursor, encode_cursor
 from txsync.store.records import (
     AccountRecord,
@@ -127,7 +130,7 @@ class _Keys:
         self._upto = None
 
 
-class SqlStore(OwnerTables):
+class SqlStore(OwnerTables, ValuationTables, ManualEntryTables, SyncLeases):
     """A ledger in a SQL database. Use a dialect's subclass (:class:`~txsync.store.SqliteStore`)."""
 
     _engine: Engine
@@ -287,12 +290,18 @@ class SqlStore(OwnerTables):
             self._upsert_owner(conn, owner_id, to_us(at or _now()))
 
     def connections_due(self, now: datetime, policy: SchedulePolicy | None = None) -> list[ConnectionRecord]:
-        """Active connections whose interval (by owner activity) has passed since the last attempt."""
+        """Active connections whose interval (by owner activity) has passed since the last attempt, or
+        whose last sync failed at least ``policy.failed_retry`` ago; most overdue first (in SQL)."""
         policy = policy or SchedulePolicy()
         now_us = to_us(now)
         active_since = now_us - duration_us(policy.active_window)
         owner_active = and_(t.owners.c.last_active_at.is_not(None), t.owners.c.last_active_at >= active_since)
         last = t.connections.c.last_attempt_at
+        # The last sync finished (nothing queued or running since) and failed: due again sooner.
+        finished, success = t.connections.c.last_sync_at, t.connections.c.last_success_at
+        failed = and_(
+            finished.is_not(None), finished >= last, or_(success.is_(None), success < finished)
+        )
         query = (
             select(t.connections)
             .join(t.accounts, t.accounts.c.id == t.connections.c.account_id)
@@ -303,6 +312,7 @@ class SqlStore(OwnerTables):
                     last.is_(None),
                     and_(owner_active, last <= now_us - duration_us(policy.active_interval)),
                     and_(~owner_active, last <= now_us - duration_us(policy.inactive_interval)),
+                    and_(failed, last <= now_us - duration_us(policy.failed_retry)),
                 )
             )
             .order_by(last.is_not(None), last, t.connections.c.id)
@@ -681,7 +691,7 @@ class SqlStore(OwnerTables):
             ).all()
         try:
             public = jsonutil.loads(row["public"]) if isinstance(row["public"], str) else None
-        except ValueError:
+        except (ValueError, BadResponseError):  # not JSON, NaN, nested too deep
             public = None
         if not isinstance(public, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in public.items()
@@ -827,6 +837,7 @@ class SqlStore(OwnerTables):
             ).scalar()
             if not left:
                 conn.execute(delete(t.owners).where(t.owners.c.id == account.owner_id))
+            self._erase_valuations(conn, account_id=account_id, owner_gone=None if left else account.owner_id)
         self._keys.forget()
         self._after_erase()
 
@@ -837,6 +848,7 @@ class SqlStore(OwnerTables):
         conn.execute(delete(t.raw_transactions).where(t.raw_transactions.c.stream_seq.in_(streams)))
         conn.execute(delete(t.streams).where(t.streams.c.connection_id == connection_id))
         conn.execute(delete(t.sync_runs).where(t.sync_runs.c.connection_id == connection_id))
+        conn.execute(delete(t.sync_leases).where(t.sync_leases.c.connection_id == connection_id))
         conn.execute(delete(t.connections).where(t.connections.c.id == connection_id))
 
     @contextmanager

@@ -30,6 +30,10 @@ class Store(Protocol):
     Implementations must make :meth:`commit_page` atomic: a page's raws, merged transactions and
     cursor are stored together or not at all. User changes (tombstones, overrides) live apart from
     synced data and are applied by the read methods.
+
+    A store that also has ``acquire_lease`` / ``renew_lease`` / ``release_lease`` (as both built-in
+    stores do: :class:`~txsync.store.leases.SyncLeases`) gets one sync per connection at a time from
+    the engine; a store without them is synced without leases.
     """
 
     def add_account(
@@ -194,4 +198,20 @@ class Store(Protocol):
 
     def remove_account(self, account_id: str) -> None:
         """Erase an account: its connections and keys, its ledger and the user's edits."""
+        ...
+
+    def manual_entries(
+        self, connection_id: str, entry_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, str | None]]:
+        """A manual connection's entries: (entry id, the entry as stored, its transaction's id)."""
+        ...
+
+    def remove_manual_entry(self, account_id: str, connection_id: str, entry_id: str) -> str:
+        """Remove a manual entry for good; returns the id of the transaction it belonged to."""
+        ...
+
+    def replace_manual_entry(
+        self, batch: PageBatch, entry_id: str, *, tolerance: timedelta = ..., now: datetime | None = None
+    ) -> MergeCounts:
+        """Replace a manual entry by its new version (one description) in one transaction."""
         ...

@@ -29,6 +29,8 @@ class ConnectionState(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"  # no sync at all until resumed
     DISABLED = "disabled"  # the user must act (new key); ``state_reason`` says why
+    #: The account's manual entries (the user's own records): never synced, scheduled or disabled.
+    MANUAL = "manual"
 
 
 class AccountRecord(TxsyncModel):

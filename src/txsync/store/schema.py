@@ -52,14 +52,18 @@ __all__ = [
     "owner_link_state",
     "owner_links",
     "owners",
+    "price_cache",
     "raw_transactions",
     "sealed_secrets",
     "store_state",
     "streams",
+    "sync_leases",
     "sync_runs",
     "tombstones",
     "transaction_ids",
     "transactions",
+    "valuation_owners",
+    "valuations",
 ]
 
 metadata = MetaData()
@@ -232,6 +236,18 @@ sync_runs = Table(
     Column("report", Text, nullable=False),
 )
 
+# At most one sync of a connection at a time (txsync.store.leases): the holder renews its lease while
+# it syncs; a crashed holder's lease expires. Times in microseconds (UTC) of the wall clock.
+sync_leases = Table(
+    "sync_leases",
+    metadata,
+    Column("connection_id", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("acquired_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
 # A connection's credential: its public fields in the clear, each secret field sealed by the vault
 # (txsync.vault). Plaintext secrets are never stored.
 credentials = Table(
@@ -370,4 +386,61 @@ owner_balance_snapshots = Table(
     Column("connection_id", String(200), nullable=True),
     Column("as_of", BigInteger, nullable=False),
     Column("balances", Text, nullable=False),
+)
+
+# -- valuation (schema 0006_valuation; queries in txsync.store._valuations) -------------------------
+
+# Every price a source fetched (txsync.valuation.PriceCache), consulted before any request: the
+# instrument as txsync asset ids, the interval ("1m", "1h", "1d", or "symbol" for facts about the
+# instrument) and its start. ``price`` NULL records that the source has no price there.
+price_cache = Table(
+    "price_cache",
+    metadata,
+    Column("source", String(60), primary_key=True),
+    Column("asset", String(300), primary_key=True),
+    Column("quote", String(300), primary_key=True),
+    Column("interval", String(10), primary_key=True),
+    Column("time", BigInteger, primary_key=True),
+    Column("price", Text, nullable=True),
+    Column("fetched_at", BigInteger, nullable=False),
+    Column("pair", String(100), nullable=True),
+    Column("observed_at", BigInteger, nullable=True),
+    Column("note", Text, nullable=True),
+)
+
+# One valuation per transaction, in its owner's base currency, with its provenance: the summary in
+# columns (what ledger --json shows and what passes select on), everything (legs, every price and
+# conversion used) in ``body`` (TransactionValuation.to_dict()).
+valuations = Table(
+    "valuations",
+    metadata,
+    Column("transaction_id", String(64), primary_key=True),
+    Column("account_id", String(200), nullable=False),
+    Column("owner_id", String(200), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("method", String(12), nullable=False),
+    Column("amount", Text, nullable=True),
+    Column("source", String(60), nullable=True),
+    Column("pair", String(100), nullable=True),
+    Column("candle_time", BigInteger, nullable=True),
+    Column("rate", Text, nullable=True),
+    Column("fx_rate", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    # 1 while the transaction or one of its legs waits for a price: retried first by every pass.
+    Column("needs_retry", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("valued_at", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_valuations_owner_retry", "owner_id", "needs_retry"),
+    Index("ix_valuations_account", "account_id"),
+)
+
+# Each owner's base currency (ISO 4217), when set (the default is EUR).
+valuation_owners = Table(
+    "valuation_owners",
+    metadata,
+    Column("owner_id", String(200), primary_key=True),
+    Column("base_currency", String(10), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )

@@ -233,5 +233,29 @@ class OwnerScope:
         override: Override | None = self.store.get_override(transaction_id)
         return override
 
+    # -- valuation ------------------------------------------------------------------------------------
+
+    def valuation_of(self, transaction_id: str) -> Any:
+        """The stored valuation (:class:`~txsync.valuation.TransactionValuation`, or ``None``) of one
+        of this owner's transactions."""
+        self._transaction(transaction_id)
+        return self.store.valuation_of(transaction_id)
+
+    def valuation_counts(self, account_id: str | None = None) -> dict[str, int]:
+        """How many of this owner's stored valuations (of one account, or all) have each status."""
+        if account_id is not None:
+            self._account(account_id)
+        counts: dict[str, int] = self.store.valuation_counts(owner_id=self.owner_id, account_id=account_id)
+        return counts
+
+    def base_currency(self) -> str | None:
+        """This owner's base currency, when set."""
+        currency: str | None = self.store.base_currency(self.owner_id)
+        return currency
+
+    def set_base_currency(self, currency: str) -> None:
+        """Set this owner's base currency (the next valuation pass values everything in it)."""
+        self.store.set_base_currency(self.owner_id, currency)
+
     def __repr__(self) -> str:
         return f"OwnerScope({self.owner_id!r})"

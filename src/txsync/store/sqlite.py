@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,8 @@ _CACHE_KIB = 64 * 1024
 _PAGE_SIZE = 8192
 #: Checkpoint the write-ahead log every 32 MiB (not SQLite's 4 MiB): fewer copies of hot pages.
 _WAL_CHECKPOINT_PAGES = 4000
+#: How often a pending erasure tries again to empty the write-ahead log (seconds).
+_ERASE_RETRY_SECONDS = 1.0
 
 
 def default_store_path() -> Path:
@@ -85,6 +88,10 @@ class SqliteStore(SqlStore):
     ) -> None:
         self.path: Path | str = ":memory:" if path == ":memory:" else Path(path or default_store_path())
         self.busy_timeout = busy_timeout
+        # An erasure whose write-ahead log could not be emptied yet (a reader held an older snapshot),
+        # and when it may be tried again (monotonic seconds).
+        self._erase_pending = False
+        self._erase_retry_at = 0.0
         if self.path == ":memory:":
             self._engine: Engine = create_engine(
                 "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}, echo=echo
@@ -151,8 +158,37 @@ class SqliteStore(SqlStore):
             return MigrationContext.configure(conn).get_current_revision()
 
     def close(self) -> None:
-        """Release the database."""
+        """Release the database (emptying the write-ahead log of an erasure first, if it can)."""
+        if self._erase_pending:
+            self._after_erase()
         self._engine.dispose()
+
+    def _after_erase(self) -> None:
+        """Copy erased pages into the file and empty the write-ahead log, without waiting.
+
+        A ``TRUNCATE`` checkpoint waits for every reader of an older snapshot and holds off every
+        writer meanwhile: one long reader in another process made an erasure block all writes for
+        the busy timeout, and a concurrent sync fail with "database is locked". So it runs without a
+        busy handler: when a reader (or a writer) is in the way it copies what it can now and the
+        erasure stays pending, retried after later writes (at most once a second: each attempt
+        copies pages and syncs the file) and on :meth:`close` until the log is empty. (The reader
+        itself still sees its snapshot, erased data included, until it ends.)"""
+        if self.path == ":memory:":
+            return
+        with self._engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            cur = raw.cursor()
+            try:
+                cur.execute("PRAGMA busy_timeout=0")
+                busy = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError:
+                busy = 1
+            finally:
+                cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+                cur.close()
+        self._erase_pending = busy != 0
+        self._erase_retry_at = time.monotonic() + _ERASE_RETRY_SECONDS
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -165,6 +201,8 @@ class SqliteStore(SqlStore):
                     f"the ledger {self.path} stayed locked by another writer for {self.busy_timeout:g} s"
                 ) from None
             raise
+        if self._erase_pending and time.monotonic() >= self._erase_retry_at:
+            self._after_erase()
 
     @contextmanager
     def _hot_write(self) -> Iterator[Any]:
@@ -191,6 +229,8 @@ class SqliteStore(SqlStore):
                 cur.execute("COMMIT")
             finally:
                 cur.close()
+        if self._erase_pending and time.monotonic() >= self._erase_retry_at:
+            self._after_erase()
 
     def _upsert_owner(self, conn: Connection, owner_id: str, last_active_at: int | None) -> None:
         stmt = sqlite_insert(t.owners).values(id=owner_id, last_active_at=last_active_at)

@@ -11,6 +11,9 @@
   asset id through a maintained mapping per connector; unknown assets are reported.
 * :class:`Valuator`: transactions in, :class:`TransactionValuation` s and a :class:`ValuationReport`
   out; :class:`ValuationStore` keeps them between passes.
+* Stored ledgers (:mod:`~txsync.valuation.ledger`): :func:`value_owner` is a pass over an owner's
+  ledger kept in the SQL store (price cache and valuations tables), :class:`ValuationSyncHook` runs one
+  after every sync.
 
 Details: ``docs/valuation.md``.
 """
@@ -25,6 +28,16 @@ from txsync.valuation.assets import (
     is_fiat,
 )
 from txsync.valuation.cache import CachedPrice, InMemoryPriceCache, PriceCache, PriceKey
+from txsync.valuation.ledger import (
+    DEFAULT_BASE_CURRENCY,
+    BalanceValue,
+    ValuationSyncHook,
+    base_currency_of,
+    default_policy,
+    value_balances,
+    value_owner,
+    values_in,
+)
 from txsync.valuation.policy import PricePolicy, ResolvedPrice, ResolvedStatus
 from txsync.valuation.prices import AnswerStatus, Granularity, PriceAnswer, PricePoint, PriceRequest
 from txsync.valuation.registry import (
@@ -55,6 +68,7 @@ from txsync.valuation.store import InMemoryValuationStore, ValuationStore
 from txsync.valuation.valuator import ValuationReport, ValuationRun, Valuator
 
 __all__ = [
+    "DEFAULT_BASE_CURRENCY",
     "FIAT_CODES",
     "PRICE_SOURCE_API_VERSION",
     "PRICE_SOURCE_GROUP",
@@ -62,6 +76,7 @@ __all__ = [
     "AssetMapping",
     "AssetResolution",
     "AssetResolver",
+    "BalanceValue",
     "CachedPrice",
     "CandleSource",
     "Granularity",
@@ -91,11 +106,17 @@ __all__ = [
     "ValuationRun",
     "ValuationStatus",
     "ValuationStore",
+    "ValuationSyncHook",
     "Valuator",
+    "base_currency_of",
     "build_policy",
     "coin",
+    "default_policy",
     "default_price_source_registry",
     "fiat",
     "is_fiat",
+    "value_balances",
+    "value_owner",
     "value_transaction",
+    "values_in",
 ]

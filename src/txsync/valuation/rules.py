@@ -53,10 +53,22 @@ from txsync.valuation.results import (
     ValuationStatus,
 )
 
-__all__ = ["DEFAULT_SPAM_FLAGS", "RuleContext", "fingerprint", "imported_value", "value_transaction"]
+__all__ = [
+    "DEFAULT_SPAM_FLAGS",
+    "SPAM_ASSET_PREFIX",
+    "RuleContext",
+    "fingerprint",
+    "imported_value",
+    "value_transaction",
+]
 
 #: Transaction flags that mark spam (the EVM connector sets ``spam_suspect``).
 DEFAULT_SPAM_FLAGS: frozenset[str] = frozenset({"spam", "spam_suspect"})
+#: A flag ``spam_asset:<asset>`` names one spam asset of a transaction (the EVM connector judges
+#: spam per token transfer). When a transaction names its spam assets, only their legs are
+#: unpriceable: the spam flags above then never block its other legs (a swap that also received a
+#: spam token keeps the value of what it swapped).
+SPAM_ASSET_PREFIX = "spam_asset:"
 
 
 @dataclass(frozen=True)
@@ -151,7 +163,8 @@ class _Valuing:
         self.base_id = fiat(ctx.base_currency)
         self.needs: set[PriceRequest] = set()
         self.assets = [ctx.resolve_asset(leg.asset, self.at) for leg in tx.legs]
-        self.spam = bool(tx.flags & ctx.spam_flags)
+        self.spam_assets = {f[len(SPAM_ASSET_PREFIX) :] for f in tx.flags if f.startswith(SPAM_ASSET_PREFIX)}
+        self.spam = bool(tx.flags & ctx.spam_flags) and not self.spam_assets
         value_legs = [i for i, leg in enumerate(tx.legs) if leg.role is not LegRole.FEE]
         self.value_legs = value_legs or list(range(len(tx.legs)))
         self.fiat_legs = [i for i in self.value_legs if self._is_fiat(i)]
@@ -187,6 +200,8 @@ class _Valuing:
         if self.spam and self.tx.legs[index].role is not LegRole.FEE:
             flags = ", ".join(sorted(self.tx.flags & self.ctx.spam_flags))
             return f"spam-flagged transaction ({flags}): its tokens are not valued"
+        if self.tx.legs[index].asset in self.spam_assets and self.tx.legs[index].role is not LegRole.FEE:
+            return "spam-flagged token: it is not valued"
         if is_nft(resolution.asset_id):
             return "an NFT has no market price in the configured sources"
         return None

@@ -460,3 +460,49 @@ def test_sandbox_wallet_is_deterministic() -> None:
     one, two = ScenarioWallet.standard(), ScenarioWallet.standard()
     assert one.chain.txs == two.chain.txs
     assert one.named == two.named
+
+
+def test_a_full_resync_later_leaves_a_pending_transaction_time_unchanged() -> None:
+    from datetime import timedelta
+
+    from txsync.engine import SyncMode
+
+    sandbox = EsploraSandbox()
+    later = {"by": timedelta(0)}
+    h = ContractHarness(
+        BitcoinWallet,
+        CREDENTIAL,
+        options={"requests_per_second": 0, "base_url": sandbox.base_url, "gap_limit": 5},
+        transport=sandbox.transport,
+        clock=lambda: sandbox.now() + later["by"],
+    )
+    store = h.new_store()
+    sync(h, store)
+    pending = sandbox.wallet.named["pending"]
+    first = ledger(h, store)[pending]
+    assert first.status == TransactionStatus.PENDING and first.timestamp == sandbox.now()
+    later["by"] = timedelta(hours=5)  # the full re-sync runs hours later, the tx still unconfirmed
+    run = asyncio.run(h.sync(store, SyncMode.FULL))
+    assert_clean(run)
+    assert (run.report.total("new"), run.report.total("updated")) == (0, 0)
+    again = ledger(h, store)[pending]
+    assert again.timestamp == first.timestamp and again.status == TransactionStatus.PENDING
+    cursor = store.get_cursor(h.connection_id, "transactions")
+    assert cursor["pending"][pending][0] == first.timestamp.isoformat()
+    # and once it confirms, the next sync books it at its block time
+    sandbox.wallet.chain.confirm(pending, sandbox.wallet.tip + 1)
+    assert_clean(sync(h, store))
+    assert ledger(h, store)[pending].status == TransactionStatus.CONFIRMED
+
+
+def test_a_full_resync_ignores_an_unreadable_stored_cursor() -> None:
+    from txsync.connectors.bitcoin._stream import TransactionsStream
+
+    stream = TransactionsStream.__new__(TransactionsStream)
+    assert stream.cursor_for_full_sync(None) is None
+    assert stream.cursor_for_full_sync({"v": 99}) is None
+    assert stream.cursor_for_full_sync({"v": 1, "used": {"0": 3}, "addr": {}, "pending": {}}) is None
+    kept = stream.cursor_for_full_sync(
+        {"v": 1, "used": {"0": 3}, "addr": {"bc1q": [4, "t"]}, "pending": {"ab": ["2024-01-01T00:00:00+00:00", "deposit"]}}
+    )
+    assert kept == {"v": 1, "used": {}, "addr": {}, "pending": {"ab": ["2024-01-01T00:00:00+00:00", "deposit"]}}

@@ -389,3 +389,41 @@ def test_hostile_fields_are_typed_errors_naming_the_row(field: str, value: Any, 
     with pytest.raises(InvalidRecordError, match=re.escape(problem)) as caught:
         normalize_page([raw(row, "209895701")])
     assert caught.value.stream == "user_transactions"
+
+
+def test_a_pair_key_names_a_currency_outside_the_snapshot_and_unknown_keys_stay_out() -> None:
+    row = {
+        "id": 7, "datetime": "2024-05-01 10:00:00", "type": "2", "fee": "0.10", "order_id": 9,
+        "zzq": "150.0", "eur": "-30.00", "zzq_eur": "0.2", "usd": 0, "btc": 0,
+        "price": "0.2", "trade-uti": "5230012345", "volume": 0,
+    }
+    tx = one(row)
+    assert legs(tx) == [
+        ("EUR", Decimal("-30.00"), LegRole.PRINCIPAL),
+        ("ZZQ", Decimal("150.0"), LegRole.PRINCIPAL),
+        ("EUR", Decimal("-0.10"), LegRole.FEE),
+    ]
+    assert tx.meta["pair"] == "ZZQ/EUR" and tx.meta["side"] == "buy"
+    assert tx.meta["unknown_keys"] == {"price": "0.2", "trade-uti": "5230012345"}
+    assert tx.flags == {"unknown_keys"}
+
+
+def test_a_row_of_only_unknown_keys_keeps_a_zero_leg_of_a_currency_key() -> None:
+    tx = one({"id": 8, "datetime": "2024-05-01 10:00:00", "type": "0", "fee": "0", "eur": 0, "rate": "3"})
+    assert legs(tx) == [("EUR", Decimal(0), LegRole.PRINCIPAL)]
+    assert tx.flags >= {"unknown_keys", "no_amount"} and tx.meta["unknown_keys"] == {"rate": "3"}
+
+
+def test_without_unknown_keys_nothing_is_flagged() -> None:
+    assert "unknown_keys" not in one(TRADE).flags and "unknown_keys" not in one(TRADE).meta
+
+
+def test_a_currency_list_entry_kept_in_the_page_makes_a_code_a_currency() -> None:
+    row = {"id": 9, "datetime": "2024-05-01 10:00:00", "type": "0", "fee": "0", "eur": 0, "zzx": "40.5"}
+    listed = raw({"currency": "ZZX", "name": "Zzx", "type": "crypto", "decimals": 8}, "currency:zzx")
+    (alone,) = normalize_page([raw(row)])
+    assert "unknown_keys" in alone.flags and alone.net() == {}
+    with_list = normalize_page([raw(row), listed])
+    assert len(with_list) == 1, "a currency-list entry makes no transaction"
+    assert legs(with_list[0]) == [("ZZX", Decimal("40.5"), LegRole.PRINCIPAL)]
+    assert with_list[0].kind is TransactionKind.DEPOSIT and "unknown_keys" not in with_list[0].flags

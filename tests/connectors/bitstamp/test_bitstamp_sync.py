@@ -386,3 +386,104 @@ async def test_cursors_are_checked_and_a_changed_paging_mode_starts_over(small: 
         first = await anext(stream.pages({"offset": 40}))  # an offset-mode cursor: from the start
         assert first.records[0].source_id == str(small.account.transactions[0]["id"])
         assert small.log[-1] == "/api/v2/crypto-transactions/"
+
+
+async def test_unknown_numeric_keys_are_never_assets_rows_kept_flagged_and_reported(
+    store: SqliteStore, small: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
+) -> None:
+    account = small.account
+    at = NOW - timedelta(minutes=30)
+    # a trade carrying fields Bitstamp added (a price and a trade identifier, both numbers)
+    trade = account.add(
+        2,
+        at,
+        {"eth": Decimal("0.5"), "eur": Decimal("-1000.75")},
+        fee=Decimal("3.00"),
+        pair=("eth", "eur", Decimal("2001.50")),
+        order_id=1_500_000_000_000_001,
+        extra={"price": Decimal("2001.50"), "trade_uti": 52300123456789012, "tier": "0"},
+    )
+    # a deposit of a currency outside the connector's snapshot, named by no pair
+    deposit = account.add(0, at + timedelta(minutes=1), {}, extra={"zzq": "12.5"})
+    before = {c: v for c, v in account.balances().items() if v}
+    engine = engine_for(store, small)
+    con = engine.connect("alice", credential(), verify=False)
+    report = await engine.sync(con.id)
+    assert report.ok, [s.errors for s in report.streams]
+    assert "unknown_keys" in {g.gap_id for g in report.coverage_gaps}
+    txs = {tx.external_ids["transaction_id"]: tx for tx in store.transactions(account_id=con.account_id)}
+    assert len(txs) == len(account.transactions)
+    assets = {leg.asset for tx in txs.values() for leg in tx.legs}
+    assert not assets & {"PRICE", "TRADE_UTI", "TRADE-UTI", "TRADE", "UTI", "TIER", "ZZQ"}
+    tx = txs[str(trade["id"])]
+    assert sorted((leg.asset, leg.amount) for leg in tx.legs) == [
+        ("ETH", Decimal("0.5")),
+        ("EUR", Decimal("-1000.75")),
+        ("EUR", Decimal("-3.00")),
+    ]
+    assert tx.kind == TransactionKind.TRADE and "unknown_keys" in tx.flags
+    assert tx.meta["unknown_keys"] == {"price": "2001.50", "trade_uti": "52300123456789012"}
+    assert tx.meta["price"] == "2001.50" and "pair_unknown" not in tx.flags
+    dep = txs[str(deposit["id"])]
+    assert dep.flags >= {"unknown_keys", "no_amount"} and dep.meta["unknown_keys"] == {"zzq": "12.5"}
+    assert [leg.amount for leg in dep.legs] == [0]
+    # every other row is untouched, and the ledger still adds up to what Bitstamp reports
+    assert sum("unknown_keys" in t.flags for t in txs.values()) == 2
+    reported = await engine.reported_balances(con.id)
+    assert {b.asset: b.amount for b in reported} == {c.upper(): v for c, v in before.items()}
+    assert all(c.ok for c in reconcile(store.balances(con.account_id), reported))
+    # Bitstamp's live currency list was asked once (zzq is not on it)
+    assert small.log.count("/api/v2/currencies/") == 1
+
+
+async def test_a_coin_listed_after_the_snapshot_is_a_currency_through_the_live_list(
+    store: SqliteStore, small: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
+) -> None:
+    account = small.account
+    account.extra_currencies = ("zzx",)
+    at = NOW - timedelta(minutes=30)
+    deposit = account.add(0, at, {}, extra={"zzx": "40.5"})
+    sold = account.add(2, at + timedelta(minutes=5), {"eur": Decimal("12.00")}, fee=Decimal("0.04"),
+                       pair=("zzx", "eur", Decimal("0.8")), extra={"zzx": "-15.0"})  # fmt: skip
+    withdrawal = account.add(1, at + timedelta(minutes=9), {}, fee=Decimal("0.5"), extra={"zzx": "-10.0"})
+    engine = engine_for(store, small)
+    con = engine.connect("alice", credential(), verify=False)
+    report = await engine.sync(con.id)
+    assert report.ok, [s.errors for s in report.streams]
+    assert "unknown_keys" not in {g.gap_id for g in report.coverage_gaps}
+    txs = {tx.external_ids["transaction_id"]: tx for tx in store.transactions(account_id=con.account_id)}
+    dep = txs[str(deposit["id"])]
+    assert dep.kind is TransactionKind.DEPOSIT and [(leg.asset, leg.amount) for leg in dep.legs] == [
+        ("ZZX", Decimal("40.5"))
+    ]
+    assert "unknown_keys" not in dep.flags
+    assert txs[str(sold["id"])].meta["pair"] == "ZZX/EUR"
+    out = txs[str(withdrawal["id"])]
+    assert sorted((leg.asset, leg.amount) for leg in out.legs) == [("ZZX", Decimal("-10.0")), ("ZZX", Decimal("-0.5"))]
+    assert small.log.count("/api/v2/currencies/") == 1  # once per sync, however many pages need it
+    reported = await engine.reported_balances(con.id)
+    assert {b.asset: b.amount for b in reported}["ZZX"] == Decimal("15.00000000")
+    assert all(c.ok for c in reconcile(store.balances(con.account_id), reported))
+
+
+async def test_without_the_live_currency_list_unknown_codes_stay_unknown_and_the_reason_is_reported(
+    store: SqliteStore, small: BitstampSandbox, engine_for: EngineFor, credential: CredentialFor
+) -> None:
+    small.account.extra_currencies = ("zzx",)
+    small.account.add(0, NOW - timedelta(minutes=30), {}, extra={"zzx": "40.5"})
+    original = small.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:  # the public list is down
+        if request.url.path == "/api/v2/currencies/":
+            return httpx.Response(503, text="Service Unavailable")
+        return original(request)
+
+    small.handle = handle  # type: ignore[method-assign]
+    engine = engine_for(store, small)
+    con = engine.connect("alice", credential(), verify=False)
+    report = await engine.sync(con.id)
+    assert report.ok, [s.errors for s in report.streams]
+    gaps = [g for g in report.coverage_gaps if g.gap_id == "unknown_keys"]
+    assert any("currency list could not be read" in g.detail for g in gaps)
+    (dep,) = [t for t in store.transactions(account_id=con.account_id) if "unknown_keys" in t.flags]
+    assert dep.meta["unknown_keys"] == {"zzx": "40.5"}

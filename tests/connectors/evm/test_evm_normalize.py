@@ -201,9 +201,76 @@ def test_internal_rows_of_one_hash_make_one_part_and_reverted_traces_move_nothin
     ]
     tx = one(normalizer().internal(raws("internal", *rows)))
     assert sum(leg.amount for leg in tx.legs) == Decimal("7E-18") and len(tx.sources) == 3
-    assert list(normalizer().internal(raws("internal", rows[2]))) == [], (
-        "a reverted trace alone makes no transaction"
-    )
+    assert tx.meta["reverted_traces"] == [{"trace": "2", "from": THEM, "to": ME, "value": "9"}]
+    alone = one(normalizer().internal(raws("internal", rows[2])))
+    assert alone.kind is TransactionKind.OTHER and alone.net() == {} and "reverted_trace" in alone.flags
+    assert alone.meta["reverted_traces"] == [{"trace": "2", "from": THEM, "to": ME, "value": "9"}]
+
+
+def internal_row(trace: str, value: str, error: str = "0", src: str = THEM, dst: str = ME) -> dict[str, Any]:
+    return {
+        "blockNumber": "5", "timeStamp": T, "hash": HASH, "from": src, "to": dst, "value": value,
+        "traceId": trace, "isError": error, "type": "call",
+    }  # fmt: skip
+
+
+def test_traces_inside_a_reverted_call_move_nothing_whatever_their_own_flag() -> None:
+    rows = [
+        internal_row("0", "5"),  # a sibling call that succeeded: it moved
+        internal_row("1", "0", error="1", src=THEM, dst=TOKEN),  # the call that reverted
+        internal_row("1_0", "7"),  # inside it: listed as a success, undone by the revert
+        internal_row("1_0_2", "11", dst=ME2),  # deeper still
+        internal_row("10", "13"),  # "10" is not below "1"
+    ]
+    tx = one(normalizer().internal(raws("internal", *rows)))
+    assert sorted(leg.amount for leg in tx.legs) == [Decimal("5E-18"), Decimal("1.3E-17")]
+    assert "reverted_trace" in tx.flags
+    assert [t["trace"] for t in tx.meta["reverted_traces"]] == ["1_0", "1_0_2"]
+
+
+def test_an_internal_transfer_of_a_reverted_call_alone_is_kept_and_moves_nothing() -> None:
+    (tx,) = normalizer().internal(raws("internal", internal_row("0", "0", "1", dst=TOKEN), internal_row("0_1", "8")))
+    assert tx.net() == {} and tx.description == "reverted internal transfer: nothing moved"
+    assert tx.meta["reverted_traces"] == [{"trace": "0_1", "from": THEM, "to": ME, "value": "8"}]
+
+
+def test_a_zero_value_call_or_creation_by_someone_else_is_not_spam() -> None:
+    call = one(normalizer().normal(raws("normal", normal_row(**{
+        "from": THEM, "to": ME, "input": "0x6a761202" + "00" * 64, "functionName": "execTransaction(...)",
+    }))))  # fmt: skip
+    assert call.flags == {"incoming_call"} and call.kind is TransactionKind.OTHER
+    created = one(normalizer().normal(raws("normal", normal_row(**{
+        "from": THEM, "to": "", "contractAddress": ME, "input": "0x60806040",
+    }))))  # fmt: skip
+    assert not any("spam" in f for f in created.flags) and "contract_creation" in created.flags
+    plain = one(normalizer().normal(raws("normal", normal_row(**{"from": THEM, "to": ME}))))
+    assert plain.flags == {"zero_value"}
+
+
+def transfer_row(contract: str, value: str, name: str = "Token", src: str = THEM, dst: str = ME) -> dict[str, Any]:
+    return {
+        "blockNumber": "5", "timeStamp": T, "hash": HASH, "from": src, "to": dst, "value": value,
+        "contractAddress": contract, "tokenName": name, "tokenSymbol": "TKN", "tokenDecimal": "6",
+    }  # fmt: skip
+
+
+def test_spam_is_judged_per_token_transfer_and_never_marks_the_sibling_transfers() -> None:
+    spam_contract = "0x" + "ee" * 20
+    swap = one(normalizer().erc20(raws(
+        "erc20",
+        transfer_row(TOKEN, "1000000", src=ME, dst=THEM),
+        transfer_row(TOKEN, "0", src=ME, dst=THEM),  # a poisoning zero transfer riding along
+        transfer_row(spam_contract, "5000000", name="Claim rewards at bonus.xyz"),
+    )))  # fmt: skip
+    spam_asset = f"eip155:1/erc20:{spam_contract}"
+    assert "spam_suspect" not in swap.flags and "zero_value" not in swap.flags
+    assert swap.flags == {f"spam_asset:{spam_asset}"}
+    assert swap.kind is TransactionKind.TRADE
+    assert swap.meta["tokens"][spam_asset]["flags"] == ["spam_suspect"]
+    assert swap.meta["tokens"][f"eip155:1/erc20:{TOKEN}"]["flags"] == ["spam_suspect", "zero_value"]
+    airdrop = one(normalizer().erc20(raws("erc20", transfer_row(spam_contract, "5000000", name="Visit bonus.xyz"))))
+    assert airdrop.flags == {"spam_suspect", f"spam_asset:{spam_asset}"}
+    assert airdrop.kind is TransactionKind.AIRDROP
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def test_one_transaction_per_hash_and_every_hash_once(synced: Any) -> None:
         for tx in chain.txs
         if own & {tx.src, tx.dst}
         or any(own & {t.src, t.dst} for t in tx.transfers if not tx.failed)
-        or any(own & {c.src, c.dst} for c in tx.internals if not c.error)
+        or any(own & {c.src, c.dst} for c in tx.internals if not tx.undone(c) or c.value)
     }
     txs = by_hash(store)
     assert set(txs) == involved | {str(w.index) for w in chain.withdrawals}
@@ -133,7 +133,11 @@ def test_fee_only_when_we_sent_it_and_reverted_is_fee_only(synced: Any) -> None:
     assert all(leg.role != LegRole.FEE for leg in usdc_in.legs)
     reverted = txs[tx_hash("reverted-swap")]
     assert reverted.kind is TransactionKind.FEE and "reverted" in reverted.flags
-    assert [(leg.amount, leg.role) for leg in reverted.legs] == [(Decimal("-0.00091356"), LegRole.FEE)]
+    # the fee, and a zero leg from the internal list's part (its reverted refund moved nothing)
+    assert [(leg.amount, leg.role) for leg in reverted.legs if leg.amount] == [
+        (Decimal("-0.00091356"), LegRole.FEE)
+    ]
+    assert net(reverted) == {"ETH": Decimal("-0.00091356")} and "reverted_trace" in reverted.flags
     cancel = txs[tx_hash("cancel")]
     assert cancel.kind is TransactionKind.FEE and [leg.role for leg in cancel.legs] == [LegRole.FEE]
 
@@ -161,6 +165,31 @@ def test_spam_and_odd_tokens_are_kept_and_flagged(synced: Any) -> None:
     assert "unknown_decimals" in odd.flags and odd.legs[0].amount == Decimal(123_456_789)
     poison = txs[tx_hash("poisoning")]
     assert {"zero_value", "spam_suspect"} <= poison.flags and net(poison) == {}
+
+
+def test_spam_is_judged_per_transfer_and_a_call_by_someone_else_is_not_spam(synced: Any) -> None:
+    store, _, _ = synced
+    txs = by_hash(store)
+    spam_asset = f"eip155:1/erc20:{SPAM.contract}"
+    swap = txs[tx_hash("swap-with-spam")]
+    assert swap.kind is TransactionKind.TRADE and "spam_suspect" not in swap.flags
+    assert f"spam_asset:{spam_asset}" in swap.flags
+    assert net(swap)[f"eip155:1/erc20:{WETH.contract}"] == Decimal("0.016")
+    assert net(swap)[spam_asset] == Decimal(777)
+    airdrop = txs[tx_hash("spam-airdrop")]
+    assert f"spam_asset:{spam_asset}" in airdrop.flags
+    multisig = txs[tx_hash("multisig-exec")]
+    assert multisig.flags == {"incoming_call"} and multisig.kind is TransactionKind.OTHER
+    assert multisig.description is not None and "execTransaction" in multisig.description
+    assert net(multisig) == {}, "another owner paid the gas"
+
+
+def test_internal_transfers_inside_a_reverted_call_move_nothing(synced: Any) -> None:
+    store, sandbox, _ = synced
+    tx = by_hash(store)[tx_hash("partial-revert")]
+    chain_tx = next(t for t in sandbox.chain.txs if t.label == "partial-revert")
+    assert net(tx) == {"ETH": (Decimal(10**18 // 50) - chain_tx.fee) / 10**18}
+    assert "reverted_trace" in tx.flags
 
 
 def test_beacon_withdrawals(synced: Any) -> None:

@@ -86,11 +86,20 @@ def test_withdrawals_keep_fees_hashes_and_status() -> None:
     assert tx.status is TransactionStatus.CONFIRMED
     assert tx.external_ids["tx_hash"] == "ab" * 32 and tx.external_ids["address"] == "bc1qexample"
     assert [leg.role for leg in tx.legs] == [LegRole.PRINCIPAL, LegRole.FEE]
+    # The rule: the operations (written when the withdrawal is requested) are what moved.
     cancelled = dict(order, state="canceled")
-    (failed,) = normalize_operations(raws(cancelled, ops))
-    assert failed.status is TransactionStatus.FAILED
-    (pending,) = normalize_operations(raws(dict(order, state="pending"), ops))
-    assert pending.status is TransactionStatus.PENDING
+    refund = [
+        op("x3", "bitcoin_transfer", "0.5", "BTC", 950, address="bc1qexample"),
+        op("x4", "bitcoin_transfer_fee", "0.0005", "BTC", 950),
+    ]
+    (failed,) = normalize_operations(raws(cancelled, [*ops, *refund]))
+    assert failed.status is TransactionStatus.FAILED and failed.net() == {} and failed.flags == frozenset()
+    (unrefunded,) = normalize_operations(raws(cancelled, ops))
+    assert unrefunded.status is TransactionStatus.CONFIRMED and unrefunded.flags == {"refund_not_listed"}
+    for state in ("pending", "processing", "authorized", "pending_execution"):
+        (pending,) = normalize_operations(raws(dict(order, state=state), ops))
+        assert pending.status is TransactionStatus.CONFIRMED and pending.flags == {"pending_withdrawal"}
+        assert pending.net() == {"BTC": Decimal("-0.5005")} and pending.meta["state"] == state
     eur = {"uuid": "w2", "type": "Transfer", "state": "executed", "currency": "EUR"}
     (fiat,) = normalize_operations(raws(eur, [op("y1", "wire_transfer", "-100", "EUR", 5)]))
     assert fiat.kind is TransactionKind.FIAT_WITHDRAWAL
@@ -285,3 +294,33 @@ def test_hostile_operation_fields_are_typed_errors_naming_the_record(field: str,
     with pytest.raises(InvalidRecordError) as caught:
         list(normalize_operations([raw]))
     assert caught.value.stream == "orders" and caught.value.record == "op-1"
+
+
+def test_the_confirmed_trade_operation_names_and_a_fee_rebate() -> None:
+    """Paymium's own names (public clients): btc_purchase / btc_sale on both legs of a fill, the
+    counter-currency leg first, then <name>_fee, and <name>_fee_incentive crediting a rebate; the
+    documented lock pair (main account -300 EUR, trading account +300 EUR) moves nothing."""
+    sell = {"uuid": "s1", "type": "LimitOrder", "state": "filled", "currency": "EUR", "direction": "sell",
+            "price": "60000"}  # fmt: skip
+    ops = [
+        op("l1", "lock", "-0.02", "BTC", 100), op("l2", "lock", "0.02", "BTC", 100, trading=True),
+        op("a1", "btc_sale", "600", "EUR", 700), op("a2", "btc_sale", "-0.01", "BTC", 700),
+        op("a3", "btc_sale_fee", "-1.80", "EUR", 700), op("a4", "btc_sale_fee_incentive", "0.60", "EUR", 700),
+        op("b1", "btc_sale", "600", "EUR", 700), op("b2", "btc_sale", "-0.01", "BTC", 700),
+        op("b3", "btc_sale_fee", "-1.80", "EUR", 700),
+    ]  # fmt: skip
+    first, second = normalize_operations(raws(sell, ops))
+    assert first.kind is TransactionKind.TRADE and first.key == "trade:a1" and second.key == "trade:b1"
+    assert [(leg.asset, leg.amount, leg.role) for leg in first.legs] == [
+        ("EUR", Decimal("600"), LegRole.PRINCIPAL),
+        ("BTC", Decimal("-0.01"), LegRole.PRINCIPAL),
+        ("EUR", Decimal("-1.80"), LegRole.FEE),
+        ("EUR", Decimal("0.60"), LegRole.REBATE),
+    ]
+    assert "unknown_type" not in first.flags | second.flags and len(second.legs) == 3
+    buy = dict(sell, uuid="p1", direction="buy")
+    (bought,) = normalize_operations(raws(buy, [
+        op("c1", "btc_purchase", "-600", "EUR", 800), op("c2", "btc_purchase", "0.01", "BTC", 800),
+        op("c3", "btc_purchase_fee", "-0.00003", "BTC", 800),
+    ]))  # fmt: skip
+    assert bought.net() == {"EUR": Decimal("-600"), "BTC": Decimal("0.00997")}

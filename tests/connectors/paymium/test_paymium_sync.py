@@ -77,6 +77,39 @@ def test_full_sync_reconciles_with_the_balances(sandbox: PaymiumSandbox, harness
     assert gaps == {"deposits", "exchange_credits"}
 
 
+def test_a_pending_withdrawal_reconciles_with_what_paymium_debited(
+    sandbox: PaymiumSandbox, harness: ContractHarness
+) -> None:
+    """The rule: a withdrawal's operations debit the account when it is requested and /user reports
+    the balance without them, so the ledger's confirmed balance (pending transactions excluded)
+    plus the unlisted deposits equals what Paymium reports, with a withdrawal still pending."""
+    pending = [o for o in sandbox.account.by_type("Transfer") if o.state == "pending"]
+    assert len(pending) == 1 and pending[0].operations
+    result = sync(harness)
+    confirmed = result.store.balances(harness.account_id)
+    extra = unlisted(sandbox)
+
+    async def balances() -> dict[str, Decimal]:
+        async with harness.open_connector() as connector:
+            return {b.asset: b.amount for b in await connector.balances()}
+
+    reported = run(balances())
+    for asset, amount in reported.items():
+        assert confirmed.get(asset, Decimal(0)) + extra.get(asset, Decimal(0)) == amount, asset
+    (tx,) = [t for t in result.store.transactions(account_id=harness.account_id) if "pending_withdrawal" in t.flags]
+    assert tx.status is TransactionStatus.CONFIRMED and tx.meta["state"] == "pending"
+    assert "tx_hash" not in tx.external_ids
+    # Paymium sends it: the next sync re-reads the open order and attaches the txid
+    order = pending[0]
+    order.state = "executed"
+    order.operations[0].tx_hash = "cd" * 32
+    again = sync(harness, result.store)
+    assert again.report.total("updated") == 1 and again.report.total("new") == 0
+    (done,) = [t for t in again.store.transactions(account_id=harness.account_id) if t.id == tx.id]
+    assert done.flags == frozenset() and done.external_ids["tx_hash"] == "cd" * 32
+    assert again.store.balances(harness.account_id) == confirmed
+
+
 def test_executions_fees_and_withdrawals_are_normalized(harness: ContractHarness) -> None:
     result = sync(harness)
     txs = list(result.store.transactions(account_id=harness.account_id))
@@ -102,7 +135,8 @@ def test_executions_fees_and_withdrawals_are_normalized(harness: ContractHarness
     assert max(seconds.values()) >= 3
     withdrawals = [t for t in txs if t.kind in (TransactionKind.WITHDRAWAL, TransactionKind.FIAT_WITHDRAWAL)]
     statuses = sorted(t.status.value for t in withdrawals)
-    assert statuses.count("failed") == 1 and statuses.count("pending") == 1
+    assert statuses.count("failed") == 1 and statuses.count("pending") == 0
+    assert sum("pending_withdrawal" in t.flags for t in withdrawals) == 1
     executed = [t for t in withdrawals if t.status is TransactionStatus.CONFIRMED and "tx_hash" in t.external_ids]
     assert executed and all(any(leg.role.value == "fee" for leg in t.legs) for t in executed)
     assert all("address" in t.external_ids for t in executed)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import httpx
 
 from txsync.connector import LimiterRegistry
-from txsync.http import Bucket, WeightedRateLimiter
+from txsync.http import Bucket, RateLimiter, WeightedRateLimiter, settle
 
 __all__ = [
     "BUCKETS",
@@ -117,8 +117,9 @@ def build_limiters(
     account_id: str,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> dict[str, WeightedRateLimiter]:
-    """The four bucket limiters from ``registry`` (created with ``clock``/``sleep`` on first use).
+) -> dict[str, RateLimiter]:
+    """The four bucket limiters from ``registry`` (created with ``clock``/``sleep`` on first use;
+    a :class:`~txsync.http.RedisLimiterRegistry` shares the real-clock ones through Redis).
 
     A host (or a benchmark with a simulated clock) may call this before the connector does to
     decide how the limiters are built; the connector then finds them in the registry.
@@ -127,7 +128,7 @@ def build_limiters(
     def factory(bucket: Bucket) -> Callable[[], WeightedRateLimiter]:
         return lambda: WeightedRateLimiter([bucket], clock=clock, sleep=sleep)
 
-    limiters: dict[str, WeightedRateLimiter] = {}
+    limiters: dict[str, RateLimiter] = {}
     for name, bucket in BUCKETS.items():
         key = limiter_key(name, ip_label=ip_label, account_id=account_id)
         limiters[name] = registry.get(key, factory(bucket))
@@ -161,7 +162,7 @@ class BinanceLimiter:
     own usage header; ``penalize`` (a 429 or a ban) holds back every bucket of this client.
     """
 
-    def __init__(self, parts: Mapping[str, WeightedRateLimiter]) -> None:
+    def __init__(self, parts: Mapping[str, RateLimiter]) -> None:
         self._parts = dict(parts)
 
     async def acquire(self, weights: Mapping[str, int]) -> None:
@@ -179,9 +180,15 @@ class BinanceLimiter:
         for part in self._parts.values():
             part.penalize(seconds)
 
+    async def flush(self) -> None:
+        """Send what shared parts queued (usage reports, penalties); see :func:`txsync.http.settle`."""
+        for part in self._parts.values():
+            await settle(part)
+
     def usage(self) -> dict[str, int]:
-        """Weight counted in each bucket's current window."""
+        """Weight counted in each in-process bucket's current window (shared parts are left out)."""
         result: dict[str, int] = {}
         for name, part in self._parts.items():
-            result[name] = part.usage().get(name, 0)
+            if isinstance(part, WeightedRateLimiter):
+                result[name] = part.usage().get(name, 0)
         return result

@@ -393,6 +393,20 @@ class TransactionsStream(Stream):
                 out.append(normalize_raw(raw))
         return out
 
+    def cursor_for_full_sync(self, stored: Cursor) -> Cursor:
+        """A full re-sync reads every address from the start again but keeps, from the stored
+        cursor, when each still-pending transaction was first seen: Esplora gives unconfirmed
+        transactions no time, so that first-seen time is their timestamp and must not move (a
+        re-sync that changed it would count an update for nothing). An unreadable stored cursor
+        gives ``None``."""
+        try:
+            state = _State.from_cursor(stored)
+        except InvalidCursorError:
+            return None
+        if not state.pending:
+            return None
+        return _State(pending=state.pending).cursor()
+
     def cursor_from_time(self, since: datetime) -> Cursor:
         """Esplora cannot list an address's history from a time: ``None`` (read from the stored
         cursor, or the origin; dedup keeps the ledger right)."""

@@ -86,14 +86,14 @@ class Match:
     candidates: tuple[CryptoRow, ...] = ()
 
 
-def movement_of(row: Mapping[str, Any]) -> Movement | None:
+def movement_of(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> Movement | None:
     """The crypto movement a user transaction row describes, or ``None`` (fiat, a trade, another
     type, or a row moving several currencies). A malformed row is an
     :class:`~txsync.errors.InvalidRecordError`."""
     kind_code = type_of(row)
     if kind_code not in (0, 1):
         return None
-    amounts = currency_amounts(row)
+    amounts = currency_amounts(row, listed)
     if len(amounts) != 1:
         return None
     ((asset, amount),) = amounts.items()

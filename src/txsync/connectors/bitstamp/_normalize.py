@@ -12,6 +12,12 @@ a later, better classification of a row keeps the transaction (and the user's ed
   in / out: transfers of the account's own assets.
 * ``27`` staking reward, ``32`` referral reward: rewards.
 * Anything else: kept as ``OTHER`` with the flag ``unknown_type``.
+
+Legs come only from currency keys (:func:`~txsync.connectors.bitstamp._rows.row_keys`: a key the
+currency list or one of the row's pair keys names). Any other key holding a value (``price``,
+``trade_uti``, a currency listed after this connector's snapshot) is never an asset: the row keeps
+its other legs, gets the flag ``unknown_keys`` and lists those keys and values in
+``meta["unknown_keys"]``; the stream reports the coverage gap ``unknown_keys``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ from txsync.connectors.bitstamp._matching import (
 )
 from txsync.connectors.bitstamp._rows import (
     FIAT,
-    META_KEYS,
     STREAM,
     TYPE_NAMES,
     currency_amounts,
@@ -39,13 +44,18 @@ from txsync.connectors.bitstamp._rows import (
     fields,
     pair_of,
     row_id,
+    row_keys,
     row_time,
     type_of,
+    unknown_keys,
 )
 from txsync.fields import record_errors
 from txsync.models import Leg, LegRole, NormalizedTransaction, RawTransaction, TransactionKind
 
-__all__ = ["normalize_page", "page_matches", "transaction_key"]
+__all__ = ["CURRENCY_PREFIX", "normalize_page", "page_matches", "transaction_key"]
+
+#: Source-id prefix of the currency-list entries a page keeps (``currency:zzq``).
+CURRENCY_PREFIX = "currency:"
 
 _TRANSFER_TYPES: Mapping[int, str] = {
     14: "sub-account transfer",
@@ -66,13 +76,13 @@ def transaction_key(user_id: int) -> str:
 
 
 def page_matches(
-    rows: Iterable[Mapping[str, Any]], crypto: Sequence[CryptoRow]
+    rows: Iterable[Mapping[str, Any]], crypto: Sequence[CryptoRow], listed: frozenset[str] = frozenset()
 ) -> tuple[dict[int, Movement], dict[int, Match]]:
     """The crypto movements among ``rows`` and how each matches ``crypto``."""
     movements: dict[int, Movement] = {}
     for row in rows:
         with record_errors(STREAM, _name(row)):
-            movement = movement_of(row)
+            movement = movement_of(row, listed)
         if movement is not None:
             movements[movement.user_id] = movement
     return movements, match_movements(list(movements.values()), crypto)
@@ -85,32 +95,44 @@ def _name(row: Any) -> str | None:
 
 def normalize_page(raws: Sequence[RawTransaction]) -> list[NormalizedTransaction]:
     """Normalize one page: every user transaction raw gives one transaction; crypto rows kept in the
-    page only inform the deposits and withdrawals they match (they make no transaction). A malformed
-    row is an :class:`~txsync.errors.InvalidRecordError` naming it: nothing of the page is kept."""
-    users = [raw for raw in raws if not raw.source_id.startswith(CRYPTO_PREFIX)]
+    page only inform the deposits and withdrawals they match (they make no transaction), and the
+    ``currency:<code>`` records (entries of Bitstamp's live currency list the stream kept for codes
+    outside :data:`~txsync.connectors.bitstamp._rows.KNOWN_CURRENCIES`) make those codes currencies.
+    A malformed row is an :class:`~txsync.errors.InvalidRecordError` naming it: nothing of the page
+    is kept."""
+    listed = frozenset(
+        raw.source_id[len(CURRENCY_PREFIX) :] for raw in raws if raw.source_id.startswith(CURRENCY_PREFIX)
+    )
+    users = [
+        raw for raw in raws if not raw.source_id.startswith((CRYPTO_PREFIX, CURRENCY_PREFIX))
+    ]
     crypto: list[CryptoRow] = []
     for raw in raws:
+        if raw.source_id.startswith(CURRENCY_PREFIX):
+            continue
         with record_errors(STREAM, raw.source_id):
             row = crypto_row(raw.source_id, raw.payload)
         if row is not None:
             crypto.append(row)
     for raw in users:
         fields(raw.payload, raw.source_id)  # every user transaction is an object
-    _, matches = page_matches((raw.payload for raw in users), crypto)
+    _, matches = page_matches((raw.payload for raw in users), crypto, listed)
     out = []
     for raw in users:
         with record_errors(STREAM, raw.source_id):
-            out.append(_normalize_row(raw, matches))
+            out.append(_normalize_row(raw, matches, listed))
     return out
 
 
-def _normalize_row(raw: RawTransaction, matches: Mapping[int, Match]) -> NormalizedTransaction:
+def _normalize_row(
+    raw: RawTransaction, matches: Mapping[int, Match], listed: frozenset[str] = frozenset()
+) -> NormalizedTransaction:
     row = raw.payload
     reader = fields(row, raw.source_id)
     ident = row_id(row)
     code = type_of(row)
     at = row_time(row, raw.source_id)
-    amounts = currency_amounts(row)
+    amounts = currency_amounts(row, listed)
     fee = fee_of(row)
     external = {"transaction_id": str(ident)}
     order_id = reader.optional_text("order_id", allow_int=True, max_length=64)
@@ -150,7 +172,7 @@ def _normalize_row(raw: RawTransaction, matches: Mapping[int, Match]) -> Normali
     elif code == 2:
         kind = TransactionKind.TRADE
         legs = principal_legs()
-        pair = pair_of(row)
+        pair = pair_of(row, listed)
         if pair is None:
             flags.add("pair_unknown")
             if fee:
@@ -188,8 +210,12 @@ def _normalize_row(raw: RawTransaction, matches: Mapping[int, Match]) -> Normali
         description = f"unknown Bitstamp transaction type {code}"
         legs = principal_legs()
         single_currency_fee(legs)
-    if not legs:  # a row that moved nothing: keep it, visibly, with a zero leg
-        asset = next((k.upper() for k in row if k not in META_KEYS and "_" not in k), "UNKNOWN")
+    unknown = unknown_keys(row, listed)
+    if unknown:
+        flags.add("unknown_keys")
+        meta["unknown_keys"] = unknown
+    if not legs:  # a row that moved nothing: keep it, visibly, with a zero leg of a currency key
+        asset = next((k.upper() for k in row_keys(row, listed).currencies), "UNKNOWN")
         legs = [Leg(asset=asset, amount=0)]
         flags.add("no_amount")
     return NormalizedTransaction(

@@ -12,18 +12,23 @@ from txsync.fields import Fields
 
 __all__ = [
     "FIAT",
+    "KNOWN_CURRENCIES",
     "META_KEYS",
     "STREAM",
     "TYPE_NAMES",
     "PairInfo",
+    "RowKeys",
     "currency_amounts",
     "fee_of",
     "fields",
     "pair_of",
     "parse_datetime",
     "row_id",
+    "row_keys",
     "row_time",
     "type_of",
+    "unknown_keys",
+    "unlisted_codes",
 ]
 
 #: Bitstamp's fiat currencies (a deposit of one is a fiat deposit).
@@ -49,10 +54,34 @@ META_KEYS = frozenset(
 )
 
 
+#: The currency codes Bitstamp lists (``/api/v2/currencies/``, a snapshot taken for this connector,
+#: fiat and crypto, lower-case as the row keys spell them). A row key is read as an amount of a
+#: currency only when this list or one of the row's own pair keys names it (see :func:`row_keys`).
+KNOWN_CURRENCIES = frozenset(
+    {
+        # fiat
+        "usd", "eur", "gbp", "chf", "pln", "jpy",
+        # crypto
+        "1inch", "aave", "ada", "algo", "alpha", "amp", "ankr", "ape", "apt", "arb", "audio", "avax",
+        "axs", "bal", "band", "bat", "bch", "blur", "bonk", "btc", "cel", "chz", "comp", "crv", "cspr",
+        "cvx", "dai", "dgld", "doge", "dot", "dydx", "egld", "enj", "ens", "eth", "eth2", "eth2r",
+        "eurc", "eurcv", "eurr", "eurt", "fet", "flr", "floki", "ftm", "ftt", "gala", "gods", "grt",
+        "gusd", "gyen", "hbar", "imx", "inj", "jasmy", "knc", "ldo", "link", "lmwr", "lrc", "ltc",
+        "mana", "matic", "mkr", "mpl", "near", "ondo", "op", "pax", "paxg", "pepe", "perp", "pol",
+        "pyusd", "pyth", "rgt", "rlusd", "rndr", "render", "sand", "sei", "sgb", "shib", "skl", "slp",
+        "snx", "sol", "storj", "sui", "sushi", "sxp", "tao", "trx", "uma", "umbra", "uni", "usdc",
+        "usdp", "usdt", "ust", "vchf", "veur", "wbtc", "wecan", "wif", "wld", "xdc", "xlm", "xrp",
+        "yfi", "zrx",
+    }
+)  # fmt: skip
+
 #: The stream whose rows these helpers read (named in errors).
 STREAM = "user_transactions"
 #: A currency key (``btc``, ``usdt``, ``1inch``) or one side of a pair key.
 _CURRENCY = re.compile(r"[a-z0-9]{1,20}", re.ASCII)
+#: Any other key a row may carry (a field Bitstamp added, such as ``price`` or ``trade_uti``):
+#: printable ASCII identifiers only; anything else makes the row an error.
+_OTHER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", re.ASCII)
 
 
 def fields(row: Any, record: str | None = None) -> Fields:
@@ -104,33 +133,103 @@ def row_time(row: Mapping[str, Any], record: str | None = None) -> datetime:
     return fields(row, record or _record(row)).convert("datetime", parse_datetime, "a Bitstamp datetime")
 
 
-def _checked_key(row: Fields, key: Any, pair: bool) -> str:
-    if not isinstance(key, str):
-        raise row.error(None, f"has a key of type {type(key).__name__}")
-    parts = key.split("_") if pair else [key]
-    if len(parts) != (2 if pair else 1) or not all(_CURRENCY.fullmatch(part) for part in parts):
-        raise row.error(key[:40], "is not a currency or pair key txsync knows how to read")
-    return key
+class RowKeys:
+    """How the keys of one row read: currency keys (amounts), pair keys (rates), unknown keys."""
+
+    __slots__ = ("currencies", "pairs", "unknown")
+
+    def __init__(self, currencies: list[str], pairs: list[str], unknown: list[str]) -> None:
+        self.currencies = currencies
+        self.pairs = pairs
+        self.unknown = unknown
 
 
-def currency_amounts(row: Mapping[str, Any]) -> dict[str, Decimal]:
-    """Every currency key of the row with a non-zero amount, as ``{"BTC": Decimal(...)}`` (signed).
+def row_keys(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> RowKeys:
+    """Sort the row's keys (metadata aside) into currencies, pairs and unknown keys.
 
-    Currency keys are the keys that are neither metadata nor pairs (no ``_``); each must hold an
-    amount (``null`` or ``""`` reads as zero), else the row is an
+    * a **pair** key is ``<a>_<b>`` where both ``a`` and ``b`` are keys of the same row (Bitstamp
+      writes one key per currency next to the pair's rate);
+    * a **currency** key is a plain key (``btc``, ``1inch``) that :data:`KNOWN_CURRENCIES`, ``listed``
+      (codes Bitstamp's live currency list gave, lower-case) or one of the row's pair keys names;
+    * every other key is **unknown** (``price``, ``trade_uti``, a currency Bitstamp listed after
+      the snapshot and that no pair names): never read as an asset, see :func:`unknown_keys`.
+
+    A key that is not a printable ASCII identifier is an :class:`~txsync.errors.InvalidRecordError`.
+    """
+    reader = fields(row, _record(row))
+    plain: list[str] = []
+    pairs: list[str] = []
+    other: list[str] = []
+    names = set()
+    for key in row:
+        if key in META_KEYS:
+            continue
+        if not isinstance(key, str):
+            raise reader.error(None, f"has a key of type {type(key).__name__}")
+        if _CURRENCY.fullmatch(key):
+            plain.append(key)
+            names.add(key)
+        elif _OTHER_KEY.fullmatch(key):
+            other.append(key)
+        else:
+            raise reader.error(key[:40], "is not a currency or pair key txsync knows how to read")
+    named = set(KNOWN_CURRENCIES) | listed
+    unknown: list[str] = []
+    for key in other:
+        parts = key.split("_")
+        if len(parts) == 2 and all(part in names for part in parts):
+            pairs.append(key)
+            named.update(parts)
+        else:
+            unknown.append(key)
+    currencies = [key for key in plain if key in named]
+    unknown.extend(key for key in plain if key not in named)
+    return RowKeys(currencies, pairs, unknown)
+
+
+def unlisted_codes(row: Mapping[str, Any]) -> set[str]:
+    """The row's unknown keys shaped like a currency code (``zzq``) that hold an amount: coins
+    Bitstamp may have listed after :data:`KNOWN_CURRENCIES` (its live list tells)."""
+    values = unknown_keys(row)
+    return {key for key in values if _CURRENCY.fullmatch(key)}
+
+
+def currency_amounts(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> dict[str, Decimal]:
+    """Every currency key of the row (:func:`row_keys`) with a non-zero amount, as
+    ``{"BTC": Decimal(...)}`` (signed).
+
+    Each currency key must hold an amount (``null`` or ``""`` reads as zero), else the row is an
     :class:`~txsync.errors.InvalidRecordError`. Sorted by asset so the legs come out in a stable order.
     """
     reader = fields(row, _record(row))
     found: dict[str, Decimal] = {}
-    for key in row:
-        if key in META_KEYS or (isinstance(key, str) and "_" in key):
-            continue
-        name = _checked_key(reader, key, pair=False)
+    for name in row_keys(row, listed).currencies:
         amount = reader.amount(name, default=Decimal(0))
         if amount == 0:
             continue
         found[name.upper()] = amount
     return dict(sorted(found.items()))
+
+
+def unknown_keys(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The row's unknown keys (:func:`row_keys`) that hold something (not ``0``, ``null`` or ``""``),
+    as ``{key: value as text}`` (at most 64 characters each): kept in the transaction's ``meta`` and
+    flagged, never turned into legs."""
+    out: dict[str, str] = {}
+    for key in row_keys(row, listed).unknown:
+        value = row[key]
+        if value is None or value == "" or isinstance(value, bool):
+            continue
+        if isinstance(value, int | Decimal | float | str):
+            try:
+                if Decimal(str(value)) == 0:
+                    continue
+            except ArithmeticError:
+                pass
+            out[key] = str(value)[:64]
+        else:
+            out[key] = f"<{type(value).__name__}>"
+    return dict(sorted(out.items()))
 
 
 def fee_of(row: Mapping[str, Any]) -> Decimal:
@@ -150,17 +249,14 @@ class PairInfo:
         self.rate = rate
 
 
-def pair_of(row: Mapping[str, Any]) -> PairInfo | None:
+def pair_of(row: Mapping[str, Any], listed: frozenset[str] = frozenset()) -> PairInfo | None:
     """The pair key (``"btc_eur"``) whose two currencies both moved in the row and whose rate is
     non-zero; ``None`` when there is no such key or more than one (never guessed). Every pair key
     must hold a rate (or ``null``), else the row is an :class:`~txsync.errors.InvalidRecordError`."""
     reader = fields(row, _record(row))
-    amounts = currency_amounts(row)
+    amounts = currency_amounts(row, listed)
     found: list[PairInfo] = []
-    for key in row:
-        if key in META_KEYS or not isinstance(key, str) or "_" not in key:
-            continue
-        name = _checked_key(reader, key, pair=True)
+    for name in row_keys(row, listed).pairs:
         rate = reader.amount(name, default=Decimal(0))
         if rate == 0:
             continue

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from txsync.connector import Cursor, Page, RawRecord, Stream
 from txsync.connectors.bitstamp._matching import CryptoRow, candidates_of
-from txsync.connectors.bitstamp._normalize import normalize_page, page_matches
-from txsync.connectors.bitstamp._rows import TYPE_NAMES, row_id, type_of
+from txsync.connectors.bitstamp._normalize import CURRENCY_PREFIX, normalize_page, page_matches
+from txsync.connectors.bitstamp._rows import TYPE_NAMES, row_id, type_of, unknown_keys, unlisted_codes
 from txsync.errors import BadResponseError, ConfigurationError, DuplicateRecordError, PaginationLoopError
 from txsync.models import NormalizedTransaction, RawTransaction
 from txsync.pagination import InvalidCursorError, OffsetPaginator, PaginationLimitError
@@ -118,7 +118,7 @@ class UserTransactionsStream(Stream):
                     "served an earlier page again"
                 )
             ordered = [fresh[ident] for ident in sorted(fresh)]
-            extra, hold = await self._crypto_records(ordered)
+            extra, hold = await self._page_extras(ordered)
             if hold is not None and held is None:
                 index = next(i for i, row in enumerate(ordered) if row_id(row) == hold)
                 held = row_id(ordered[index - 1]) if index else (position or 0)
@@ -146,7 +146,7 @@ class UserTransactionsStream(Stream):
         try:
             async for step in paginator.steps(state.get("offset")):
                 ordered = sorted(step.items, key=row_id)
-                extra, _hold = await self._crypto_records(ordered)
+                extra, _hold = await self._page_extras(ordered)
                 yield Page(
                     records=[RawRecord(str(row_id(row)), row) for row in ordered] + extra,
                     cursor={"offset": step.cursor},
@@ -158,13 +158,39 @@ class UserTransactionsStream(Stream):
             )
             raise
 
+    # -- what a page keeps beside its rows ------------------------------------------------------------
+
+    async def _page_extras(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[RawRecord], int | None]:
+        """The records kept in the page beside its rows (currency-list entries, then crypto rows) and
+        the id to re-read from (see :meth:`_crypto_records`)."""
+        currencies = await self._currency_records(rows)
+        listed = frozenset(record.source_id[len(CURRENCY_PREFIX) :] for record in currencies)
+        self._note_types(rows, listed)
+        crypto, hold = await self._crypto_records(rows, listed)
+        return crypto + currencies, hold
+
+    async def _currency_records(self, rows: Sequence[Mapping[str, Any]]) -> list[RawRecord]:
+        """For row keys shaped like a currency code that neither the connector's snapshot nor a pair
+        names, the entries of Bitstamp's live currency list that name them (``currency:<code>``):
+        kept in the page, they make those keys currencies (a coin listed after the snapshot)."""
+        codes: set[str] = set()
+        for row in rows:
+            codes |= unlisted_codes(row)
+        if not codes:
+            return []
+        listed = await self.connector.currency_list()
+        if listed is None:
+            return []
+        return [RawRecord(f"{CURRENCY_PREFIX}{code}", listed[code]) for code in sorted(codes & listed.keys())]
+
     # -- crypto-transactions --------------------------------------------------------------------------
 
-    async def _crypto_records(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[RawRecord], int | None]:
+    async def _crypto_records(
+        self, rows: Sequence[Mapping[str, Any]], listed: frozenset[str] = frozenset()
+    ) -> tuple[list[RawRecord], int | None]:
         """The crypto rows that are candidates for this page's movements (kept in the page) and the
         id of the first young movement still without any (the point to re-read from), if any."""
-        self._note_types(rows)
-        movements, _ = page_matches(rows, [])
+        movements, _ = page_matches(rows, [], listed)
         if not movements:
             return [], None
         crypto = await self.connector.crypto_rows()
@@ -177,7 +203,7 @@ class UserTransactionsStream(Stream):
             for candidate in candidates_of(movement, rows_only):
                 chosen[candidate.source_id] = (candidate, payloads[candidate.source_id])
         embedded = [chosen[sid] for sid in sorted(chosen)]
-        _, matches = page_matches(rows, [row for row, _ in embedded])
+        _, matches = page_matches(rows, [row for row, _ in embedded], listed)
         if any(m.status != "matched" for m in matches.values()):
             self.connector.context.note_gap(
                 "onchain_txids",
@@ -196,7 +222,7 @@ class UserTransactionsStream(Stream):
         )
         return [RawRecord(row.source_id, payload) for row, payload in embedded], hold
 
-    def _note_types(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def _note_types(self, rows: Iterable[Mapping[str, Any]], listed: frozenset[str] = frozenset()) -> None:
         context = self.connector.context
         for row in rows:
             code = type_of(row)
@@ -207,7 +233,14 @@ class UserTransactionsStream(Stream):
                     "are kept as 'other' with the flag unknown_type",
                     stream=self.name,
                 )
-            elif code == 14:
+            if unknown_keys(row, listed):
+                context.note_gap(
+                    "unknown_keys",
+                    "Bitstamp rows carry fields txsync does not read as currencies; they are kept "
+                    "in meta.unknown_keys with the flag unknown_keys, never as assets",
+                    stream=self.name,
+                )
+            if code == 14:
                 context.note_gap(
                     "sub_accounts", "the account moved funds to or from sub-accounts", stream=self.name
                 )

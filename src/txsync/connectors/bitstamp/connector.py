@@ -22,7 +22,13 @@ from txsync.connectors.bitstamp._auth import BitstampAuth, ResponseSignatureMode
 from txsync.connectors.bitstamp._errors import error_mapper
 from txsync.connectors.bitstamp._matching import CryptoRow, crypto_row, crypto_source_id
 from txsync.connectors.bitstamp._stream import MAX_OFFSET, UserTransactionsStream, grace
-from txsync.errors import BadResponseError, ConfigurationError, PaginationLoopError, PermissionDeniedError
+from txsync.errors import (
+    BadResponseError,
+    ConfigurationError,
+    PaginationLoopError,
+    PermissionDeniedError,
+    TxsyncError,
+)
 from txsync.fields import Fields
 from txsync.http import Bucket, HttpClient, WeightedRateLimiter
 from txsync.models import Balance, ConnectorKind, Permissions
@@ -32,6 +38,8 @@ __all__ = ["BITSTAMP_BASE_URL", "Bitstamp"]
 
 BITSTAMP_BASE_URL = "https://www.bitstamp.net"
 CRYPTO_TRANSACTIONS = "/api/v2/crypto-transactions/"
+#: Bitstamp's public list of the currencies it trades (no key needed).
+CURRENCIES = "/api/v2/currencies/"
 BALANCE = "/api/v2/balance/"
 CRYPTO_LIMIT = 1000
 _CURRENCY = re.compile(r"[a-z0-9]{1,20}", re.ASCII)
@@ -92,6 +100,18 @@ class Bitstamp(Connector):
                 "history export (Transactions > Export) for that period.",
             ),
             CoverageGap(
+                id="unknown_keys",
+                title="Row fields txsync does not read as currencies",
+                description="A user transaction may carry a field this connector does not know "
+                "(a number such as a price or an identifier, or a currency Bitstamp listed after "
+                "the connector's currency snapshot that no pair key of the row names). It is never "
+                "turned into an asset: the row keeps its other legs, is flagged unknown_keys and "
+                "lists the fields in meta.unknown_keys.",
+                remedy="Review the flagged transactions; if a field is a currency amount, add the "
+                "leg by hand or import Bitstamp's transaction history export for that period, and "
+                "update txsync (its currency list grows with Bitstamp's).",
+            ),
+            CoverageGap(
                 id="sub_accounts",
                 title="Sub-account history",
                 description="An API key reads one account: transfers to and from sub-accounts are "
@@ -136,19 +156,27 @@ class Bitstamp(Connector):
             lambda: WeightedRateLimiter([Bucket("requests", REQUESTS_PER_10_MINUTES, 600)]),
         )
         secrets = credential.secret_values()
-        self.http = HttpClient(
-            str(options.get("base_url", BITSTAMP_BASE_URL)),
-            auth=self.auth,
-            limiter=limiter,
-            transport=context.transport,
-            stats=context.stats,
-            retry=context.retry,
-            error_mapper=error_mapper(secrets),
-            secrets=secrets,
-            clock=clock,
-        )
+
+        def client(auth: Any) -> HttpClient:
+            return HttpClient(
+                str(options.get("base_url", BITSTAMP_BASE_URL)),
+                auth=auth,
+                limiter=limiter,
+                transport=context.transport,
+                stats=context.stats,
+                retry=context.retry,
+                error_mapper=error_mapper(secrets),
+                secrets=secrets,
+                clock=clock,
+            )
+
+        self.http = client(self.auth)
+        # Bitstamp's public endpoints are not signed (nor are their answers): a client without auth.
+        self.public_http = client(None)
         self._crypto: list[tuple[CryptoRow, Any]] | None = None
         self._crypto_unavailable = False
+        self._currencies: dict[str, Any] | None = None
+        self._currencies_unavailable = False
 
     async def verify(self) -> Permissions:
         """Confirm the key can read with one cheap signed call (the newest user transaction).
@@ -242,9 +270,39 @@ class Bitstamp(Connector):
         self._crypto = rows
         return rows
 
+    async def currency_list(self) -> dict[str, Any] | None:
+        """Bitstamp's live currency list (``GET /api/v2/currencies/``, public), by lower-case code,
+        read once per sync and only when a row carries a code outside the connector's snapshot;
+        ``None`` when it cannot be read (the rows' unknown keys then stay unknown, and the
+        ``unknown_keys`` gap says why)."""
+        if self._currencies is not None or self._currencies_unavailable:
+            return self._currencies
+        try:
+            body = await self.public_http.request_json("GET", CURRENCIES, weights={"requests": 1})
+            if not isinstance(body, list):
+                raise BadResponseError("currencies: expected a list", endpoint=CURRENCIES)
+            listed: dict[str, Any] = {}
+            for item in body:
+                reader = Fields(item, stream="currencies")
+                code = reader.text("currency", max_length=20).lower()
+                if _CURRENCY.fullmatch(code):
+                    listed[code] = item
+        except TxsyncError as exc:
+            self._currencies_unavailable = True
+            self.context.note_gap(
+                "unknown_keys",
+                f"Bitstamp's currency list could not be read ({type(exc).__name__}): row keys "
+                "outside the connector's snapshot stay unknown",
+                stream=UserTransactionsStream.name,
+            )
+            return None
+        self._currencies = listed
+        return listed
+
     async def aclose(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         await self.http.aclose()
+        await self.public_http.aclose()
 
 
 def parse_balances(body: Any, as_of: Any = None) -> list[Balance]:

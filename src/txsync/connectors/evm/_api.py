@@ -229,6 +229,29 @@ class ExplorerApi:
                 out[str(row.get("account", "")).lower()] = _int_result(row.get("balance"), "balancemulti")
         return out
 
+    async def pending_rows(self, address: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """The address's transactions waiting in the mempool (Blockscout's ``pendingtxlist``;
+        Etherscan's API has no such list). Rows carry no block and no time."""
+        result = await self.call("account", "pendingtxlist", {"address": address, "page": 1, "offset": limit})
+        if not isinstance(result, list) or not all(isinstance(row, dict) for row in result):
+            raise BadResponseError(
+                "pendingtxlist: expected a list of objects", endpoint=f"{self.path} pendingtxlist"
+            )
+        return result
+
+    async def tx_info(self, tx_hash: str) -> dict[str, Any] | None:
+        """What the explorer knows of one transaction (Blockscout's ``gettxinfo``): ``None`` when
+        it knows none ("Transaction not found": dropped from the mempool or replaced)."""
+        try:
+            result = await self.call("transaction", "gettxinfo", {"txhash": tx_hash})
+        except BadRequestError as exc:
+            if "not found" in str(exc).lower():
+                return None
+            raise
+        if not isinstance(result, dict):
+            raise BadResponseError("gettxinfo: expected an object", endpoint=f"{self.path} gettxinfo")
+        return result
+
     async def token_balance(self, contract: str, address: str) -> int:
         """An ERC-20 balance in the token's smallest unit (``tokenbalance``)."""
         result = await self.call(

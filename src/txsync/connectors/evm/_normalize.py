@@ -35,6 +35,7 @@ from txsync.models.values import AMOUNT_MAX_DECIMALS
 from ._chains import ChainInfo
 
 __all__ = [
+    "SPAM_ASSET",
     "TOKEN_STREAMS",
     "UINT256_MAX",
     "Normalizer",
@@ -44,6 +45,7 @@ __all__ = [
     "erc20_asset",
     "ledger_decimals",
     "nft_asset",
+    "reverted_traces",
     "scaled",
     "spam_reasons",
     "unique_key",
@@ -95,7 +97,8 @@ def block_of(row: dict[str, Any]) -> int:
 
 
 def _hash(row: dict[str, Any]) -> str:
-    value = row.get("hash")
+    # Blockscout names the transaction of an internal row ``transactionHash``
+    value = row.get("hash") if "hash" in row else row.get("transactionHash")
     return value.strip().lower() if isinstance(value, str) and value.strip() else ""
 
 
@@ -138,9 +141,10 @@ def check_row(stream: str, row: Any) -> dict[str, Any]:
         fields.integer("blockNumber", minimum=0, maximum=2**63)
         fields.seconds_time("timestamp")
         return fields.data  # type: ignore[return-value]
-    tx_hash = fields.text("hash", max_length=66)
+    hash_field = "transactionHash" if not fields.has("hash") and fields.has("transactionHash") else "hash"
+    tx_hash = fields.text(hash_field, max_length=66)
     if not _TX_HASH.fullmatch(tx_hash):
-        raise fields.error("hash", f"is {preview(tx_hash)}, not a 0x transaction hash")
+        raise fields.error(hash_field, f"is {preview(tx_hash)}, not a 0x transaction hash")
     fields = fields.named(tx_hash.lower())
     fields.integer("blockNumber", minimum=0, maximum=2**63)
     fields.seconds_time("timeStamp")
@@ -268,6 +272,43 @@ def ledger_decimals(decimals: int | None) -> tuple[int, set[str]]:
     if decimals > ODD_DECIMALS:
         return decimals, {"odd_decimals"}
     return decimals, set()
+
+
+#: The prefix of the flag naming one spam token of a transaction (``spam_asset:<CAIP-19 id>``,
+#: txsync.valuation's ``SPAM_ASSET_PREFIX``): valuation skips that token's legs only, never the
+#: other legs of the transaction.
+SPAM_ASSET = "spam_asset:"
+
+
+def _judge_transfers(part: _Part, per_transfer: Sequence[set[str]], spam_tokens: set[str]) -> None:
+    """Raise on the part only the flags every one of its token transfers carries (a swap that also
+    received a spam token is not spam; an airdrop of spam alone is), and name each spam token in a
+    ``spam_asset:<asset>`` flag. Each token's own flags stay in ``meta["tokens"][asset]["flags"]``."""
+    if per_transfer:
+        common = set.intersection(*per_transfer)
+        part.flags.update(common)
+    part.flags.update(SPAM_ASSET + asset for asset in spam_tokens)
+
+
+def _trace(row: dict[str, Any]) -> str:
+    value = row.get("traceId", row.get("index"))
+    return str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+
+
+def reverted_traces(rows: Sequence[dict[str, Any]]) -> set[int]:
+    """The positions of the internal rows of one transaction that moved nothing: those marked
+    ``isError=1`` and, with Etherscan's hierarchical trace ids (``0_1_1``), every trace below a
+    reverted one (a call inside a reverted call is undone too, whatever its own flag says)."""
+    failed = {_trace(row) for row in rows if str(row.get("isError", "0")).strip() == "1"}
+    out: set[int] = set()
+    for n, row in enumerate(rows):
+        if str(row.get("isError", "0")).strip() == "1":
+            out.add(n)
+            continue
+        parts = _trace(row).split("_")
+        if any("_".join(parts[:i]) in failed for i in range(1, len(parts))):
+            out.add(n)
+    return out
 
 
 @dataclass
@@ -449,7 +490,10 @@ class Normalizer:
                 if value:
                     self._move(part, self.chain.native_symbol, self.native(value), src, target)
                 elif src not in self.own:
-                    part.flags.update({"zero_value", "spam_suspect"})
+                    # Someone else called (or created) the wallet's address with no value: a
+                    # multisig run by another owner or a relayer, a wallet deployed by a factory.
+                    # Not spam by itself (spam is judged on token transfers, per transfer).
+                    part.flags.add("incoming_call" if call or created else "zero_value")
                 if src == target and src in self.own:
                     part.flags.add("self_transfer")
                     kind = TransactionKind.FEE
@@ -468,26 +512,47 @@ class Normalizer:
         for tx_hash, group in self._by_hash(raws):
             rows = [r.payload if isinstance(r.payload, dict) else {} for r in group]
             part = _Part([], set(), {})
-            for row in rows:
+            failed = reverted_traces(rows)
+            undone: list[dict[str, str]] = []
+            for n, row in enumerate(rows):
                 value = _int(row.get("value"))
                 if value is None:
                     raise self._unparsable(group, "an internal transaction without a readable value")
-                if str(row.get("isError", "0")).strip() == "1":
+                src = _addr(row.get("from"))
+                dst = _addr(row.get("to")) or _addr(row.get("contractAddress"))
+                if n in failed:
                     part.flags.add("reverted_trace")
+                    if value and (src in self.own or dst in self.own):
+                        undone.append(
+                            {"trace": _trace(row), "from": src, "to": dst, "value": str(value)}
+                        )
                     continue
                 if value:
-                    src = _addr(row.get("from"))
-                    dst = _addr(row.get("to")) or _addr(row.get("contractAddress"))
                     self._move(part, self.chain.native_symbol, self.native(value), src, dst)
             if part.legs or part.flags - {"reverted_trace"}:
-                yield self._finish(group, rows, tx_hash, part)
-            # else: only reverted or zero-value traces: they moved nothing, the raws stay on their own
+                meta = {"reverted_traces": undone} if undone else None
+                yield self._finish(group, rows, tx_hash, part, meta=meta)
+            elif undone:
+                # Value the wallet would have received or sent in a call that reverted: nothing
+                # moved, but the transaction is kept (visibly) with what was undone.
+                yield self._finish(
+                    group,
+                    rows,
+                    tx_hash,
+                    part,
+                    kind=TransactionKind.OTHER,
+                    description="reverted internal transfer: nothing moved",
+                    meta={"reverted_traces": undone},
+                )
+            # else: zero-value traces only: they moved nothing, the raws stay on their own
 
     def erc20(self, raws: Sequence[RawTransaction]) -> Iterator[NormalizedTransaction]:
         """``tokentx`` rows: ERC-20 transfers, scaled by each token's decimals."""
         for tx_hash, group in self._by_hash(raws):
             rows = [r.payload if isinstance(r.payload, dict) else {} for r in group]
             part = _Part([], set(), {})
+            per_transfer: list[set[str]] = []
+            spam_tokens: set[str] = set()
             for row in rows:
                 contract = _addr(row.get("contractAddress"))
                 value = _int(row.get("value"))
@@ -499,16 +564,21 @@ class Normalizer:
                 flags |= spam_reasons(row.get("tokenName"), row.get("tokenSymbol"))
                 if "base_units" in flags:
                     flags.add("spam_suspect")
+                token_spam = "spam_suspect" in flags  # a property of the token itself
                 if value == 0:
                     flags.update({"zero_value", "spam_suspect"})
-                part.flags.update(flags)
+                per_transfer.append(flags)
+                if token_spam:
+                    spam_tokens.add(asset)
+                known = part.tokens.get(asset, {}).get("flags", [])
+                merged = sorted(set(known) | flags)
                 part.tokens[asset] = {
                     "standard": "erc20",
                     "symbol": _clean(row.get("tokenSymbol"), 40),
                     "name": _clean(row.get("tokenName")),
                     "decimals": decimals,
                     **({"declared_decimals": declared} if declared != decimals else {}),
-                    **({"flags": sorted(flags)} if flags else {}),
+                    **({"flags": merged} if merged else {}),
                 }
                 self._move(
                     part,
@@ -518,6 +588,7 @@ class Normalizer:
                     _addr(row.get("to")),
                     spam="spam_suspect" in flags,
                 )
+            _judge_transfers(part, per_transfer, spam_tokens)
             yield self._finish(group, rows, tx_hash, part)
 
     def nft(self, raws: Sequence[RawTransaction], standard: str) -> Iterator[NormalizedTransaction]:
@@ -525,6 +596,8 @@ class Normalizer:
         for tx_hash, group in self._by_hash(raws):
             rows = [r.payload if isinstance(r.payload, dict) else {} for r in group]
             part = _Part([], set(), {})
+            per_transfer: list[set[str]] = []
+            spam_tokens: set[str] = set()
             for row in rows:
                 contract = _addr(row.get("contractAddress"))
                 token_id = _int(row.get("tokenID"))
@@ -533,9 +606,11 @@ class Normalizer:
                     raise self._unparsable(group, "an NFT transfer without a readable contract, id or amount")
                 asset = nft_asset(self.chain.chain_id, standard, contract, str(token_id))
                 flags = spam_reasons(row.get("tokenName"), row.get("tokenSymbol"))
+                if "spam_suspect" in flags:
+                    spam_tokens.add(asset)
                 if amount == 0:
                     flags.update({"zero_value", "spam_suspect"})
-                part.flags.update(flags)
+                per_transfer.append(flags)
                 part.tokens[asset] = {
                     "standard": standard,
                     "symbol": _clean(row.get("tokenSymbol"), 40),
@@ -551,6 +626,7 @@ class Normalizer:
                     _addr(row.get("to")),
                     spam="spam_suspect" in flags,
                 )
+            _judge_transfers(part, per_transfer, spam_tokens)
             yield self._finish(group, rows, tx_hash, part)
 
     def beacon(self, raws: Sequence[RawTransaction]) -> Iterator[NormalizedTransaction]:

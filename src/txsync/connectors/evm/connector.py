@@ -47,6 +47,7 @@ from ._normalize import (
     unique_key,
 )
 from ._paging import BlockLanes, Row
+from ._pending import PendingStream
 
 __all__ = ["EvmWallet"]
 
@@ -249,7 +250,7 @@ class EvmWallet(Connector):
     ``page_size`` (rows asked per request, default 10,000), ``calls_per_second`` (default 3, the
     free tier; 0 turns the local limiter off), ``start_block`` (default 0), ``token_balances``
     (report ERC-20 balances, default true), ``beacon_withdrawals`` (default: on for Ethereum over
-    Etherscan).
+    Etherscan), ``pending_transactions`` (the mempool, Blockscout only; default: on for Blockscout).
     """
 
     info = ConnectorInfo(
@@ -278,6 +279,11 @@ class EvmWallet(Connector):
             StreamInfo(name="erc721", description="ERC-721 NFT transfers"),
             StreamInfo(name="erc1155", description="ERC-1155 token transfers"),
             StreamInfo(name="beacon_withdrawals", description="Beacon chain withdrawals (Ethereum)"),
+            StreamInfo(
+                name="pending",
+                description="Transactions waiting in the mempool, and whether they were mined or "
+                "dropped (Blockscout instances: Etherscan's API lists no mempool)",
+            ),
         ),
         coverage_gaps=(
             CoverageGap(
@@ -298,6 +304,19 @@ class EvmWallet(Connector):
                 ),
                 remedy="Record the balance change as a manual reward entry; reconciliation shows the gap.",
                 always=True,
+            ),
+            CoverageGap(
+                id="block_rewards",
+                title="Block rewards and priority fees paid to a block producer",
+                description=(
+                    "A miner's block rewards (proof of work) and the priority fees credited to a "
+                    "validator's fee recipient address are not transactions: no list of the "
+                    "explorer's account API that txsync reads shows them (getminedblocks is not read)."
+                ),
+                remedy=(
+                    "Add them as manual reward entries from your validator's or pool's statement; "
+                    "the balance check shows the difference until then."
+                ),
             ),
             CoverageGap(
                 id="nft_balances",
@@ -357,6 +376,12 @@ class EvmWallet(Connector):
         self.beacon_withdrawals = _bool_option(
             options, "beacon_withdrawals", chain.chain_id == 1 and explorer == "etherscan"
         )
+        self.pending_transactions = _bool_option(options, "pending_transactions", explorer == "blockscout")
+        if self.pending_transactions and explorer != "blockscout":
+            raise ConfigurationError(
+                "option 'pending_transactions' needs a Blockscout instance: Etherscan's API lists no "
+                "pending transactions"
+            )
         rate = _int_option(options, "calls_per_second", DEFAULT_CALLS_PER_SECOND)
         limiter = None
         if rate:
@@ -453,7 +478,9 @@ class EvmWallet(Connector):
             self.context.note_gap(
                 "l1_data_fees", "included only where the explorer lists them per transaction"
             )
-        return [cls(self) for cls in _STREAMS]
+        # the mempool first: a transaction mined since the last sync then drops its pending legs
+        # before the normal list adds its mined ones
+        return [PendingStream(self), *(cls(self) for cls in _STREAMS)]
 
     async def aclose(self) -> None:
         await self.http.aclose()

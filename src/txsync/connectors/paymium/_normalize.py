@@ -16,7 +16,8 @@ transaction can name exactly the operations it was built from:
 * an operation whose name is not known, or an order of an unknown type, is kept as ``other`` with
   the ``unknown_type`` flag.
 
-Operations named with ``fee`` are fee legs. Amounts are parsed exactly from JSON numbers (read as
+Operations named with ``fee`` are fee legs, a ``fee_incentive`` that credits the account a rebate
+leg. Amounts are parsed exactly from JSON numbers (read as
 ``Decimal``) and from strings alike.
 """
 
@@ -42,6 +43,8 @@ from txsync.models import (
 )
 
 __all__ = [
+    "CONFIRMED_OPERATIONS",
+    "GUESSED_OPERATIONS",
     "INTERNAL_OPERATIONS",
     "KNOWN_OPERATIONS",
     "TRADE_TYPES",
@@ -49,6 +52,7 @@ __all__ = [
     "normalize_operations",
     "parse_amount",
     "parse_time",
+    "withdrawal_status",
 ]
 
 #: Trading orders.
@@ -61,25 +65,42 @@ OTHER_KNOWN_TYPES = frozenset({"AdminOrder", "Payment"})
 
 #: Reservations for open orders: not balance changes.
 INTERNAL_OPERATIONS = frozenset({"lock", "unlock"})
-#: Operation names this connector knows. Documented: ``bitcoin_transfer``, ``account_operation``,
-#: ``lock``/``unlock``, ``email_transfer``, ``merchant_currency_payment``. The others (trade legs,
-#: fees, deposits) are named as the txsync sandbox names them; anything else is kept as unknown.
-KNOWN_OPERATIONS = INTERNAL_OPERATIONS | frozenset(
+#: Operation names confirmed by a public source (see docs/connectors/paymium.md): Paymium's API
+#: documentation (``bitcoin_transfer``, ``account_operation``, ``lock``, ``email_transfer``,
+#: ``merchant_currency_payment``) and public clients reading real accounts (``btc_purchase`` /
+#: ``btc_sale`` on both legs of a fill, their ``_fee`` and ``_fee_incentive`` operations,
+#: ``unlock``).
+CONFIRMED_OPERATIONS = INTERNAL_OPERATIONS | frozenset(
     {
-        "trade_btc",
-        "trade_currency",
-        "trade_fee",
         "bitcoin_transfer",
+        "account_operation",
+        "email_transfer",
+        "merchant_currency_payment",
+        "btc_purchase",
+        "btc_sale",
+        "btc_purchase_fee",
+        "btc_sale_fee",
+        "btc_purchase_fee_incentive",
+        "btc_sale_fee_incentive",
+    }
+)
+#: Names no public source shows, read on the pattern of the confirmed ones (the fee of a transfer,
+#: bank wires, deposits of the older API) and kept known so such operations are not reported as
+#: unknown; the older guesses ``trade_btc`` / ``trade_currency`` / ``trade_fee`` are read too.
+GUESSED_OPERATIONS = frozenset(
+    {
         "bitcoin_transfer_fee",
         "wire_transfer",
         "wire_transfer_fee",
-        "email_transfer",
         "bitcoin_deposit",
         "wire_deposit",
-        "account_operation",
-        "merchant_currency_payment",
+        "trade_btc",
+        "trade_currency",
+        "trade_fee",
     }
 )
+#: Operation names this connector knows; anything else is kept as unknown (flag ``unknown_type``).
+KNOWN_OPERATIONS = CONFIRMED_OPERATIONS | GUESSED_OPERATIONS
 _FIAT = frozenset({"EUR"})
 _FAILED_STATES = frozenset({"canceled", "cancelled", "expired", "rejected", "error"})
 _DONE_STATES = frozenset({"executed", "filled"})
@@ -134,6 +155,15 @@ def _is_fee(op: Mapping[str, Any]) -> bool:
     return "fee" in str(op.get("name", ""))
 
 
+def _is_rebate(op: Mapping[str, Any]) -> bool:
+    """A fee incentive (``btc_sale_fee_incentive``): a rebate when it credits the account."""
+    return "incentive" in str(op.get("name", ""))
+
+
+def _slot(op: Mapping[str, Any]) -> str:
+    return "rebate" if _is_rebate(op) else "fee" if _is_fee(op) else "principal"
+
+
 def _asset(op: Mapping[str, Any]) -> str:
     currency = op.get("currency")
     if not isinstance(currency, str) or not currency.strip():
@@ -155,8 +185,11 @@ class _Op:
         return self.raw.source_id
 
     def leg(self) -> Leg:
-        role = LegRole.FEE if _is_fee(self.op) else LegRole.PRINCIPAL
         amount = parse_amount(self.op.get("amount"), f"operation {self.uuid} amount")
+        if _is_rebate(self.op):
+            role = LegRole.REBATE if amount > 0 else LegRole.FEE
+        else:
+            role = LegRole.FEE if _is_fee(self.op) else LegRole.PRINCIPAL
         return Leg(asset=_asset(self.op), amount=amount, role=role)
 
 
@@ -164,17 +197,15 @@ class _Op:
 class _Execution:
     second: int
     ops: list[_Op] = field(default_factory=list)
-    principal: set[str] = field(default_factory=set)
-    fees: set[str] = field(default_factory=set)
+    seen: set[tuple[str, str]] = field(default_factory=set)
 
     def accepts(self, op: _Op) -> bool:
-        currency = _asset(op.op)
         if _second(op.op) != self.second:
             return False
-        return currency not in (self.fees if _is_fee(op.op) else self.principal)
+        return (_slot(op.op), _asset(op.op)) not in self.seen
 
     def add(self, op: _Op) -> None:
-        (self.fees if _is_fee(op.op) else self.principal).add(_asset(op.op))
+        self.seen.add((_slot(op.op), _asset(op.op)))
         self.ops.append(op)
 
 
@@ -194,6 +225,36 @@ def _status(order: Mapping[str, Any]) -> TransactionStatus:
     if state in _FAILED_STATES:
         return TransactionStatus.FAILED
     return TransactionStatus.PENDING
+
+
+def withdrawal_status(
+    order: Mapping[str, Any], ops: Sequence[_Op]
+) -> tuple[TransactionStatus, frozenset[str]]:
+    """The ledger status of a withdrawal (``Transfer`` / ``EmailTransfer``) from what its account
+    operations moved, the order's state aside.
+
+    The rule: Paymium writes a withdrawal's operations (the amount, and the network or bank fee) when
+    the withdrawal is *requested*, and ``/user`` reports the balance without them from then on; a
+    cancellation writes the reverse operations. So a withdrawal whose operations debit the account
+    is **confirmed** for the ledger (the balance moved), whatever its state: one not executed yet
+    (``pending``, ``processing``, ``authorized``...) carries the flag ``pending_withdrawal`` (its
+    txid comes later: the order is re-read until final), and a cancelled one whose refund cancels
+    the debit out is **failed** (nothing moved). A cancelled one whose refund is not (yet) listed
+    stays confirmed with the flag ``refund_not_listed``: the money is still gone.
+    """
+    state = str(order.get("state", ""))
+    if state in _DONE_STATES:
+        return TransactionStatus.CONFIRMED, frozenset()
+    net: dict[str, Decimal] = {}
+    for op in ops:
+        leg = op.leg()
+        net[leg.asset] = net.get(leg.asset, Decimal(0)) + leg.amount
+    moved = any(amount != 0 for amount in net.values())
+    if state in _FAILED_STATES:
+        if moved:
+            return TransactionStatus.CONFIRMED, frozenset({"refund_not_listed"})
+        return TransactionStatus.FAILED, frozenset()
+    return TransactionStatus.CONFIRMED, frozenset({"pending_withdrawal"})
 
 
 def _external(order: Mapping[str, Any], ops: Sequence[_Op]) -> dict[str, str]:
@@ -279,11 +340,22 @@ def _order_transactions(account_id: str, ops: Sequence[_Op]) -> Iterator[Normali
             )
         return
     meta = {"order_type": order_type}
-    if order_type in TRANSFER_TYPES or order_type in DEPOSIT_TYPES:
-        prefix = "withdrawal" if order_type in TRANSFER_TYPES else "deposit"
+    if order_type in TRANSFER_TYPES:
+        status, flags = withdrawal_status(order, known)
         yield _transaction(
             account_id,
-            f"{prefix}:{known[0].uuid}",
+            f"withdrawal:{known[0].uuid}",
+            _transfer_kind(order_type, known),
+            known,
+            status=status,
+            flags=flags,
+            meta={**meta, "state": str(order.get("state", ""))},
+        )
+        return
+    if order_type in DEPOSIT_TYPES:
+        yield _transaction(
+            account_id,
+            f"deposit:{known[0].uuid}",
             _transfer_kind(order_type, known),
             known,
             status=_status(order),

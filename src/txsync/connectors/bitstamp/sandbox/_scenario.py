@@ -64,6 +64,9 @@ class BitstampAccount:
     crypto_withdrawals: list[dict[str, Any]] = field(default_factory=list)
     reserved: dict[str, Decimal] = field(default_factory=dict)
     next_id: int = 200_000_000
+    #: Currencies Bitstamp lists beyond :data:`CURRENCIES` (a coin listed later): rows carry them
+    #: only when they move (``add(..., extra=...)``); ``/api/v2/currencies/`` lists them.
+    extra_currencies: tuple[str, ...] = ()
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -77,8 +80,10 @@ class BitstampAccount:
         pair: tuple[str, str, Decimal] | None = None,
         order_id: int | None = None,
         step: int = 1,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Append a user transaction row (ids increase by ``step``) and return it."""
+        """Append a user transaction row (ids increase by ``step``) and return it. ``extra`` adds
+        keys as given (a field Bitstamp added later, a currency outside :data:`CURRENCIES`)."""
         self.next_id += step
         row: dict[str, Any] = {"id": self.next_id, "datetime": format_datetime(at), "type": str(type_code)}
         row["fee"] = f"{fee:f}"
@@ -90,6 +95,7 @@ class BitstampAccount:
         if pair is not None:
             base, quote, rate = pair
             row[f"{base}_{quote}"] = rate
+        row.update(extra or {})
         self.transactions.append(row)
         return row
 
@@ -309,16 +315,17 @@ class BitstampAccount:
     def balances(self) -> dict[str, Decimal]:
         """What the account holds after every row (fees in the quote currency for trades, in the
         row's currency otherwise): what ``/api/v2/balance/`` reports."""
-        totals: dict[str, Decimal] = dict.fromkeys(CURRENCIES, Decimal(0))
+        currencies = (*CURRENCIES, *self.extra_currencies)
+        totals: dict[str, Decimal] = dict.fromkeys(currencies, Decimal(0))
         for row in self.transactions:
-            moved = {c: Decimal(str(row[c])) for c in CURRENCIES if Decimal(str(row[c])) != 0}
+            moved = {c: Decimal(str(row[c])) for c in currencies if c in row and Decimal(str(row[c])) != 0}
             for currency, amount in moved.items():
                 totals[currency] = totals.get(currency, Decimal(0)) + amount
             fee = Decimal(row["fee"])
             if not fee:
                 continue
             pair = next(
-                (k for k in row if "_" in k and k.count("_") == 1 and k.split("_")[0] in CURRENCIES), None
+                (k for k in row if "_" in k and k.count("_") == 1 and k.split("_")[0] in currencies), None
             )
             fee_currency = pair.split("_")[1] if pair else (next(iter(moved)) if len(moved) == 1 else None)
             if fee_currency is not None:

@@ -16,7 +16,7 @@ import httpx
 
 from txsync import jsonutil
 
-from ._scenario import NOW, BitstampAccount
+from ._scenario import CURRENCIES, NOW, BitstampAccount
 
 __all__ = [
     "ALL_PERMISSIONS",
@@ -92,6 +92,8 @@ class BitstampSandbox:
       ``until_timestamp``, ``since_id`` (rows with a greater id; forces ``limit`` 1000).
     * ``POST /api/v2/crypto-transactions/``: ``offset``, ``limit`` (<= 1000); newest first.
     * ``POST /api/v2/balance/``: ``<cur>_balance`` / ``_available`` / ``_reserved`` and pair fees.
+    * ``GET /api/v2/currencies/`` (public, unsigned): every currency listed, the account's
+      ``extra_currencies`` included.
     * Successful answers carry ``X-Server-Auth-Signature``.
 
     ``faults`` maps a request number (1-based, over the sandbox's life) to ``"429"`` (plain 429),
@@ -133,6 +135,10 @@ class BitstampSandbox:
         early = self._early_fault(fault, request)
         if early is not None:
             return early
+        if request.url.path == "/api/v2/currencies/":  # public: no key, no signature
+            if request.method != "GET":
+                return self._json(405, {"status": "error", "reason": "Method not allowed"})
+            return self._json(200, self._currencies())
         routes: dict[str, tuple[str, Callable[[BitstampAccount, dict[str, str]], Any]]] = {
             "/api/v2/user_transactions/": ("user_transactions", self._user_transactions),
             "/api/v2/crypto-transactions/": ("crypto_transactions", self._crypto_transactions),
@@ -316,6 +322,25 @@ class BitstampSandbox:
             "withdrawals": newest_first(account.crypto_withdrawals),
             "ripple_iou_transactions": [],
         }
+
+    def _currencies(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/currencies/``: every currency Bitstamp lists (fiat and crypto)."""
+        extra = [code for key in self.keys.values() for code in key.account.extra_currencies]
+        codes = dict.fromkeys([*CURRENCIES, *extra])
+        return [
+            {
+                "name": code.upper(),
+                "currency": code.upper(),
+                "type": "fiat" if code in ("usd", "eur", "gbp") else "crypto",
+                "symbol": code.upper(),
+                "decimals": 2 if code in ("usd", "eur", "gbp") else 8,
+                "logo": f"https://assets.bitstamp.net/static/webapp/images/currencies/{code}.svg",
+                "available_supply": "",
+                "deposit": "Enabled",
+                "withdrawal": "Enabled",
+            }
+            for code in codes
+        ]
 
     def _balance(self, account: BitstampAccount, _params: dict[str, str]) -> dict[str, str]:
         body: dict[str, str] = {}

@@ -116,6 +116,15 @@ class ChainTx:
         """What the sender paid for gas."""
         return self.gas_used * self.gas_price
 
+    def undone(self, call: Internal) -> bool:
+        """Whether ``call`` moved nothing: it reverted, or a call above it did (trace ids are
+        hierarchical: ``1_0`` runs inside ``1``), whatever its own error flag says."""
+        if call.error:
+            return True
+        failed = {c.trace_id for c in self.internals if c.error}
+        parts = call.trace_id.split("_")
+        return any("_".join(parts[:i]) in failed for i in range(1, len(parts)))
+
 
 @dataclass(frozen=True)
 class Withdrawal:
@@ -134,6 +143,8 @@ class EvmChain:
 
     txs: list[ChainTx] = field(default_factory=list)
     withdrawals: list[Withdrawal] = field(default_factory=list)
+    #: Transactions waiting in the mempool (their ``block`` is ignored until :meth:`mine`).
+    pending: list[ChainTx] = field(default_factory=list)
     first_block: int = 19_000_000
     genesis: datetime = datetime(2024, 1, 10, tzinfo=UTC)
 
@@ -166,7 +177,7 @@ class EvmChain:
                 continue
             total += tx.value * ((tx.dst == who) - (tx.src == who))
             for call in tx.internals:
-                if not call.error:
+                if not tx.undone(call):
                     total += call.value * ((call.dst == who) - (call.src == who))
         total += sum(w.gwei * GWEI for w in self.withdrawals if w.address == who)
         return total
@@ -191,8 +202,10 @@ class EvmChain:
             "hash": tx.hash,
         }
 
-    def rows(self, action: str, who: str) -> list[dict[str, Any]]:
-        """The rows of list ``action`` for address ``who``, ascending (block, position)."""
+    def rows(self, action: str, who: str, flavor: str = "etherscan") -> list[dict[str, Any]]:
+        """The rows of list ``action`` for address ``who``, ascending (block, position). Blockscout
+        writes internal rows with ``transactionHash`` and a flat ``index`` (no trace hierarchy) and
+        marks every call inside a reverted one as an error itself."""
         out: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
         for tx in sorted(self.txs, key=lambda t: (t.block, t.index)):
             if action == "txlist" and who in (tx.src, tx.dst):
@@ -200,7 +213,16 @@ class EvmChain:
             elif action == "txlistinternal":
                 for n, call in enumerate(tx.internals):
                     if who in (call.src, call.dst):
-                        out.append(((tx.block, tx.index, n), self._internal_row(tx, call)))
+                        row = self._internal_row(tx, call)
+                        if flavor == "blockscout":
+                            row["transactionHash"] = row.pop("hash")
+                            del row["traceId"]
+                            row["index"] = str(n)
+                            row["callType"] = call.kind
+                            undone = tx.undone(call)
+                            row["isError"] = "1" if undone else "0"
+                            row["errCode"] = "Reverted" if undone else ""
+                        out.append(((tx.block, tx.index, n), row))
             elif action in ("tokentx", "tokennfttx", "token1155tx"):
                 standard = {"tokentx": "erc20", "tokennfttx": "erc721", "token1155tx": "erc1155"}[action]
                 for n, t in enumerate(tx.transfers):
@@ -301,6 +323,67 @@ class EvmChain:
         )
         return row
 
+    # -- the mempool (Blockscout's pendingtxlist and gettxinfo) ------------------------------------
+
+    def pending_rows(self, who: str) -> list[dict[str, Any]]:
+        """Blockscout's ``pendingtxlist`` rows of ``who``: no block, no time, no gas used yet."""
+        return [
+            {
+                "hash": tx.hash,
+                "nonce": str(tx.index),
+                "from": tx.src,
+                "to": tx.dst,
+                "value": str(tx.value),
+                "gas": str(tx.gas_used * 3 // 2),
+                "gasPrice": str(tx.gas_price),
+                "input": "0x",
+                "contractAddress": "",
+                "cumulativeGasUsed": "",
+                "gasUsed": "",
+            }
+            for tx in self.pending
+            if who in (tx.src, tx.dst)
+        ]
+
+    def tx_info(self, tx_hash: str) -> dict[str, Any] | None:
+        """Blockscout's ``gettxinfo`` of a mined or pending transaction, ``None`` when unknown."""
+        for tx in self.txs:
+            if tx.hash == tx_hash:
+                return {
+                    "hash": tx.hash,
+                    "blockNumber": str(tx.block),
+                    "timeStamp": str(self.time_of(tx.block)),
+                    "from": tx.src,
+                    "to": tx.dst,
+                    "value": str(tx.value),
+                    "gasUsed": str(tx.gas_used),
+                    "gasPrice": str(tx.gas_price),
+                    "success": not tx.failed,
+                    "confirmations": "12",
+                }
+        for tx in self.pending:
+            if tx.hash == tx_hash:
+                return {"hash": tx.hash, "blockNumber": "", "timeStamp": "", "from": tx.src, "to": tx.dst}
+        return None
+
+    def send(self, label: str, src: str, dst: str, **kw: Any) -> ChainTx:
+        """Put a transaction in the mempool."""
+        tx = ChainTx(label, -1, kw.pop("index", 0), src, dst, **kw)
+        self.pending.append(tx)
+        return tx
+
+    def mine(self, label: str, block: int) -> ChainTx:
+        """Include a pending transaction in ``block``."""
+        tx = next(t for t in self.pending if t.label == label)
+        self.pending.remove(tx)
+        tx.block = block
+        self.txs.append(tx)
+        return tx
+
+    def drop(self, label: str) -> None:
+        """Evict a pending transaction (replaced by fee, or expired from the mempool)."""
+        self.pending = [t for t in self.pending if t.label != label]
+
     # -- the scenario -----------------------------------------------------------------------------
 
     @classmethod
@@ -311,8 +394,11 @@ class EvmChain:
         out, a swap, a batch payout with two identical transfers, an ERC-721 mint and an ERC-1155
         receipt, a reverted transaction, a spam airdrop, a token without decimals, an address
         poisoning zero-value transfer, transfers between the two own addresses, a zero-value self
-        send, beacon withdrawals, and ``filler_blocks`` blocks of ``per_block`` small payments each
-        (more rows than one small page holds, with pages that end inside a block).
+        send, a multisig transaction another owner executed on the wallet's address, a swap that
+        also received a spam token, a call that partly reverted (a payment inside the reverted branch
+        listed as a success), beacon withdrawals, and ``filler_blocks`` blocks of ``per_block``
+        small payments each (more rows than one small page holds, with pages that end inside a
+        block).
         """
         chain = cls()
         a, b = ADDRESS_A, ADDRESS_B
@@ -469,6 +555,43 @@ class EvmChain:
         )
         block += 2
         add("cancel", a, a, gas_price=40 * GWEI)
+        block += 1
+        # the wallet's address run by someone else: another owner executes a multisig transaction
+        add(
+            "multisig-exec",
+            FRIEND,
+            a,
+            gas_used=81_000,
+            function="execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)",
+        )
+        add(
+            "swap-with-spam",
+            a,
+            ROUTER,
+            index=1,
+            gas_used=160_000,
+            function="swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
+            transfers=[
+                TokenTransfer(USDC, a, ROUTER, 50_000_000),
+                TokenTransfer(WETH, ROUTER, a, 16_000_000_000_000_000),
+                TokenTransfer(SPAM, SPAM.contract, a, 777 * ETH),
+            ],
+        )
+        block += 1
+        # a call that partly reverted: a callback into the wallet reverted, and the payment the
+        # wallet made inside that callback is listed as a success although it was undone
+        add(
+            "partial-revert",
+            a,
+            VAULT,
+            gas_used=99_000,
+            function="multicall(bytes[])",
+            internals=[
+                Internal(VAULT, a, ETH // 50, "0"),
+                Internal(VAULT, a, 0, "1", error=True),
+                Internal(a, FRIEND, ETH // 40, "1_0"),
+            ],
+        )
         for i in range(filler_blocks):
             block += 2
             for j in range(per_block):

@@ -14,7 +14,9 @@ Built from Etherscan's documentation:
   ``record_cap`` rows per answer (1,000 on the free tier, 10,000 paid) whatever ``offset`` asks,
   ``page * offset <= 10000`` ("Result window is too large ..."), and "No transactions found" as
   ``status: "0"`` with an empty list;
-* ``balance``, ``balancemulti`` (20 addresses), ``tokenbalance`` and ``getblocknobytime``.
+* ``balance``, ``balancemulti`` (20 addresses), ``tokenbalance`` and ``getblocknobytime``;
+* Blockscout flavor only: ``pendingtxlist`` (the mempool: rows without block or time) and
+  ``module=transaction&action=gettxinfo`` ("Transaction not found" for an unknown hash).
 
 ``faults`` maps a request number (1-based) to an injected failure: ``"rate"``, ``"daily"``,
 ``"query_timeout"``, ``"malformed"`` (an HTML page with status 200), ``"truncated"``,
@@ -131,7 +133,7 @@ class EtherscanSandbox:
         params = {k: v for k, v in request.url.params.items()}
         self.log.append({k: ("<key>" if k == "apikey" else v) for k, v in params.items()})
         expected = "/v2/api" if self.flavor == "etherscan" else "/api"
-        if request.url.host != self.host or request.url.path != expected:
+        if (self.host and request.url.host != self.host) or request.url.path != expected:
             return httpx.Response(404, text="<html><body>404 Not Found</body></html>")
         fault = self.faults.get(self.requests)
         if fault is not None:
@@ -172,6 +174,13 @@ class EtherscanSandbox:
         if module == "account" and action == "tokenbalance":
             contract = self._address(params.get("contractaddress"))
             return str(chain.token_balance(contract, self._address(params.get("address"))))
+        if self.flavor == "blockscout" and module == "account" and action == "pendingtxlist":
+            return chain.pending_rows(self._address(params.get("address")))
+        if self.flavor == "blockscout" and module == "transaction" and action == "gettxinfo":
+            info = chain.tx_info(params.get("txhash", "").lower())
+            if info is None:
+                raise _Refusal("Transaction not found", message="Transaction not found")
+            return info
         if module == "block" and action == "getblocknobytime":
             stamp = params.get("timestamp", "")
             if not stamp.isdigit():
@@ -244,7 +253,7 @@ class EtherscanSandbox:
             raise _Refusal(MSG_WINDOW)
         cap = self.record_cap or (1000 if tier == "free" else 10_000)
         size = min(offset, cap)
-        rows = [r for r in chain.rows(action, who) if start <= int(r["blockNumber"]) <= end]
+        rows = [r for r in chain.rows(action, who, self.flavor) if start <= int(r["blockNumber"]) <= end]
         if params.get("sort") == "desc":
             rows.reverse()
         return rows[(page - 1) * size : page * size]

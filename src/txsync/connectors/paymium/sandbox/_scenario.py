@@ -186,15 +186,21 @@ class _Builder:
             t = self.moment(when) if not (market or same_second) else when.replace(
                 microsecond=(i * 137_000) % 1_000_000)
             eur = (part * price).quantize(BTC_Q)
+            # Paymium's names (public clients): both legs of a fill are ``btc_purchase`` (a buy)
+            # or ``btc_sale`` (a sell), the counter-currency leg first; the fee ``<name>_fee``; a
+            # fee rebate (maker incentive) ``<name>_fee_incentive``.
             if direction == "buy":
-                self.op(order, "trade_btc", part, "BTC", t)
-                self.op(order, "trade_currency", -eur, "EUR", t)
-                self.op(order, "trade_fee", -(part * FEE_RATE).quantize(BTC_Q), "BTC", t)
+                self.op(order, "btc_purchase", -eur, "EUR", t)
+                self.op(order, "btc_purchase", part, "BTC", t)
+                self.op(order, "btc_purchase_fee", -(part * FEE_RATE).quantize(BTC_Q), "BTC", t)
                 release, cur = eur, "EUR"
             else:
-                self.op(order, "trade_btc", -part, "BTC", t)
-                self.op(order, "trade_currency", eur, "EUR", t)
-                self.op(order, "trade_fee", -(eur * FEE_RATE).quantize(BTC_Q), "EUR", t)
+                self.op(order, "btc_sale", eur, "EUR", t)
+                self.op(order, "btc_sale", -part, "BTC", t)
+                fee = (eur * FEE_RATE).quantize(BTC_Q)
+                self.op(order, "btc_sale_fee", -fee, "EUR", t)
+                if not market and i % 2 == 1:  # a limit order resting in the book earns a rebate
+                    self.op(order, "btc_sale_fee_incentive", (fee / 3).quantize(EUR_Q), "EUR", t)
                 release, cur = part, "BTC"
             self.lock(order, release, cur, t, name="unlock")
             used += release

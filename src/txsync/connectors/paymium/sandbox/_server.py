@@ -86,6 +86,8 @@ class PaymiumSandbox:
     tokens: dict[str, Token] = field(default_factory=lambda: {KEY: Token(SECRET)})
     clock: Callable[[], datetime] = lambda: NOW
     daily_limit: int = DAILY_LIMIT
+    #: The host requests must name (``None``: any, when served over HTTP on 127.0.0.1).
+    host: str | None = HOST
     legacy: bool = False
     amounts: str = "string"
     faults: dict[int, str] = field(default_factory=dict)
@@ -123,7 +125,8 @@ class PaymiumSandbox:
             f"{PREFIX}/user/orders": ("activity", self._orders),
             f"{PREFIX}/user/withdrawals": ("activity", self._withdrawals),
         }
-        if request.url.host != HOST or path not in routes or request.method != "GET":
+        wrong_host = self.host is not None and request.url.host != self.host
+        if wrong_host or path not in routes or request.method != "GET":
             return self._errors(404, ["Not found"])
         scope, handler = routes[path]
         try:
@@ -217,7 +220,7 @@ class PaymiumSandbox:
     def _order(self, order: Order) -> dict[str, Any]:
         now = self.clock()
         ops = [op for op in order.operations if op.at <= now]
-        fees = [op for op in ops if op.name.endswith("_fee") and not op.trading]
+        fees = [op for op in ops if "_fee" in op.name and not op.trading]
         btc_fee = sum((-op.amount for op in fees if op.currency == "BTC"), Decimal(0))
         eur_fee = sum((-op.amount for op in fees if op.currency == "EUR"), Decimal(0))
         body: dict[str, Any] = {
@@ -234,8 +237,9 @@ class PaymiumSandbox:
             "comment": order.comment,
         }
         if order.type in _TRADE_TYPES:
-            traded_btc = sum((abs(op.amount) for op in ops if op.name == "trade_btc"), Decimal(0))
-            traded_cur = sum((abs(op.amount) for op in ops if op.name == "trade_currency"), Decimal(0))
+            legs = [op for op in ops if op.name in ("btc_purchase", "btc_sale")]
+            traded_btc = sum((abs(op.amount) for op in legs if op.currency == "BTC"), Decimal(0))
+            traded_cur = sum((abs(op.amount) for op in legs if op.currency != "BTC"), Decimal(0))
             body.update(
                 direction=order.direction,
                 price=self._amount(order.price),

@@ -1,0 +1,358 @@
+"""Many Binance accounts behind one IP, synced by several worker processes sharing one weight budget.
+
+    python benchmarks/scale.py [--accounts 30] [--workers 1,2,4] [--memory-workers 2,4] [--window 2]
+
+One ``txsync sandbox serve binance --accounts N`` process emulates Binance for N small accounts (five
+months of history each, their own keys) behind ONE IP, with Binance's real limits per window (spot 6000,
+SAPI 12000 per IP, SAPI UID 180000 per account), answering 429 past them and banning the IP (418) when a
+client keeps sending. Worker processes (``multiprocessing``; the job engine's tasks call the same
+``Engine.sync``) take their share of the accounts and sync each in full, ``--concurrency`` at once per
+process, into one PostgreSQL database (a fresh one per run), with:
+
+* ``redis``: the shared limiter (``RedisLimiterRegistry``: one budget for every worker);
+* ``memory``: each process its own in-memory limiter (the default of a single process), to show the 429s
+  and bans N independent budgets cause.
+
+Time is compressed: a weight window lasts ``--window`` seconds instead of 60 (the server's windows and
+the workers' limiter buckets alike; limits per window unchanged), so "per Binance minute" figures are
+per window. An account whose sync fails (a ban) is synced again, at most twice, as a job engine would
+retry it. Reported per run: accounts per Binance minute (and per real minute), 429 and 418 answers (target
+0), the highest weight used in one window of each IP bucket against its limit, requests, transactions
+written per second and the database's size per account.
+
+Needs PostgreSQL (``--postgres-url`` or ``TXSYNC_TEST_POSTGRES_URL``: a maintenance database of a server
+that may create databases) and Redis (``--redis-url`` or ``TXSYNC_TEST_REDIS_URL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+#: Connections' history origin: the small scenario's first day.
+ORIGIN = "2024-01-01"
+#: Where the Binance sandbox's server clock starts (its scenario's "now").
+SERVER_NOW = datetime(2024, 6, 1, tzinfo=UTC)
+TXSYNC = str(Path(sys.executable).parent / "txsync")
+
+
+def _psycopg_dsn(url: str, database: str | None = None) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _store_url(url: str, database: str) -> str:
+    return _psycopg_dsn(url, database).replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+# -- one worker process -------------------------------------------------------------------------------
+
+
+def worker(
+    index: int,
+    connection_ids: list[str],
+    store_url: str,
+    limiter_url: str | None,
+    prefix: str,
+    window: float,
+    concurrency: int,
+    clock_start: float,
+    results: Any,
+) -> None:
+    """Sync ``connection_ids`` (``concurrency`` at once) and put a summary on ``results``."""
+    import resource
+
+    import stamina.instrumentation
+
+    import txsync.connectors.binance._limits as binance_limits
+    from txsync.connector import LimiterRegistry
+    from txsync.connectors.binance import Binance
+    from txsync.engine import Engine, SyncMode
+    from txsync.http import Bucket, RedisLimiterRegistry
+    from txsync.registry import Registry
+    from txsync.store import open_store
+
+    stamina.instrumentation.set_on_retry_hooks([])  # the 429 counts are reported below, not logged
+    # The compressed windows: Binance's limits per window, the window as long as the server's.
+    for name, bucket in list(binance_limits.BUCKETS.items()):
+        binance_limits.BUCKETS[name] = Bucket(
+            bucket.name, bucket.limit, window, usage_header=bucket.usage_header
+        )
+
+    store = open_store(store_url, pool_size=concurrency + 2, max_overflow=4)
+    limiters = RedisLimiterRegistry(limiter_url, prefix=prefix) if limiter_url else LimiterRegistry()
+    registry = Registry(entry_points=[])
+    registry.register(Binance)
+
+    def clock() -> datetime:
+        return SERVER_NOW + timedelta(seconds=time.time() - clock_start)
+
+    engine = Engine(store, registry=registry, limiters=limiters, clock=clock, hooks=[])
+    summary: dict[str, Any] = {"worker": index, "ok": 0, "failed": 0, "retried": 0, "rate_limited": 0,
+                               "banned": 0, "requests": 0, "new": 0, "pages": 0, "errors": []}
+
+    async def run() -> None:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(connection_id: str) -> None:
+            async with gate:
+                for attempt in range(3):
+                    report = await engine.sync(connection_id, SyncMode.FULL)
+                    summary["rate_limited"] += report.total("rate_limited")
+                    summary["requests"] += report.total("requests")
+                    summary["new"] += report.total("new")
+                    summary["pages"] += report.total("pages")
+                    if report.banned_until is not None:
+                        summary["banned"] += 1
+                    if report.ok:
+                        summary["ok"] += 1
+                        return
+                    if attempt < 2:
+                        summary["retried"] += 1
+                        if report.banned_until is not None:
+                            await asyncio.sleep(max(0.0, (report.banned_until - clock()).total_seconds()))
+                summary["failed"] += 1
+                if len(summary["errors"]) < 3:
+                    first = report.errors[:1] or [e for s in report.streams for e in s.errors][:1]
+                    summary["errors"].append(first)
+
+        await asyncio.gather(*(one(c) for c in connection_ids))
+
+    asyncio.run(run())
+    store.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    summary["cpu_s"] = usage.ru_utime + usage.ru_stime
+    results.put(summary)
+
+
+# -- what one sync costs ------------------------------------------------------------------------------
+
+
+def sync_costs(scenario: str) -> dict[str, Any]:
+    """Requests and weight of a full sync and of the weekly incremental sync after it, for one account
+    of ``scenario`` ("small" or "full"), in-process on a simulated clock (the sizing's inputs)."""
+    from txsync.connector import LimiterRegistry
+    from txsync.connectors.binance import Binance
+    from txsync.connectors.binance._limits import VirtualClock, build_limiters
+    from txsync.connectors.binance.sandbox import KEY, NOW, SECRET, BinanceSandbox, Scenario, ScenarioAccount
+    from txsync.engine import Engine, SyncMode
+    from txsync.http import RetryPolicy
+    from txsync.models import Credential
+    from txsync.registry import Registry
+    from txsync.store import SqliteStore
+
+    small = scenario == "small"
+    account = ScenarioAccount.generate(Scenario.small() if small else Scenario())
+    virtual = VirtualClock(NOW.timestamp())
+    shift = [0.0]
+
+    def clock() -> datetime:
+        return NOW + timedelta(seconds=virtual.time() - NOW.timestamp() + shift[0])
+
+    sandbox = BinanceSandbox(account=account, wall=virtual.time, clock=clock)
+    registry = Registry(entry_points=[])
+    registry.register(Binance)
+    limiters = LimiterRegistry()
+    engine = Engine(SqliteStore(":memory:"), registry=registry, transport_for=lambda _c: sandbox.transport(),
+                    clock=clock, limiters=limiters, retry=RetryPolicy(sleep=virtual.sleep), hooks=[])
+    credential = Credential(connector_id="binance", secrets={"api_key": KEY, "api_secret": SECRET})
+    connection = engine.connect("o", credential, verify=False, options={"origin": ORIGIN} if small else {})
+    build_limiters(limiters, ip_label="default", account_id=connection.account_id, clock=virtual.time,
+                   sleep=virtual.sleep)
+    full = asyncio.run(engine.sync(connection.id, SyncMode.FULL))
+    spent, requests = dict(sandbox.weight_spent), sandbox.requests
+    shift[0] = 7 * 86_400  # a week later
+    weekly = asyncio.run(engine.sync(connection.id))
+    return {
+        "scenario": scenario, "transactions": full.total("new"),
+        "full": {"requests": requests, "weight": spent},
+        "weekly": {"requests": sandbox.requests - requests,
+                   "weight": {k: v - spent.get(k, 0) for k, v in sandbox.weight_spent.items()},
+                   "new": weekly.total("new")},
+    }
+
+
+# -- one run ------------------------------------------------------------------------------------------
+
+
+def start_server(accounts: int, window: float) -> tuple[subprocess.Popen[str], dict[str, Any], float]:
+    argv = [TXSYNC, "--json", "sandbox", "serve", "binance", "--accounts", str(accounts),
+            "--window", str(window)]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
+    assert server.stdout is not None
+    served = json.loads(server.stdout.readline())
+    return server, served, time.time()
+
+
+def prepare_database(admin: Any, pg_url: str, template: str, accounts: list[dict[str, Any]],
+                     options: dict[str, Any]) -> str:
+    """A fresh database (from the migrated template) holding one connection per account."""
+    from txsync.connectors.binance import Binance
+    from txsync.engine import Engine
+    from txsync.models import Credential
+    from txsync.registry import Registry
+    from txsync.store import open_store
+
+    name = f"txsync_bench_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    store = open_store(_store_url(pg_url, name))
+    registry = Registry(entry_points=[])
+    registry.register(Binance)
+    engine = Engine(store, registry=registry, hooks=[])
+    for number, account in enumerate(accounts):
+        credential = Credential(connector_id="binance", secrets=account["credential"])
+        engine.connect(f"user-{number}", credential, options=dict(options), verify=False)
+    store.close()
+    return name
+
+
+def one_run(
+    args: argparse.Namespace, admin: Any, template: str, limiter: str, workers: int
+) -> dict[str, Any]:
+    server, served, clock_start = start_server(args.accounts, args.window)
+    database = ""
+    try:
+        options = {**served["options"], "origin": ORIGIN, "ip_label": "bench"}
+        database = prepare_database(admin, args.postgres_url, template, served["accounts"], options)
+        store_url = _store_url(args.postgres_url, database)
+        from txsync.store import open_store
+
+        store = open_store(store_url)
+        ids = [c.id for c in store.list_connections()]
+        store.close()
+        context = mp.get_context("spawn")
+        results = context.Queue()
+        prefix = f"txsync-bench:{uuid.uuid4().hex}:"
+        limiter_url = args.redis_url if limiter == "redis" else None
+        processes = [
+            context.Process(target=worker, args=(n, ids[n::workers], store_url, limiter_url, prefix,
+                                                 args.window, args.concurrency, clock_start, results))
+            for n in range(workers)
+        ]
+        started = time.perf_counter()
+        for process in processes:
+            process.start()
+        summaries = [results.get(timeout=args.timeout) for _ in processes]
+        elapsed = time.perf_counter() - started
+        for process in processes:
+            process.join(timeout=30)
+        stats = httpx.get(served["stats_url"]).json()
+        size = admin.execute(f"SELECT pg_database_size('{database}')").fetchone()[0]
+        if limiter == "redis":
+            import redis
+
+            client = redis.Redis.from_url(args.redis_url)
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        if database:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    ok = sum(s["ok"] for s in summaries)
+    return {
+        "limiter": limiter, "workers": workers, "accounts": args.accounts, "ok": ok,
+        "failed": sum(s["failed"] for s in summaries), "retried": sum(s["retried"] for s in summaries),
+        "elapsed_s": round(elapsed, 1),
+        "accounts_per_binance_minute": round(ok * args.window / elapsed, 2),
+        "accounts_per_real_minute": round(ok * 60 / elapsed, 1),
+        "http_429": stats["rejected_429"], "http_418": stats["banned_418"],
+        "peak_window_weight": stats["peak_window_weight"], "limits": stats["limits"],
+        "requests": stats["requests"], "weight_spent": stats["weight_spent"],
+        "transactions": sum(s["new"] for s in summaries), "pages": sum(s["pages"] for s in summaries),
+        "transactions_per_s": round(sum(s["new"] for s in summaries) / elapsed, 1),
+        "db_bytes": size, "errors": [e for s in summaries for e in s["errors"]][:3],
+        "worker_cpu_s": round(sum(s["cpu_s"] for s in summaries), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=30,
+                        help="accounts (the figures in docs/benchmarks.md use 200: 2-3 minutes per run here)")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts with the shared Redis limiter")
+    parser.add_argument("--memory-workers", default="2,4",
+                        help="worker counts with per-process in-memory limiters ('' for none)")
+    parser.add_argument("--window", type=float, default=2.0,
+                        help="seconds per weight window (60 on Binance; shorter compresses time)")
+    parser.add_argument("--concurrency", type=int, default=12, help="syncs at once per worker process")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds a run may take")
+    parser.add_argument("--postgres-url", default=os.environ.get("TXSYNC_TEST_POSTGRES_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get("TXSYNC_TEST_REDIS_URL"))
+    parser.add_argument("--json", action="store_true", help="print each run as one JSON line")
+    args = parser.parse_args()
+    if not args.postgres_url or not args.redis_url:
+        parser.error("needs --postgres-url and --redis-url "
+                     "(or TXSYNC_TEST_POSTGRES_URL / TXSYNC_TEST_REDIS_URL)")
+    # The vault of a database store takes its master key from the environment (the workers inherit it).
+    os.environ.setdefault("TXSYNC_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+
+    import psycopg
+
+    from txsync.store import open_store
+
+    admin = psycopg.connect(_psycopg_dsn(args.postgres_url), autocommit=True)
+    template = f"txsync_bench_tmpl_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{template}"')
+    open_store(_store_url(args.postgres_url, template)).close()
+    plan = [("redis", int(n)) for n in args.workers.split(",") if n] + [
+        ("memory", int(n)) for n in args.memory_workers.split(",") if n
+    ]
+    for scenario in ("small", "full"):
+        costs = sync_costs(scenario)
+        if args.json:
+            print(json.dumps(costs), flush=True)
+        else:
+            print(f"one {scenario} account ({costs['transactions']} transactions): full sync "
+                  f"{costs['full']['requests']} requests, weight {costs['full']['weight']}; weekly sync "
+                  f"{costs['weekly']['requests']} requests, weight {costs['weekly']['weight']}", flush=True)
+    print(f"{args.accounts} small Binance accounts behind one served sandbox (one IP), windows of "
+          f"{args.window:g} s with Binance's limits; PostgreSQL store; "
+          f"{args.concurrency} syncs at once per worker")
+    try:
+        for limiter, workers in plan:
+            result = one_run(args, admin, template, limiter, workers)
+            if args.json:
+                print(json.dumps(result), flush=True)
+                continue
+            peak = result["peak_window_weight"]
+            print(
+                f"  {limiter:6} x{workers}: {result['ok']}/{result['accounts']} ok "
+                f"({result['retried']} retried) in {result['elapsed_s']} s -> "
+                f"{result['accounts_per_binance_minute']} accounts per Binance minute; "
+                f"429: {result['http_429']}  418: {result['http_418']}  peak window weight: "
+                f"spot {peak.get('spot', 0)}/6000, sapi_ip {peak.get('sapi_ip', 0)}/12000; "
+                f"{result['requests']} requests, {result['transactions']} transactions "
+                f"({result['transactions_per_s']}/s), database {result['db_bytes'] / 1e6:.1f} MB, "
+                f"worker CPU {result['worker_cpu_s']} s",
+                flush=True,
+            )
+            if result["errors"]:
+                print(f"    first errors: {result['errors']}", flush=True)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        admin.close()
+
+
+if __name__ == "__main__":
+    main()
