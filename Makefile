@@ -16,7 +16,7 @@ demo: $(BIN)/.installed
 	$(BIN)/txsync demo
 
 test: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check

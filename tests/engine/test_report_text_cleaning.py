@@ -11,10 +11,12 @@ cleans every text of the report, and the stored disabling reason, in one place.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import pytest
 
 from helpers.demo import demo_credential
 from txsync.connector import Stream
@@ -96,7 +98,8 @@ class _HostileConnector(DemoExchange):
         return [_HostileStream(self), _BuggyStream(self)]
 
 
-async def test_connector_errors_and_gap_details_are_cleaned(store: Any) -> None:
+async def test_connector_errors_and_gap_details_are_cleaned(store: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="txsync")
     sandbox = DemoSandbox()
     engine = _engine(store, sandbox, _HostileConnector)
     connection = engine.connect("alice", demo_credential(), verify=False)
@@ -109,6 +112,9 @@ async def test_connector_errors_and_gap_details_are_cleaned(store: Any) -> None:
     assert all(_printable(text) for text in _texts(report))
     stored = store.last_sync_run(connection.id)
     assert stored is not None and "\\ud800" not in stored and "\\u202e" not in stored
+    # the log lines too: a lone surrogate cannot be written by a UTF-8 log handler at all
+    logged = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert logged and all(_printable(line) for line in logged)
 
 
 class _RefusingConnector(DemoExchange):

@@ -825,7 +825,7 @@ class Engine:
             except Exception as exc:  # a hook must never lose the sync's report
                 message = _redact(f"{type(hook).__name__} failed: {type(exc).__name__}: {exc}", secrets)
                 report.warnings.append(message)
-                log.error("connection %s: %s", report.connection_id, message)
+                log.error("connection %s: %s", report.connection_id, report_text(message, secrets))
 
     async def _run(
         self,
@@ -865,7 +865,7 @@ class Engine:
         except Exception as exc:  # a connector bug (constructor, verify, streams()): reported, not raised
             message = _redact(f"{type(exc).__name__}: {exc}", secrets)
             report.errors.append(f"connector error: {message}")
-            log.error("connection %s failed: %s", connection.id, message)
+            log.error("connection %s failed: %s", connection.id, report_text(message, secrets))
 
     async def _sync_stream(
         self,
@@ -910,7 +910,10 @@ class Engine:
         except Exception as exc:  # a connector bug must not take the host down, nor hide
             message = _redact(f"{type(exc).__name__}: {exc}", secrets)
             sr.errors.append(f"connector error: {message}")
-            log.error("stream %s of connection %s failed: %s", stream.name, connection.id, message)
+            # logged as cleaned as the report holds it: server text may carry lone surrogates, which a
+            # UTF-8 log handler cannot write, and control characters that forge log lines
+            log.error("stream %s of connection %s failed: %s", stream.name, connection.id,
+                      report_text(message, secrets))
         finally:
             after = context.stats
             sr.requests = after.requests - before.requests

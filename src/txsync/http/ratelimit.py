@@ -326,22 +326,30 @@ class WeightedRateLimiter:
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
     def _validate(self, weights: Mapping[str, int]) -> list[tuple[_State, int]]:
-        costs: list[tuple[_State, int]] = []
-        for name, weight in weights.items():
-            state = self._states.get(name)
-            if state is None:
-                known = ", ".join(sorted(self._states)) or "none"
-                raise ConfigurationError(f"unknown rate-limit bucket {name!r} (known: {known})")
-            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-                raise ConfigurationError(f"weight for bucket {name!r} must be a non-negative int")
-            if weight > state.limit:
-                raise ConfigurationError(
-                    f"a request of weight {weight} can never fit in bucket {name!r} ({state.describe()})"
-                )
-            if weight:
-                costs.append((state, weight))
-        return costs
+        limits = {name: (state.limit, state.describe()) for name, state in self._states.items()}
+        return [(self._states[name], weight) for name, weight in checked_weights(weights, limits).items()]
 
     def __repr__(self) -> str:
         names = ", ".join(state.describe() for state in self._states.values())
         return f"WeightedRateLimiter({names})"
+
+
+def checked_weights(weights: Mapping[str, int], limits: Mapping[str, tuple[float, str]]) -> dict[str, int]:
+    """A request's weights checked against the limiter's limits (name -> (limit, description)): each
+    bucket known, each weight a non-negative ``int`` that can ever fit; the non-zero ones returned.
+    A :class:`~txsync.errors.ConfigurationError` otherwise (a connector's mistake, never the server's)."""
+    costs: dict[str, int] = {}
+    for name, weight in weights.items():
+        limit = limits.get(name)
+        if limit is None:
+            known = ", ".join(sorted(limits)) or "none"
+            raise ConfigurationError(f"unknown rate-limit bucket {name!r} (known: {known})")
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ConfigurationError(f"weight for bucket {name!r} must be a non-negative int")
+        if weight > limit[0]:
+            raise ConfigurationError(
+                f"a request of weight {weight} can never fit in bucket {name!r} ({limit[1]})"
+            )
+        if weight:
+            costs[name] = weight
+    return costs

@@ -44,7 +44,7 @@ import httpx
 
 from txsync.connector.context import LimiterRegistry
 from txsync.errors import ConfigurationError, RateLimiterUnavailableError
-from txsync.http.ratelimit import Bucket, DecayingCounter, Limit, WeightedRateLimiter
+from txsync.http.ratelimit import Bucket, DecayingCounter, Limit, WeightedRateLimiter, checked_weights
 from txsync.http.waits import notify_wait
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -463,21 +463,8 @@ class RedisRateLimiter:
         return max(0.0, self._blocked_until - time.time())
 
     def _validate(self, weights: Mapping[str, int]) -> dict[str, int]:
-        costs: dict[str, int] = {}
-        for name, weight in weights.items():
-            limit = self._limits.get(name)
-            if limit is None:
-                known = ", ".join(sorted(self._limits))
-                raise ConfigurationError(f"unknown rate-limit bucket {name!r} (known: {known})")
-            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-                raise ConfigurationError(f"weight for bucket {name!r} must be a non-negative int")
-            if weight > limit.limit:
-                raise ConfigurationError(
-                    f"a request of weight {weight} can never fit in bucket {name!r} (limit {limit.limit:g})"
-                )
-            if weight:
-                costs[name] = weight
-        return costs
+        limits = {name: (limit.limit, f"limit {limit.limit:g}") for name, limit in self._limits.items()}
+        return checked_weights(weights, limits)
 
     def __repr__(self) -> str:
         limits = ", ".join(self._limits)

@@ -28,7 +28,7 @@ from txsync.pagination import (
 from ._categories import P2P_FINAL, auto_invest_id, eth_staking_id, loan_id, p2p_id, pay_id, rebate_id
 from ._normalize import futures_income_id, time_ms
 from ._paging import BisectingWindow, Partitioned, as_list
-from ._streams import BinanceStream, Row, _WindowedStream
+from ._streams import BinanceStream, Row, _WindowedStream, income_pages
 
 if TYPE_CHECKING:
     from .connector import Binance
@@ -179,22 +179,7 @@ class CoinFuturesIncomeStream(_GuardedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """Page numbers inside the window."""
-
-        async def fetch(page: int, limit: int) -> list[Row]:
-            body = await self.api.signed(
-                self.path,
-                {
-                    "startTime": window.start_ms,
-                    "endTime": window.end_ms_inclusive,
-                    "page": page,
-                    "limit": limit,
-                },
-            )
-            rows = as_list(body, None, self.path)
-            self.within(rows, window.start_ms, window.end_ms_inclusive, "time")
-            return rows
-
-        return PageNumberPaginator(fetch, size=self.limit, key=self.source_id)
+        return income_pages(self, window)
 
 
 class PayStream(_GuardedStream):

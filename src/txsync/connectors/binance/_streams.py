@@ -688,22 +688,7 @@ class FuturesIncomeStream(_WindowedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """Page numbers inside the window."""
-
-        async def fetch(page: int, limit: int) -> list[Row]:
-            body = await self.api.signed(
-                self.path,
-                {
-                    "startTime": window.start_ms,
-                    "endTime": window.end_ms_inclusive,
-                    "page": page,
-                    "limit": limit,
-                },
-            )
-            rows = as_list(body, None, self.path)
-            self.within(rows, window.start_ms, window.end_ms_inclusive, "time")
-            return rows
-
-        return PageNumberPaginator(fetch, size=self.limit, key=self.source_id)
+        return income_pages(self, window)
 
     async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
         """Clamp the start to what Binance keeps, and note what may be older."""
@@ -778,3 +763,19 @@ class MarginInterestStream(_WindowedStream):
 def as_step(items: Sequence[Row], cursor: Cursor, label: str = "") -> Step[Row]:
     """A step (for tests)."""
     return Step(list(items), cursor, label)
+
+
+def income_pages(stream: Any, window: Window) -> Paginator[Row]:
+    """The futures income endpoints' paging (USD-M and COIN-M alike): page / limit inside one time
+    window, every row checked to lie in it, rows identified by the stream's ``source_id``."""
+
+    async def fetch(page: int, limit: int) -> list[Row]:
+        body = await stream.api.signed(
+            stream.path,
+            {"startTime": window.start_ms, "endTime": window.end_ms_inclusive, "page": page, "limit": limit},
+        )
+        rows = as_list(body, None, stream.path)
+        stream.within(rows, window.start_ms, window.end_ms_inclusive, "time")
+        return rows
+
+    return PageNumberPaginator(fetch, size=stream.limit, key=stream.source_id)
