@@ -1,27 +1,33 @@
-"""Many Binance accounts behind one IP, synced by several worker processes sharing one weight budget.
+"""Many Binance accounts behind one IP, synced by several Celery worker processes sharing one weight budget.
 
     python benchmarks/scale.py [--accounts 30] [--workers 1,2,4] [--memory-workers 2,4] [--window 2]
 
 One ``txsync sandbox serve binance --accounts N`` process emulates Binance for N small accounts (five
 months of history each, their own keys) behind ONE IP, with Binance's real limits per window (spot 6000,
 SAPI 12000 per IP, SAPI UID 180000 per account), answering 429 past them and banning the IP (418) when a
-client keeps sending. Worker processes (``multiprocessing``; the job engine's tasks call the same
-``Engine.sync``) take their share of the accounts and sync each in full, ``--concurrency`` at once per
-process, into one PostgreSQL database (a fresh one per run), with:
+client keeps sending. Each run starts 1, 2 or 4 real Celery worker processes (``celery -A scale_worker
+worker --pool threads --concurrency C``: txsync's own ``txsync.sync_connection`` task from
+:mod:`txsync.jobs.celery`, ``C`` syncs at once per process) with the broker and results on Redis, queues
+one task per account (a full sync) and waits for every result (the ``SyncReport`` JSON). The store is
+one PostgreSQL database, fresh per run. The workers' limiter is either
 
-* ``redis``: the shared limiter (``RedisLimiterRegistry``: one budget for every worker);
+* ``redis``: the shared limiter (``TXSYNC_LIMITER_URL``: one budget for every worker process), or
 * ``memory``: each process its own in-memory limiter (the default of a single process), to show the 429s
   and bans N independent budgets cause.
 
 Time is compressed: a weight window lasts ``--window`` seconds instead of 60 (the server's windows and
-the workers' limiter buckets alike; limits per window unchanged), so "per Binance minute" figures are
-per window. An account whose sync fails (a ban) is synced again, at most twice, as a job engine would
-retry it. Reported per run: accounts per Binance minute (and per real minute), 429 and 418 answers (target
-0), the highest weight used in one window of each IP bucket against its limit, requests, transactions
-written per second and the database's size per account.
+the workers' limiter buckets alike, the workers' through ``TXSYNC_BENCH_WINDOW`` read by
+``scale_worker.py``; limits per window unchanged), so "per Binance minute" figures are per window. A
+sync that fails (a ban, a rate limit) is retried by the task itself with a short backoff, at most twice.
+Reported per run: accounts per Binance minute (and per real minute), 429 and 418 answers (target 0), the
+highest weight used in one window of each IP bucket against its limit, requests, task retries,
+transactions written per second, the database's size and the workers' CPU time.
 
-Needs PostgreSQL (``--postgres-url`` or ``TXSYNC_TEST_POSTGRES_URL``: a maintenance database of a server
-that may create databases) and Redis (``--redis-url`` or ``TXSYNC_TEST_REDIS_URL``).
+Needs PostgreSQL (``--postgres-url``, else ``TXSYNC_TEST_POSTGRES_URL``, else the local server's
+``postgres`` database: a maintenance database of a server that may create databases) and Redis
+(``--broker``, else ``TXSYNC_TEST_REDIS_URL``, else redis://127.0.0.1:6379; the benchmark uses database
+``--redis-db``, 13 by default, and deletes only the keys of its own runs). Every database, Redis key and
+worker process a run creates is removed when it ends.
 """
 
 from __future__ import annotations
@@ -329,11 +335,12 @@ def main() -> None:
             peak = result["peak_window_weight"]
             print(
                 f"  {limiter:6} x{workers}: {result['ok']}/{result['accounts']} ok "
-                f"({result['retried']} retried) in {result['elapsed_s']} s -> "
+                f"in {result['elapsed_s']} s -> "
                 f"{result['accounts_per_binance_minute']} accounts per Binance minute; "
                 f"429: {result['http_429']}  418: {result['http_418']}  peak window weight: "
                 f"spot {peak.get('spot', 0)}/6000, sapi_ip {peak.get('sapi_ip', 0)}/12000; "
-                f"{result['requests']} requests, {result['transactions']} transactions "
+                f"{result['requests']} requests, {result['retried']} task retries, "
+                f"{result['transactions']} transactions "
                 f"({result['transactions_per_s']}/s), database {result['db_bytes'] / 1e6:.1f} MB, "
                 f"worker CPU {result['worker_cpu_s']} s",
                 flush=True,
