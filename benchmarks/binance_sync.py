@@ -1,6 +1,6 @@
 """Binance full sync against the sandbox under Binance's real limits, on a simulated clock.
 
-    python benchmarks/binance_sync.py [--thorough]
+    python benchmarks/binance_sync.py [--thorough] [--scenario main|many-pairs|hub-alts|sold-out]
 
 The sandbox serves the scenario account (7 years, ~50 traded pairs among ~2100 listed) and
 enforces the real budgets (spot 6000/min, SAPI IP 12000/min, SAPI UID 180000/min, futures
@@ -30,7 +30,7 @@ import httpx
 from txsync.connector import LimiterRegistry
 from txsync.connectors.binance import Binance
 from txsync.connectors.binance._limits import BUCKETS, VirtualClock, build_limiters
-from txsync.connectors.binance.sandbox import KEY, NOW, SECRET, BinanceSandbox
+from txsync.connectors.binance.sandbox import KEY, NOW, SECRET, BinanceSandbox, Scenario, ScenarioAccount
 from txsync.engine import Engine, SyncMode
 from txsync.http import RetryPolicy
 from txsync.models import Credential
@@ -44,10 +44,24 @@ MY_TRADES_WEIGHT = 20
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--thorough", action="store_true", help="pair_discovery='thorough'")
+    parser.add_argument(
+        "--scenario",
+        choices=("main", "many-pairs", "hub-alts", "sold-out"),
+        default="main",
+        help="main (the sandbox's), many-pairs (alts in up to 4 pairs), hub-alts (alts only vs BTC/BNB/ETH), "
+        "sold-out (main plus 2 alts bought and sold back entirely against ETH)",
+    )
     args = parser.parse_args()
+    scenario = {
+        "main": Scenario(),
+        "many-pairs": Scenario.many_pairs(),
+        "hub-alts": Scenario.hub_alts(),
+        "sold-out": Scenario.with_sold_out(),
+    }[args.scenario]
 
     clock = VirtualClock(NOW.timestamp())
     sandbox = BinanceSandbox(
+        account=ScenarioAccount.generate(scenario),
         wall=clock.time, clock=lambda: NOW + timedelta(seconds=clock.time() - NOW.timestamp())
     )
     asked: list[str] = []
@@ -101,7 +115,8 @@ def main() -> None:
     asked_before = len(asked)
     again = asyncio.run(engine.sync(connection.id))
 
-    print(f"Binance full sync, sandbox scenario ({'thorough' if args.thorough else 'guided'} pair discovery)")
+    mode = "thorough" if args.thorough else "guided"
+    print(f"Binance full sync, sandbox scenario {args.scenario} ({mode} pair discovery)")
     print(
         f"  sync ok: {report.ok}   transactions: {sum(s.new for s in report.streams)}   "
         f"requests: {requests_before}"
@@ -129,6 +144,11 @@ def main() -> None:
         f"{len(asked) - asked_before} myTrades, {again.total('new')} new"
     )
     print("  gaps: " + "; ".join(f"{g.gap_id}" for g in report.coverage_gaps))
+    for gap in report.coverage_gaps:
+        if gap.gap_id in ("unreconciled_assets", "delisted_pairs"):
+            print(f"  unreconciled: {gap.detail}")
+    wasted = sorted(s for s in set(asked) if not counts.get(s))
+    print(f"  pairs asked without trades ({len(wasted)}): {', '.join(wasted)}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Between them (times UTC, 2024):
 * ``eth_in``   the Ethereum wallet sends 1.5 ETH to its Binance deposit address (hash link, gas fee);
 * ``wrong``    the Ethereum wallet pays a friend 0.8 ETH; an hour later Binance credits 0.79 ETH from
   elsewhere, without a txid: the heuristic links them, wrongly (the user undoes it);
-* ``sol``      25 SOL bought through Binance P2P (which no API lists), then 10 SOL withdrawn: the
+* ``sol``      25 SOL from a Launchpad allocation (which no API lists), then 10 SOL withdrawn: the
   history is incomplete in time (a missing early buy).
 """
 
@@ -217,7 +217,7 @@ def build() -> Story:
     hashes: dict[str, str] = {}
     wallet = _bitcoin(hashes, binance)
     chain = _ethereum(hashes, binance)
-    # 25 SOL bought through P2P (no API lists P2P orders), 10 withdrawn on 2024-04-10
+    # 25 SOL from a Launchpad allocation (no API lists them), 10 withdrawn on 2024-04-10
     binance._move("SOL", Decimal(25))
     binance.withdraw(
         "sol",

@@ -205,13 +205,13 @@ async def test_one_owner_three_accounts(story: Story, tmp_path: Path) -> None:
     assert (sol.computed, sol.reported, sol.difference) == (Decimal(-10), Decimal(15), Decimal(-25))
     missing = next(e for e in sol.explanations if e.kind == ExplanationKind.MISSING_ACQUISITION)
     assert missing.amount == Decimal(-10) and missing.at == datetime(2024, 4, 10, 9, tzinfo=UTC)
-    assert "p2p" in {e.gap_id for e in sol.explanations if e.kind == ExplanationKind.COVERAGE_GAP}
+    assert "launchpad" in {e.gap_id for e in sol.explanations if e.kind == ExplanationKind.COVERAGE_GAP}
     # the wallets reconcile exactly, and their gaps are listed all the same
     for account in ("acc-bitcoin", "acc-evm"):
         assert all(r.status == "ok" for r in rows if r.account_id == account), account
     assert {g.gap_id for g in ledger.gaps("acc-bitcoin")} == {"off_chain"}
     assert {"nft_balances", "rebasing_tokens"} <= {g.gap_id for g in ledger.gaps("acc-evm")}
-    assert {"p2p", "coin_m_futures", "loans"} <= {g.gap_id for g in ledger.account_status("acc-binance").gaps}
+    assert {"launchpad", "card", "mining"} <= {g.gap_id for g in ledger.account_status("acc-binance").gaps}
     owner.store.close()
 
 

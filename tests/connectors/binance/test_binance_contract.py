@@ -39,12 +39,18 @@ class TestBinanceContract(ConnectorContract):
 
     def sandbox_records(self) -> dict[str, int]:
         account = BinanceSandbox.small().account
-        lists = {"convert": "converts", "liquidity_swaps": "swaps"}
+        lists = {
+            "convert": "converts",
+            "liquidity_swaps": "swaps",
+            "spot_rebates": "rebates",
+            "option_bills": "option_bills",
+        }
         counts = {
             stream: len(getattr(account, lists.get(stream, stream)))
             for stream in ("deposits", "withdrawals", "fiat_orders", "fiat_payments", "convert", "dust",
                            "dividends", "earn_flexible", "earn_locked", "liquidity_swaps", "futures_income",
-                           "margin_interest")
+                           "margin_interest", "coin_futures_income", "pay", "p2p", "eth_staking",
+                           "spot_rebates", "loans", "auto_invest", "option_bills")
         }
         counts["trades"] = sum(len(rows) for rows in account.trades.values())
         counts["margin_trades"] = sum(len(rows) for rows in account.margin_trades.values())

@@ -42,8 +42,13 @@ def test_an_unsettled_alt_asks_its_most_popular_live_pair_first() -> None:
     assert [s.symbol for s in first] == ["AUSDT"]
     planner.found({"A": Decimal(5), "USDT": Decimal(-10)})
     assert not planner.unsettled("A") and not planner.unsettled("USDT")
-    # BTC alone is unsettled: the hub phase asks its pairs with live partners - none is left.
-    assert planner.next_round() == []
+    # BTC alone is unsettled and no delisted pair explains it: an asset bought and sold back
+    # entirely, seen nowhere else, may hide in any of its markets - all are asked, once.
+    expanded: set[str] = set()
+    while batch := planner.next_round():
+        assert len(batch) <= 8  # a few at a time: a find settles the hub and ends the search
+        expanded |= {s.symbol for s in batch}
+    assert expanded == {s.symbol for s in market() if "BTC" in (s.base, s.quote)}
     assert planner.unexplained() == {"BTC": Decimal(1)}
 
 
@@ -85,12 +90,34 @@ def test_an_alt_whose_partners_are_settled_expands_to_other_markets() -> None:
     assert planner.unexplained() == {"A": Decimal(3)}
 
 
-def test_thorough_mode_expands_hubs_to_every_market() -> None:
+def test_an_unexplained_hub_is_expanded_unless_a_delisted_pair_explains_it() -> None:
+    usdt_markets = {s.symbol for s in market() if "USDT" in (s.base, s.quote)}
     guided = PairPlanner(market(), {"USDT"}, {"USDT": Decimal(7)})
-    assert guided.next_round() == []
-    thorough = PairPlanner(market(), {"USDT"}, {"USDT": Decimal(7)}, thorough=True)
-    asked = {s.symbol for s in thorough.next_round()}
-    assert asked == {s.symbol for s in market() if "USDT" in (s.base, s.quote)}
+    asked: set[str] = set()
+    while batch := guided.next_round():
+        asked |= {s.symbol for s in batch}
+    assert asked == usdt_markets
+    symbols = [*market(), Symbol("BCCUSDT", "BCC", "USDT", "DELISTED")]
+    for thorough in (False, True):
+        planner = PairPlanner(
+            symbols, {"USDT", "BCC"}, {"USDT": Decimal(7), "BCC": Decimal(-1)}, thorough=thorough
+        )
+        assert [s.symbol for s in planner.next_round()] == ["BCCUSDT"]
+        planner.unreadable_pair("BCCUSDT")  # BCC's trades cannot be read: USDT's residual may be them
+        assert {s.symbol for s in planner.next_round()} == (usdt_markets if thorough else set())
+
+
+def test_a_sold_out_asset_is_found_in_default_mode() -> None:
+    """Z bought and sold back entirely against ETH, in no other stream, nothing left: only ETH's
+    residual shows it; the default mode asks ETH's markets (the widely listed coins first) and
+    stops once ETH is explained."""
+    symbols = [*market(), *(Symbol(f"{a}ETH", a, "ETH") for a in "ABCDEFGHIJ"), Symbol("ZETH", "Z", "ETH")]
+    symbols += [Symbol(f"Z{q}", "Z", q) for q in ("USDT", "BTC", "BNB", "EUR", "TRY")]  # widely listed
+    planner = PairPlanner(symbols, {"ETH"}, {"ETH": Decimal("0.2")})
+    first = [s.symbol for s in planner.next_round()]
+    assert "ZETH" in first  # six markets: the most widely listed coin goes first
+    planner.found({"ETH": Decimal("0.2"), "Z": Decimal(0)})
+    assert planner.next_round() == [] and planner.unexplained() == {}
 
 
 def test_a_delisted_pair_makes_its_coin_unreadable_not_the_hub() -> None:
@@ -161,3 +188,72 @@ def test_incremental_sync_asks_only_pairs_whose_assets_moved() -> None:
     report = asyncio.run(rig.engine.sync(rig.connection.id))
     assert report.ok and report.total("new") == 1
     assert asked == [symbol]
+
+
+# -- issue 18: narrow rounds, learned quotes, removed pairs never asked -----------------------------
+
+
+def test_rounds_are_narrow_and_the_surest_guesses_go_first() -> None:
+    from txsync.connectors.binance._discovery import ROUND_WIDTH
+
+    alts = "ABCDEFGHIJ"
+    residual = {a: Decimal(1) for a in alts} | {"USDT": Decimal(-5), "BTC": Decimal(-5)}
+    symbols = [*market(), Symbol("ZBNB", "Z", "BNB")]  # Z has a single live market: a sure guess
+    planner = PairPlanner(
+        symbols, {*alts, "Z", "USDT", "BTC", "BNB"}, residual | {"Z": Decimal(2), "BNB": Decimal(-1)}
+    )
+    first = [s.symbol for s in planner.next_round()]
+    assert len(first) == ROUND_WIDTH  # not all ten alts at once: finds settle hubs between rounds
+    assert "ZBNB" in first  # one live pair: asked in the first round whatever its popularity
+
+
+def test_a_quote_that_keeps_missing_is_guessed_later() -> None:
+    alts = "ABCDEFGH"
+    residual = {a: Decimal(1) for a in alts} | {"USDT": Decimal(-5), "BTC": Decimal(-5), "BNB": Decimal(-5)}
+    planner = PairPlanner(market(), {*alts, "USDT", "BTC", "BNB"}, residual)
+    first = planner.next_round()
+    assert {s.quote for s in first} == {"USDT"}
+    for sym in first:  # every USDT guess missed
+        planner.outcome(sym.symbol, False)
+    second = planner.next_round()
+    assert {s.quote for s in second} == {"BTC"}  # BTC's markets are fewer, but USDT keeps missing
+    planner.outcome(second[0].symbol, True)
+    assert planner.outcomes == {"USDT": [0, len(first)], "BTC": [1, 0]}
+
+
+def test_pairs_binance_removed_are_never_requested_but_their_gap_is_noted() -> None:
+    account = ScenarioAccount.generate(Scenario.small())
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v3/myTrades":
+            asked.append(str(request.url.params["symbol"]))
+        return sandbox.handle(request)
+
+    rig = make_rig(
+        lambda: httpx.MockTransport(handle),
+        options={"origin": "2024-01-01", "rate_limit": "off", "extra_pairs": []},
+    )
+    # an unexplained VEN balance: its markets were all removed from Binance
+    account.spot["VEN"] = Decimal(3)
+    report = asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL))
+    assert report.ok, report.errors
+    assert not any(name.startswith("VEN") for name in asked)
+    gaps = {g.gap_id: g.detail for g in report.coverage_gaps}
+    assert "VEN" in gaps["delisted_pairs"] and "removed from Binance" in gaps["delisted_pairs"]
+
+
+def test_a_full_sync_finds_the_pairs_of_sold_out_assets() -> None:
+    from dataclasses import replace
+
+    account = ScenarioAccount.generate(replace(Scenario.small(), sold_out=1))
+    [sold] = [s for s, rows in account.trades.items() if s.endswith("ETH") and len(rows) == 2]
+    assert account.spot.get(sold[:-3], 0) == 0
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    asked, transport = _spy(sandbox)
+    rig = make_rig(transport)
+    report = asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL))
+    assert report.ok, report.errors
+    assert sold in asked
+    assert "unreconciled_assets" not in {g.gap_id for g in report.coverage_gaps}

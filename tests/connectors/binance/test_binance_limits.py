@@ -23,6 +23,8 @@ def test_one_table_covers_every_endpoint_with_the_documented_weight() -> None:
         "sapi_ip": 12000,
         "sapi_uid": 180000,
         "fapi": 2400,
+        "dapi": 2400,
+        "eapi": 400,
     }
 
 

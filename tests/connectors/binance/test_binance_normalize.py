@@ -91,7 +91,7 @@ def test_same_millisecond_fills_are_distinct() -> None:
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [(1, "confirmed"), (0, "pending"), (6, "pending"), (8, "pending"), (2, "failed"), (7, "failed")],
+    [(1, "confirmed"), (0, "pending"), (6, "confirmed"), (8, "pending"), (2, "failed"), (7, "failed")],
 )
 def test_deposit_status(status: int, expected: str) -> None:
     row = {

@@ -77,10 +77,18 @@ class BinanceApi:
         }
         self.spot_limiter = BinanceLimiter({k: parts[k] for k in ("spot", "sapi_ip", "sapi_uid")})
         self.futures_limiter = BinanceLimiter({"fapi": parts["fapi"]})
+        self.coin_futures_limiter = BinanceLimiter({"dapi": parts["dapi"]})
+        self.options_limiter = BinanceLimiter({"eapi": parts["eapi"]})
         limited = options.rate_limit != "off"
         self.http = HttpClient(options.base_url, limiter=self.spot_limiter if limited else None, **common)
         self.futures = HttpClient(
             options.futures_base_url, limiter=self.futures_limiter if limited else None, **common
+        )
+        self.coin_futures = HttpClient(
+            options.coin_futures_base_url, limiter=self.coin_futures_limiter if limited else None, **common
+        )
+        self.vanilla_options = HttpClient(
+            options.options_base_url, limiter=self.options_limiter if limited else None, **common
         )
         self._synced = False
         self.resyncs = 0
@@ -106,7 +114,7 @@ class BinanceApi:
 
     async def signed(self, path: str, params: Mapping[str, Any] | None = None, *, method: str = "GET") -> Any:
         """A signed request (``recvWindow`` added); re-syncs the clock and retries once on -1021."""
-        client = self.futures if path.startswith("/fapi/") else self.http
+        client = self.client_for(path)
         query = dict(params or {})
         query["recvWindow"] = self.options.recv_window
         if not self._synced:
@@ -119,9 +127,25 @@ class BinanceApi:
             await self.sync_time()
             return await client.request_json(method, path, params=query, weights=weight_of(path))
 
+    def client_for(self, path: str) -> HttpClient:
+        """The client of the host serving ``path`` (futures, COIN-M futures and options have their own)."""
+        if path.startswith("/fapi/"):
+            return self.futures
+        if path.startswith("/dapi/"):
+            return self.coin_futures
+        if path.startswith("/eapi/"):
+            return self.vanilla_options
+        return self.http
+
     async def aclose(self) -> None:
-        """Close both HTTP clients."""
+        """Close every HTTP client."""
         try:
             await self.http.aclose()
         finally:
-            await self.futures.aclose()
+            try:
+                await self.futures.aclose()
+            finally:
+                try:
+                    await self.coin_futures.aclose()
+                finally:
+                    await self.vanilla_options.aclose()

@@ -41,6 +41,9 @@ __all__ = [
     "confirmed_flows",
 ]
 
+#: Guesses of one round (more when that many are sure): narrow rounds let each round's finds
+#: settle hubs before the next guesses are made.
+ROUND_WIDTH = 4
 #: An asset quoting at least this many markets is a hub.
 HUB_MIN_MARKETS = 8
 
@@ -60,6 +63,7 @@ KNOWN_DELISTED: tuple[tuple[str, str], ...] = (
 )
 
 _ZERO = Decimal(0)
+_REMOVED = frozenset(KNOWN_DELISTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +82,19 @@ class Symbol:
         return self.quote if asset == self.base else self.base
 
 
+#: Wallets whose balances pair discovery does not reconcile against (legs there are left out).
+OFF_BALANCE_WALLETS = ("futures", "options", "loan")
+
+
 def confirmed_flows(transactions: Iterable[NormalizedTransaction]) -> dict[str, Decimal]:
-    """Net movement per asset of the confirmed transactions, outside the futures wallet (which
-    the spot, funding and margin balances do not include)."""
+    """Net movement per asset of the confirmed transactions, outside the futures, options and
+    loan-collateral wallets (which the spot, funding and margin balances do not include)."""
     totals: dict[str, Decimal] = {}
     for tx in transactions:
         if tx.status != TransactionStatus.CONFIRMED:
             continue
         for leg in tx.legs:
-            if leg.wallet is not None and leg.wallet.startswith("futures"):
+            if leg.wallet is not None and leg.wallet.startswith(OFF_BALANCE_WALLETS):
                 continue
             totals[leg.asset] = totals.get(leg.asset, _ZERO) + leg.amount
     return totals
@@ -156,6 +164,10 @@ class PairPlanner:
         self.asked: set[str] = set(asked)
         self.unreadable: set[str] = set()
         self.thorough = thorough
+        #: Live pairs each asset had at its last pick (fewer: a surer guess).
+        self.choices: dict[str, int] = {}
+        #: Per quote asset, (pairs asked for a non-hub asset that had trades, that had none).
+        self.outcomes: dict[str, list[int]] = {}
 
     # -- state ----------------------------------------------------------------------------------------
 
@@ -173,6 +185,14 @@ class PairPlanner:
             else:
                 self.residual.pop(asset, None)
 
+    def outcome(self, symbol: str, traded: bool) -> None:
+        """A pair was read to its end: whether it had trades teaches which quotes this account's
+        assets trade against (a quote that keeps missing is guessed later)."""
+        sym = self.symbols.get(symbol)
+        if sym is not None and sym.base not in self.hubs:
+            tally = self.outcomes.setdefault(sym.quote, [0, 0])
+            tally[0 if traded else 1] += 1
+
     def unreadable_pair(self, symbol: str) -> None:
         """A pair answered -1121: the residual of its non-hub asset (the delisted coin) can no
         longer be closed by asking; hubs keep driving their own pairs."""
@@ -180,17 +200,29 @@ class PairPlanner:
         if sym is not None:
             self.unreadable |= {a for a in (sym.base, sym.quote) if a not in self.hubs}
 
+    def gap_explained(self, hub: str) -> bool:
+        """Whether a pair of ``hub`` that cannot be read (delisted) may account for its residual."""
+        return any(s.other(hub) in self.unreadable for s in self.by_asset.get(hub, ()))
+
     def unexplained(self) -> dict[str, Decimal]:
         """Candidates whose residual is not zero (after every round)."""
         return {a: v for a, v in sorted(self.residual.items()) if a in self.candidates and v != 0}
 
     # -- choosing ---------------------------------------------------------------------------------------
 
-    def _rank(self, sym: Symbol, asset: str) -> tuple[int, int, int, str]:
+    def _rank(self, sym: Symbol, asset: str) -> tuple[int, int, float, str]:
         other = sym.other(asset)
         known = 0 if sym.symbol in self.known else 1
         listed = 0 if sym.status != "DELISTED" else 1
-        return (known, listed, -self.popularity.get(other, 0), sym.symbol)
+        hits, misses = self.outcomes.get(other, (0, 0))
+        likely = self.popularity.get(other, 0) * (hits + 1) / (hits + misses + 2)
+        return (known, listed, -likely, sym.symbol)
+
+    def _spread(self, sym: Symbol, hub: str) -> tuple[int, int, str]:
+        """Order of a hub's markets when all are asked: listed ones first, then the coins listed
+        in the most markets (the most traded coins)."""
+        listed = 0 if sym.status != "DELISTED" else 1
+        return (listed, -len(self.by_asset.get(sym.other(hub), ())), sym.symbol)
 
     def _open(self, asset: str) -> list[Symbol]:
         return [s for s in self.by_asset.get(asset, ()) if s.symbol not in self.asked]
@@ -201,6 +233,7 @@ class PairPlanner:
     def _pick(self, asset: str, *, expand: bool) -> Symbol | None:
         options = self._open(asset)
         paired = [s for s in options if self._live(s.other(asset))]
+        self.choices[asset] = len(paired)
         if paired:
             return min(paired, key=lambda s: self._rank(s, asset))
         if expand:
@@ -215,27 +248,46 @@ class PairPlanner:
         picks: dict[str, Symbol] = {}
         for name in sorted(self.forced - self.asked):
             picks[name] = self.symbols[name]
+        movers = sorted(a for a in self.candidates if self.unsettled(a) and a not in self.unreadable)
         if not picks:
-            movers = sorted(a for a in self.candidates if self.unsettled(a) and a not in self.unreadable)
+            sure: list[tuple[int, str, Symbol]] = []
             for asset in (a for a in movers if a not in self.hubs):
                 pick = self._pick(asset, expand=False)
                 if pick is not None:
+                    sure.append((self.choices[asset], asset, pick))
+            # the surest guesses first (an asset with one live pair cannot miss), a few at a time:
+            # what they find settles hubs and spares the other assets' guesses against them
+            sure.sort(key=lambda item: (item[0], item[1]))
+            for _, _, pick in sure[: max(ROUND_WIDTH, sum(1 for n, _, _ in sure if n == 1))]:
+                picks.setdefault(pick.symbol, pick)
+        if not picks:
+            for asset in (a for a in movers if a in self.hubs):
+                pick = self._pick(asset, expand=False)
+                if pick is not None:
                     picks.setdefault(pick.symbol, pick)
-            if not picks:
-                for asset in (a for a in movers if a in self.hubs):
-                    pick = self._pick(asset, expand=False)
-                    if pick is not None:
-                        picks.setdefault(pick.symbol, pick)
-            if not picks:
-                for asset in (a for a in movers if a not in self.hubs):
-                    pick = self._pick(asset, expand=True)
-                    if pick is not None:
-                        picks.setdefault(pick.symbol, pick)
-            if not picks and self.thorough:
-                for asset in (a for a in movers if a in self.hubs):
-                    for sym in sorted(self._open(asset), key=lambda s: self._rank(s, asset)):
-                        if len(picks) >= width:
-                            break
-                        picks.setdefault(sym.symbol, sym)
+        if not picks:
+            for asset in (a for a in movers if a not in self.hubs):
+                pick = self._pick(asset, expand=True)
+                if pick is not None:
+                    picks.setdefault(pick.symbol, pick)
+        if not picks:
+            # a hub still unexplained hides an asset traded in one of its markets and never seen
+            # anywhere else (bought and sold back entirely): ask its markets, unless a pair that
+            # cannot be read (delisted) already accounts for it; thorough mode asks in any case
+            # (the markets of every such hub together, the most widely listed coins first: a coin
+            # traded against one hub usually is against another, and each find settles both)
+            spread: list[tuple[tuple[int, int, str], Symbol]] = []
+            for asset in (a for a in movers if a in self.hubs):
+                if not self.thorough and self.gap_explained(asset):
+                    continue
+                for sym in self._open(asset):
+                    if sym.status == "DELISTED" and (sym.base, sym.quote) in _REMOVED:
+                        continue  # removed from Binance: unreadable, and no sign of a trade
+                    spread.append((self._spread(sym, asset), sym))
+            limit = width if self.thorough else min(width, 2 * ROUND_WIDTH)
+            for _, sym in sorted(spread, key=lambda item: item[0]):
+                if len(picks) >= limit:
+                    break
+                picks.setdefault(sym.symbol, sym)
         self.asked |= set(picks)
         return [picks[name] for name in sorted(picks)]

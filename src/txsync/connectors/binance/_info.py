@@ -51,16 +51,22 @@ GAPS: tuple[CoverageGap, ...] = (
     CoverageGap(
         id="launchpad",
         title="Launchpad subscriptions",
-        description="Launchpad commitments and token allocations have no history endpoint.",
+        description=(
+            "Launchpad commitments and token allocations have no history endpoint (Launchpool "
+            "rewards are synced, as asset dividends)."
+        ),
         remedy=STATEMENT_REMEDY,
         always=True,
     ),
     CoverageGap(
         id="eth2_staking",
-        title="ETH 2.0 staking",
-        description="ETH 2.0 staking subscriptions and BETH/WBETH conversions are not in the synced streams.",
+        title="ETH 2.0 staking this key cannot read",
+        description=(
+            "ETH staking history (stakes, redemptions, BETH and WBETH rewards) is synced; noted when "
+            "the key is refused it. The original 2020-2023 BETH staking subscriptions before the "
+            "history endpoints may only be in the statement."
+        ),
         remedy=STATEMENT_REMEDY,
-        always=True,
         assets=("ETH", "BETH", "WBETH"),
     ),
     CoverageGap(
@@ -68,7 +74,7 @@ GAPS: tuple[CoverageGap, ...] = (
         title="Locked staking (POS) and savings before Simple Earn",
         description=(
             "Rewards of the retired Savings/Locked Staking products, before the Simple Earn history "
-            "(option earn_origin), are not in the synced streams."
+            "(option earn_origin), have no history endpoint any more."
         ),
         remedy=STATEMENT_REMEDY,
         always=True,
@@ -82,36 +88,64 @@ GAPS: tuple[CoverageGap, ...] = (
     ),
     CoverageGap(
         id="p2p",
-        title="P2P trading",
-        description="P2P (C2C) orders are not in the synced streams.",
+        title="P2P trading this key cannot read",
+        description="P2P (C2C) orders are synced from June 2020 on; noted when the key is refused them.",
         remedy=STATEMENT_REMEDY,
-        always=True,
     ),
     CoverageGap(
         id="coin_m_futures",
-        title="COIN-M futures",
-        description="Coin-margined futures (dapi) are not synced.",
+        title="COIN-M futures this key cannot read",
+        description="COIN-M futures income (/dapi/v1/income) is synced; noted when the key is refused it.",
         remedy=STATEMENT_REMEDY,
-        always=True,
     ),
     CoverageGap(
         id="loans",
-        title="Crypto loans",
-        description="Crypto loan borrowing, repayments and interest are not synced.",
+        title="Crypto loans this key cannot read",
+        description="Crypto loan flows (/sapi/v1/loan/income) are synced; noted when the key is refused.",
         remedy=STATEMENT_REMEDY,
-        always=True,
     ),
     CoverageGap(
         id="mining",
         title="Pool mining",
-        description="Binance Pool mining earnings are not synced.",
+        description=(
+            "Binance Pool earnings (/sapi/v1/mining/payment/list) are served only for a mining account "
+            "name the key cannot list: they are not synced."
+        ),
         remedy=STATEMENT_REMEDY,
         always=True,
     ),
     CoverageGap(
         id="vanilla_options",
-        title="Vanilla options",
-        description="European options (eapi) are not synced.",
+        title="European options this key cannot read",
+        description="Options funding flows (/eapi/v1/bill) are synced; noted when the key is refused them.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="pay_beyond_18_months",
+        title="Binance Pay older than 18 months",
+        description="/sapi/v1/pay/transactions serves the last 18 months only.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="rebates_beyond_1_year",
+        title="Spot commission rebates older than a year",
+        description="/sapi/v1/rebate/taxQuery serves the last year only.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="auto_invest",
+        title="Auto-invest this key cannot read",
+        description="Auto-invest purchases are synced; noted when the key is refused them.",
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="wallet_transfers",
+        title="Transfers between wallets, sub-accounts and isolated margin",
+        description=(
+            "Universal transfers (/sapi/v1/asset/transfer, last 6 months), sub-account transfers and "
+            "isolated margin trades and interest are not synced yet: movements between the account's "
+            "own wallets, and isolated-margin results, show only through the statement."
+        ),
         remedy=STATEMENT_REMEDY,
         always=True,
     ),
@@ -143,6 +177,14 @@ INFO = ConnectorInfo(
         StreamInfo(
             name="futures_income", description="USD-M futures income (/fapi/v1/income), last 3 months"
         ),
+        StreamInfo(name="coin_futures_income", description="COIN-M futures income (/dapi/v1/income)"),
+        StreamInfo(name="pay", description="Binance Pay transactions (/sapi/v1/pay/transactions), 18 months"),
+        StreamInfo(name="p2p", description="P2P orders (/sapi/v1/c2c/orderMatch/listUserOrderHistory)"),
+        StreamInfo(name="eth_staking", description="ETH staking, redemptions, BETH/WBETH rewards"),
+        StreamInfo(name="spot_rebates", description="Spot commission rebates (/sapi/v1/rebate/taxQuery)"),
+        StreamInfo(name="loans", description="Crypto loan flows (/sapi/v1/loan/income)"),
+        StreamInfo(name="auto_invest", description="Auto-invest purchases"),
+        StreamInfo(name="option_bills", description="European options funding flows (/eapi/v1/bill)"),
         StreamInfo(
             name="margin_interest", description="Cross margin interest (when the account uses margin)"
         ),

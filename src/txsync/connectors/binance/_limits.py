@@ -6,7 +6,9 @@ Binance meters four budgets at once (reference: ``/work/shared/reference/binance
 * ``sapi_ip`` - IP-weighted ``/sapi/*`` endpoints: 12000 per minute per IP (``X-SAPI-USED-IP-WEIGHT-1M``);
 * ``sapi_uid`` - UID-weighted ``/sapi/*`` endpoints: 180000 per minute per account
   (``X-SAPI-USED-UID-WEIGHT-1M``);
-* ``fapi`` - USD-M futures ``/fapi/*``: 2400 per minute per IP (``X-MBX-USED-WEIGHT-1M`` on that host).
+* ``fapi`` - USD-M futures ``/fapi/*``: 2400 per minute per IP (``X-MBX-USED-WEIGHT-1M`` on that host);
+* ``dapi`` - COIN-M futures ``/dapi/*``: 2400 per minute per IP (same header, on its own host);
+* ``eapi`` - European options ``/eapi/*``: 400 per minute per IP (same header, on its own host).
 
 Each bucket is its own :class:`~txsync.http.WeightedRateLimiter`, taken from the engine's
 :class:`~txsync.connector.LimiterRegistry` under a key naming what it is shared by (the IP, or the
@@ -43,6 +45,8 @@ BUCKETS: dict[str, Bucket] = {
     "sapi_ip": Bucket("sapi_ip", 12000, 60, usage_header="X-SAPI-USED-IP-WEIGHT-1M"),
     "sapi_uid": Bucket("sapi_uid", 180000, 60, usage_header="X-SAPI-USED-UID-WEIGHT-1M"),
     "fapi": Bucket("fapi", 2400, 60, usage_header="X-MBX-USED-WEIGHT-1M"),
+    "dapi": Bucket("dapi", 2400, 60, usage_header="X-MBX-USED-WEIGHT-1M"),
+    "eapi": Bucket("eapi", 400, 60, usage_header="X-MBX-USED-WEIGHT-1M"),
 }
 
 
@@ -77,6 +81,19 @@ WEIGHTS: dict[str, EndpointCost] = {
     "/sapi/v1/margin/interestHistory": EndpointCost("sapi_ip", 1),
     "/fapi/v1/income": EndpointCost("fapi", 30),
     "/fapi/v2/balance": EndpointCost("fapi", 5),
+    # issue 18: categories read since
+    "/dapi/v1/income": EndpointCost("dapi", 20),
+    "/dapi/v1/balance": EndpointCost("dapi", 1),
+    "/eapi/v1/bill": EndpointCost("eapi", 1),
+    "/sapi/v1/pay/transactions": EndpointCost("sapi_uid", 3000),
+    "/sapi/v1/c2c/orderMatch/listUserOrderHistory": EndpointCost("sapi_ip", 1),
+    "/sapi/v1/eth-staking/eth/history/stakingHistory": EndpointCost("sapi_ip", 150),
+    "/sapi/v1/eth-staking/eth/history/redemptionHistory": EndpointCost("sapi_ip", 150),
+    "/sapi/v1/eth-staking/eth/history/rewardsHistory": EndpointCost("sapi_ip", 150),
+    "/sapi/v1/eth-staking/eth/history/wbethRewardsHistory": EndpointCost("sapi_ip", 150),
+    "/sapi/v1/rebate/taxQuery": EndpointCost("sapi_uid", 12000),
+    "/sapi/v1/loan/income": EndpointCost("sapi_uid", 6000),
+    "/sapi/v1/lending/auto-invest/history/list": EndpointCost("sapi_ip", 1),
 }
 
 

@@ -12,6 +12,7 @@ can price it from its own fiat leg.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,12 +32,16 @@ from txsync.pagination import from_ms, to_ms
 
 __all__ = [
     "FIAT",
+    "FIAT_FINAL",
+    "INTERNAL_TRANSFER",
     "NORMALIZERS",
+    "WITHDRAW_LOCKED",
     "convert_id",
     "deposit_id",
     "earn_flexible_id",
     "earn_locked_id",
     "futures_income_id",
+    "income",
     "margin_interest_id",
     "normalize_raws",
     "order_no",
@@ -241,7 +246,7 @@ def normalize_margin_trade(raw: RawTransaction) -> Iterable[NormalizedTransactio
 _DEPOSIT_STATUS = {
     1: TransactionStatus.CONFIRMED,
     0: TransactionStatus.PENDING,
-    6: TransactionStatus.PENDING,  # credited but cannot be withdrawn yet
+    6: TransactionStatus.CONFIRMED,  # credited, cannot be withdrawn yet: flagged withdraw_locked
     8: TransactionStatus.PENDING,  # waiting for the user to confirm
     2: TransactionStatus.FAILED,
     7: TransactionStatus.FAILED,  # wrong deposit
@@ -270,12 +275,40 @@ def _wallet(row: Fields) -> str:
     return _WALLET_TYPE.get(row.integer("walletType", default=0, minimum=0, maximum=10**6), "spot")
 
 
-def _chain_ids(row: Fields) -> dict[str, str | None]:
-    return {
-        "tx_hash": row.optional_text("txId", max_length=200),
+#: Flag of a deposit credited to the balance that cannot be withdrawn yet (status 6).
+WITHDRAW_LOCKED = "withdraw_locked"
+#: Flag of an off-chain transfer between two Binance accounts (``transferType`` 1); the same name
+#: the transfer linker reads (:data:`txsync.owner.ids.INTERNAL_FLAG`).
+INTERNAL_TRANSFER = "internal_transfer"
+#: How Binance writes an off-chain transfer's id in ``txId``: ``"Internal transfer 123"``,
+#: ``"Off-chain transfer 7c1f..."``, or the bare id.
+_INTERNAL_TEXT = re.compile(
+    r"^\s*(?:internal|off-chain|offchain)\s+transfer\s*[:#]?\s*(\S+)\s*$", re.IGNORECASE
+)
+
+
+def _chain_ids(row: Fields) -> tuple[dict[str, str | None], set[str]]:
+    """The external ids of a deposit or withdrawal, and its flags.
+
+    An on-chain movement keeps ``txId`` as ``tx_hash``. An internal (off-chain, ``transferType``
+    1) one has no chain transaction: its ``txId`` holds Binance's transfer id (``"Internal
+    transfer 123"``), kept as ``internal_transfer_id`` (never as a hash), and the movement is
+    flagged ``internal_transfer``. A memo / tag (``addressTag``) is kept as ``memo``.
+    """
+    internal = row.integer("transferType", default=0, minimum=0, maximum=10**6) == 1
+    tx_id = row.optional_text("txId", max_length=200)
+    ids: dict[str, str | None] = {
         "network": row.optional_text("network", max_length=40),
         "address": row.optional_text("address", max_length=200),
+        "memo": row.optional_text("addressTag", allow_int=True, max_length=200),
     }
+    if not internal:
+        ids["tx_hash"] = tx_id
+        return ids, set()
+    if tx_id is not None:
+        match = _INTERNAL_TEXT.match(tx_id)
+        ids["internal_transfer_id"] = match.group(1) if match else tx_id.strip()
+    return ids, {INTERNAL_TRANSFER}
 
 
 def deposit_id(row: Mapping[str, Any], stream: str = "deposits") -> str:
@@ -287,9 +320,14 @@ def deposit_id(row: Mapping[str, Any], stream: str = "deposits") -> str:
 
 
 def normalize_deposit(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
-    """A crypto deposit: credited only with status 1; 0/6/8 pending; 2/7 failed."""
+    """A crypto deposit: confirmed with status 1, and with 6 (credited to the balance but not
+    withdrawable yet: flagged ``withdraw_locked``); 0/8 pending; 2/7 failed. See
+    :func:`_chain_ids` for internal transfers and memos."""
     row = reader(raw)
     status, flags = _status(_DEPOSIT_STATUS, row)
+    if row.integer("status", minimum=-(10**6), maximum=10**6) == 6:
+        flags.add(WITHDRAW_LOCKED)
+    external, more = _chain_ids(row)
     return [
         _tx(
             raw,
@@ -298,16 +336,23 @@ def normalize_deposit(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
             time_of(row, "insertTime"),
             [Leg(asset=row.asset("coin"), amount=row.amount("amount"), wallet=_wallet(row))],
             status=status,
-            flags=flags,
-            external=_chain_ids(row),
+            flags=flags | more,
+            external=external,
         )
     ]
 
 
 def normalize_withdrawal(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
-    """A crypto withdrawal with its fee leg: completed (6) confirmed; 0/2/4 pending; 1/3/5 failed."""
+    """A crypto withdrawal: completed (6) confirmed; 0/2/4 pending; 1/3/5 failed.
+
+    ``amount`` is what left for the destination and ``transactionFee`` is charged on top: the
+    balance falls by their sum (the statement's ``Withdraw`` row, remark "Withdraw fee is
+    included", debits exactly that; see docs/connectors/binance.md). So the principal leg is
+    ``-amount`` and the fee leg ``-transactionFee``.
+    """
     row = reader(raw)
     status, flags = _status(_WITHDRAW_STATUS, row)
+    external, more = _chain_ids(row)
     coin = row.asset("coin")
     wallet = _wallet(row)
     return [
@@ -321,8 +366,8 @@ def normalize_withdrawal(raw: RawTransaction) -> Iterable[NormalizedTransaction]
                 Leg(asset=coin, amount=-row.amount("transactionFee", _ZERO), role=LegRole.FEE, wallet=wallet),
             ],
             status=status,
-            flags=flags,
-            external=_chain_ids(row),
+            flags=flags | more,
+            external=external,
         )
     ]
 
@@ -341,6 +386,8 @@ _FIAT_STATUS = {
     "expired": TransactionStatus.FAILED,
     "cancelled": TransactionStatus.FAILED,
 }
+#: Fiat statuses after which an order never changes again (lower case).
+FIAT_FINAL = frozenset(k for k, v in _FIAT_STATUS.items() if v != TransactionStatus.PENDING)
 #: Fiat payments paid from (or paid out to) the fiat balance held at Binance, not a card or bank.
 _BALANCE_METHODS = frozenset({"cash balance", "fiat balance", "wallet balance"})
 
@@ -666,6 +713,8 @@ _INCOME: dict[str, tuple[TransactionKind, LegRole]] = {
     "REFERRAL_KICKBACK": (TransactionKind.REFERRAL, LegRole.REBATE),
     "INSURANCE_CLEAR": (TransactionKind.OTHER, LegRole.OTHER),
     "WELCOME_BONUS": (TransactionKind.REWARD, LegRole.REWARD),
+    "DELIVERED_SETTELMENT": (TransactionKind.REALIZED_PNL, LegRole.PNL),  # (sic) COIN-M delivery
+    "CONTEST_REWARD": (TransactionKind.REWARD, LegRole.REWARD),
 }
 
 
@@ -681,14 +730,15 @@ def futures_income_id(row: Mapping[str, Any], stream: str = "futures_income") ->
     )
 
 
-def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
-    """USD-M futures income. ``TRANSFER`` moves value between spot and the futures wallet (two
-    legs netting to zero); unknown income types are kept as OTHER with ``unknown_type``."""
+def income(raw: RawTransaction, wallet: str, prefix: str) -> list[NormalizedTransaction]:
+    """A futures income row (USD-M ``/fapi/v1/income`` or COIN-M ``/dapi/v1/income``, one shape)
+    in ``wallet``. ``TRANSFER`` moves value between spot and that wallet (two legs netting to
+    zero); unknown income types are kept as OTHER with ``unknown_type``."""
     row = reader(raw)
     income_type, asset = row.text("incomeType", max_length=40), row.asset("asset")
     amount = row.amount("income")
     at = time_of(row, "time")
-    key = f"futures_income:{futures_income_id(row.data, raw.stream)}"
+    key = f"{prefix}:{futures_income_id(row.data, raw.stream)}"
     external = {
         "tran_id": row.text_id("tranId", allow_int=True, max_length=40),
         "trade_id": row.optional_text("tradeId", allow_int=True, max_length=40),
@@ -696,7 +746,7 @@ def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransact
     meta = {"symbol": row.optional_text("symbol", max_length=40), "income_type": income_type}
     if income_type == "TRANSFER":
         legs = [
-            Leg(asset=asset, amount=amount, wallet=FUTURES_WALLET),
+            Leg(asset=asset, amount=amount, wallet=wallet),
             Leg(asset=asset, amount=-amount, wallet="spot"),
         ]
         return [_tx(raw, key, TransactionKind.TRANSFER, at, legs, external=external, meta=meta)]
@@ -708,12 +758,17 @@ def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransact
             key,
             kind,
             at,
-            [Leg(asset=asset, amount=amount, role=role, wallet=FUTURES_WALLET)],
+            [Leg(asset=asset, amount=amount, role=role, wallet=wallet)],
             external=external,
             meta=meta,
             flags=set() if known else {"unknown_type"},
         )
     ]
+
+
+def normalize_futures_income(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
+    """USD-M futures income (see :func:`income`)."""
+    return income(raw, FUTURES_WALLET, "futures_income")
 
 
 def margin_interest_id(row: Mapping[str, Any], stream: str = "margin_interest") -> str:
@@ -770,7 +825,11 @@ def normalize_raws(stream: str, raws: Iterable[RawTransaction]) -> list[Normaliz
     mistyped field, an amount outside the ledger's range, a bad identity) is an
     :class:`~txsync.errors.InvalidRecordError` naming the stream, the record and the field: nothing
     of the page is kept, never a transaction standing for a record txsync did not understand."""
-    normalizer = NORMALIZERS[stream]
+    normalizer = NORMALIZERS.get(stream)
+    if normalizer is None:  # the issue-18 categories build on this module's helpers
+        from ._categories import CATEGORY_NORMALIZERS
+
+        normalizer = CATEGORY_NORMALIZERS[stream]
     out: list[NormalizedTransaction] = []
     for raw in raws:
         with record_errors(stream, raw.source_id):

@@ -13,6 +13,8 @@ __all__ = ["BINANCE_API", "BINANCE_FAPI", "DEFAULT_ORIGIN", "Options"]
 
 BINANCE_API = "https://api.binance.com"
 BINANCE_FAPI = "https://fapi.binance.com"
+BINANCE_DAPI = "https://dapi.binance.com"
+BINANCE_EAPI = "https://eapi.binance.com"
 #: Binance opened on 2017-07-14 (1500001200 s): no account has history before.
 DEFAULT_ORIGIN = datetime(2017, 7, 14, 3, 0, tzinfo=UTC)
 #: Simple Earn replaced the Savings products at the end of 2022; earlier rewards are a coverage gap.
@@ -62,7 +64,8 @@ class Options:
       the same accounting on a virtual clock that jumps instead of waiting (replaying recorded
       cassettes, where no server is there to protect); ``"off"``: no client-side limiting;
     * ``ip_label`` - names the egress IP whose budgets this connection shares (default ``"default"``);
-    * ``base_url`` / ``futures_base_url`` - the API hosts.
+    * ``base_url`` / ``futures_base_url`` / ``coin_futures_base_url`` / ``options_base_url`` - the
+      API hosts (spot and SAPI, USD-M futures, COIN-M futures, European options).
     """
 
     origin: datetime = DEFAULT_ORIGIN
@@ -77,6 +80,8 @@ class Options:
     ip_label: str = "default"
     base_url: str = BINANCE_API
     futures_base_url: str = BINANCE_FAPI
+    coin_futures_base_url: str = BINANCE_DAPI
+    options_base_url: str = BINANCE_EAPI
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> Options:
@@ -117,4 +122,6 @@ class Options:
             ip_label=str(options.get("ip_label", "default")),
             base_url=str(options.get("base_url", BINANCE_API)).rstrip("/"),
             futures_base_url=str(options.get("futures_base_url", BINANCE_FAPI)).rstrip("/"),
+            coin_futures_base_url=str(options.get("coin_futures_base_url", BINANCE_DAPI)).rstrip("/"),
+            options_base_url=str(options.get("options_base_url", BINANCE_EAPI)).rstrip("/"),
         )

@@ -31,6 +31,7 @@ from txsync.pagination import (
 
 from ._api import BinanceApi
 from ._normalize import (
+    FIAT_FINAL,
     convert_id,
     deposit_id,
     earn_flexible_id,
@@ -73,6 +74,8 @@ DUST_ORIGIN = datetime(2020, 12, 1, tzinfo=UTC)
 FUTURES_KEPT = timedelta(days=90)
 #: Margin interest older than this is only served with ``archived=true``.
 MARGIN_ARCHIVE_AFTER = timedelta(days=180)
+#: Pages of one pending-order re-check at most (a server repeating full pages cannot loop us).
+_MAX_RECHECK_PAGES = 100
 #: A span longer than any history: the fiat endpoints are read in one range per sync.
 WHOLE_HISTORY = timedelta(days=365 * 30)
 
@@ -351,38 +354,46 @@ class WithdrawalsStream(_CapitalStream):
 
 class _FiatStream(BinanceStream):
     """Fiat orders or payments: one range per ``transactionType`` from the origin, paged by
-    ``page``/``rows`` (500). ``transactionType`` is added to each row for normalization."""
+    ``page``/``rows`` (500). ``transactionType`` is added to each row for normalization.
+
+    Orders not final yet (``Processing``, ``Refunding``, an unknown status) are kept in the cursor
+    as ``pending`` (``{orderNo: [createTime, transactionType, status]}``) and looked up again on
+    every sync, one range per type spanning them, until their status is final: the range the
+    windows already passed is never read again otherwise.
+    """
 
     path: ClassVar[str]
     rows: ClassVar[int] = 500
     types: ClassVar[tuple[tuple[str, str], ...]]
 
+    def __init__(self, connector: Binance) -> None:
+        super().__init__(connector)
+        self.pending: dict[str, list[Any]] = {}
+
     def source_id(self, row: Row) -> str:
         """``orderNo``."""
         return order_no(row, self.name)
+
+    async def fetch(self, kind: str, start: int, end: int, page: int, rows: int) -> Counted[Row]:
+        """One page of the orders of ``kind`` created in ``[start, end]``."""
+        body = await self.api.signed(
+            self.path,
+            {"transactionType": kind, "beginTime": start, "endTime": end, "page": page, "rows": rows},
+        )
+        data = as_list(body, "data", self.path)
+        self.within(data, start, end, "createTime")
+        total = body.get("total") if isinstance(body, dict) else None
+        return Counted(
+            [dict(row, transactionType=kind) for row in data],
+            total if isinstance(total, int) and not isinstance(total, bool) else None,
+        )
 
     def part(self, kind: str) -> Paginator[Row]:
         """The history of one ``transactionType``."""
 
         def inner(window: Window) -> Paginator[Row]:
             async def fetch(page: int, rows: int) -> Counted[Row]:
-                body = await self.api.signed(
-                    self.path,
-                    {
-                        "transactionType": kind,
-                        "beginTime": window.start_ms,
-                        "endTime": window.end_ms_inclusive,
-                        "page": page,
-                        "rows": rows,
-                    },
-                )
-                data = as_list(body, "data", self.path)
-                self.within(data, window.start_ms, window.end_ms_inclusive, "createTime")
-                total = body.get("total") if isinstance(body, dict) else None
-                return Counted(
-                    [dict(row, transactionType=kind) for row in data],
-                    total if isinstance(total, int) and not isinstance(total, bool) else None,
-                )
+                return await self.fetch(kind, window.start_ms, window.end_ms_inclusive, page, rows)
 
             return PageNumberPaginator(fetch, size=self.rows, key=self.source_id)
 
@@ -396,6 +407,68 @@ class _FiatStream(BinanceStream):
         """Both types from ``since``."""
         start = to_ms(max(since, self.options.origin))
         return {"p": {label: {"start": start} for _, label in self.types}, "assets": []}
+
+    def start(self, extra: Mapping[str, Any]) -> None:
+        """Pending orders from the cursor."""
+        pending = extra.get("pending") or {}
+        if not isinstance(pending, dict) or not all(
+            isinstance(v, list)
+            and len(v) == 3
+            and isinstance(v[0], int)
+            and not isinstance(v[0], bool)
+            and v[1] in {kind for kind, _ in self.types}
+            and isinstance(v[2], str)
+            for v in pending.values()
+        ):
+            raise InvalidCursorError("pending must be {orderNo: [createTime, transactionType, status]}")
+        self.pending = {str(k): list(v) for k, v in pending.items()}
+
+    def state(self) -> dict[str, Any]:
+        """The pending orders (only when there are some)."""
+        return {"pending": {k: list(v) for k, v in sorted(self.pending.items())}} if self.pending else {}
+
+    def track(self, rows: Iterable[Row]) -> None:
+        """Remember orders not final yet; forget those that became final."""
+        for row in rows:
+            ident = self.source_id(row)
+            fields = Fields(row, stream=self.name, record=ident)
+            status = fields.text("status", max_length=40)
+            if status.lower() in FIAT_FINAL:
+                self.pending.pop(ident, None)
+            else:
+                kind = fields.text("transactionType", allow_int=True, max_length=4)
+                self.pending[ident] = [time_ms(row, "createTime", self.name), kind, status]
+
+    async def recheck(self) -> AsyncIterator[list[Row]]:
+        """The pending orders whose status changed since the last sync (one range per type)."""
+        for kind, _ in self.types:
+            waiting = {k: v for k, v in self.pending.items() if v[1] == kind}
+            if not waiting:
+                continue
+            start = min(v[0] for v in waiting.values())
+            end = max(v[0] for v in waiting.values())
+            page, changed = 1, []
+            while True:
+                answer = await self.fetch(kind, start, end, page, self.rows)
+                for row in answer.items:
+                    ident = self.source_id(row)
+                    if ident in waiting and str(row.get("status")) != waiting[ident][2]:
+                        changed.append(row)
+                done = answer.total is not None and page * self.rows >= answer.total
+                if len(answer.items) < self.rows or done or page >= _MAX_RECHECK_PAGES:
+                    break
+                page += 1
+            if changed:
+                yield changed
+
+    async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
+        """First the pending orders whose status changed, then the ranges not read yet."""
+        async for rows in self.recheck():
+            self.track(rows)
+            yield self.records(rows), inner, "status of pending orders"
+        async for step in self.paginator().steps(inner):
+            self.track(step.items)
+            yield self.records(step.items), step.cursor, step.label
 
 
 class FiatOrdersStream(_FiatStream):

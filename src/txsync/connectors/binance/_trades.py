@@ -32,7 +32,7 @@ from txsync.fields import Fields
 from txsync.models import to_amount
 from txsync.pagination import IdCursorPaginator, InvalidCursorError, Step
 
-from ._discovery import PairPlanner, Symbol, confirmed_flows
+from ._discovery import KNOWN_DELISTED, PairPlanner, Symbol, confirmed_flows
 from ._errors import InvalidSymbolError
 from ._normalize import trade_id
 from ._paging import as_list
@@ -41,6 +41,8 @@ from ._streams import BinanceStream, Row
 __all__ = ["MarginTradesStream", "TradesStream"]
 
 _ZERO = Decimal(0)
+#: Pairs Binance removed entirely: every ``myTrades`` request for them answers -1121.
+REMOVED_PAIRS = frozenset(KNOWN_DELISTED)
 
 
 def _amounts(value: Any, what: str) -> dict[str, Decimal]:
@@ -253,12 +255,25 @@ class TradesStream(BinanceStream):
                 cursor_now["run"] = {"flows": _texts(flows), "trades": _texts(found), "asked": sorted(done)}
             return cursor_now
 
+        removed: list[str] = []
         while True:
             picks = planner.next_round(width=4 * self.options.max_concurrency)
             if not picks:
                 break
+            # a pair Binance removed entirely answers -1121 to every request: no need to spend one
+            gone = [p for p in picks if p.status == "DELISTED" and (p.base, p.quote) in REMOVED_PAIRS]
+            for sym in gone:
+                planner.unreadable_pair(sym.symbol)
+                removed.append(sym.symbol)
+                done.add(sym.symbol)
+            picks = [p for p in picks if p not in gone]
+            traded: set[str] = set()
             async for part in _pair_pages(pager, picks, pairs, gate):
                 name = part.sym.symbol
+                if part.step is not None and part.step.items:
+                    traded.add(name)
+                if part.last and not part.unreadable:
+                    planner.outcome(name, name in traded)
                 if part.unreadable:
                     planner.unreadable_pair(name)
                     unreadable.append(name)
@@ -274,11 +289,14 @@ class TradesStream(BinanceStream):
                     yield Page(records, snapshot(final=False), label=name)
                 if part.last:
                     done.add(name)
-        if unreadable:
+        if unreadable or removed:
+            detail = []
+            if removed:
+                detail.append(f"{', '.join(sorted(removed))} were removed from Binance (never served)")
+            if unreadable:
+                detail.append(f"{', '.join(sorted(unreadable))} answered -1121 (invalid symbol)")
             self.context.note_gap(
-                "delisted_pairs",
-                f"{', '.join(sorted(unreadable))} answered -1121 (invalid symbol): their trades are lost",
-                stream=self.name,
+                "delisted_pairs", "; ".join(detail) + ": their trades are lost", stream=self.name
             )
         self._note_unexplained(planner)
         self.connector.traded_pairs = set(pairs)

@@ -14,6 +14,16 @@ from txsync.models import Balance, Permissions
 from txsync.models.values import exact
 
 from ._api import BinanceApi
+from ._category_streams import (
+    AutoInvestStream,
+    CoinFuturesIncomeStream,
+    EthStakingStream,
+    LoansStream,
+    OptionBillsStream,
+    P2PStream,
+    PayStream,
+    SpotRebatesStream,
+)
 from ._discovery import KNOWN_DELISTED, AssetTally, Symbol
 from ._errors import MarginUnavailableError
 from ._info import INFO
@@ -192,10 +202,30 @@ class Binance(Connector):
                 result.append(Balance(asset=_asset_of(row), amount=amount, wallet="futures:usdm"))
         return result
 
+    async def _coin_futures(self) -> list[Balance]:
+        try:
+            body = await self.api.signed("/dapi/v1/balance")
+        except (AuthError, PermissionDeniedError):
+            return []  # a key that cannot read COIN-M futures: no such wallet to report
+        if not isinstance(body, list):
+            raise BadResponseError("COIN-M balance: expected a list", endpoint="/dapi/v1/balance")
+        result = []
+        for row in body:
+            amount = _amount(row, "balance")
+            if amount:
+                result.append(Balance(asset=_asset_of(row), amount=amount, wallet="futures:coinm"))
+        return result
+
     async def balances(self) -> Sequence[Balance]:
-        """Spot, funding, cross margin (net) and USD-M futures wallets."""
+        """Spot, funding, cross margin (net), USD-M and COIN-M futures wallets."""
         spot, funding = await self._spot(), await self._funding()
-        return [*spot, *funding, *await self._margin_balances(), *await self._futures()]
+        return [
+            *spot,
+            *funding,
+            *await self._margin_balances(),
+            *await self._futures(),
+            *await self._coin_futures(),
+        ]
 
     async def residual_balances(self) -> dict[str, Decimal]:
         """Per asset, the wallets pair discovery reconciles against (all but futures); read once
@@ -292,6 +322,14 @@ class Binance(Connector):
             EarnLockedStream(self),
             LiquiditySwapsStream(self),
             FuturesIncomeStream(self),
+            CoinFuturesIncomeStream(self),
+            PayStream(self),
+            P2PStream(self),
+            EthStakingStream(self),
+            SpotRebatesStream(self),
+            LoansStream(self),
+            AutoInvestStream(self),
+            OptionBillsStream(self),
             MarginInterestStream(self),
             MarginTradesStream(self),
             TradesStream(self),

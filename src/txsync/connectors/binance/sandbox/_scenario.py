@@ -66,13 +66,41 @@ class Scenario:
     #: Alts traded (each in one pair, some in two), besides the hub pairs.
     alts: int = 30
     second_pairs: int = 10
+    #: Pairs each of the first ``second_pairs`` alts trades in (the others trade in one).
+    pairs_per_alt: int = 2
+    #: The quotes alts trade against, with their weights.
+    quote_weights: tuple[tuple[str, int], ...] = (
+        ("USDT", 60),
+        ("BTC", 25),
+        ("BNB", 8),
+        ("ETH", 4),
+        ("BUSD", 3),
+    )
     trades_per_pair: tuple[int, int] = (4, 28)
+    #: Alts bought against ETH and sold back entirely in that one pair, seen in no other stream.
+    sold_out: int = 0
     listed: int = 2100
     dividends: int = 40
     converts: int = 10
     dust: int = 8
     withdrawals: int = 12
     deposits: int = 24
+
+    @classmethod
+    def many_pairs(cls) -> Scenario:
+        """Every alt traded in up to four pairs (benchmarks of pair discovery)."""
+        return cls(seed=4242, second_pairs=30, pairs_per_alt=4)
+
+    @classmethod
+    def hub_alts(cls) -> Scenario:
+        """Alts traded only against BTC, BNB and ETH (benchmarks of pair discovery)."""
+        return cls(seed=777, quote_weights=(("BTC", 50), ("BNB", 30), ("ETH", 20)))
+
+    @classmethod
+    def with_sold_out(cls) -> Scenario:
+        """An account opened in 2019 (no delisted BCC pair to blur the hubs' balances) with two alts
+        bought and sold back entirely against ETH."""
+        return cls(seed=1818, start=datetime(2019, 3, 1, tzinfo=UTC), sold_out=2)
 
     @classmethod
     def small(cls) -> Scenario:
@@ -112,9 +140,18 @@ class ScenarioAccount:
     swaps: list[dict[str, Any]] = field(default_factory=list)
     futures_income: list[dict[str, Any]] = field(default_factory=list)
     margin_interest: list[dict[str, Any]] = field(default_factory=list)
+    coin_futures_income: list[dict[str, Any]] = field(default_factory=list)
+    option_bills: list[dict[str, Any]] = field(default_factory=list)
+    pay: list[dict[str, Any]] = field(default_factory=list)
+    p2p: list[dict[str, Any]] = field(default_factory=list)
+    eth_staking: list[dict[str, Any]] = field(default_factory=list)
+    rebates: list[dict[str, Any]] = field(default_factory=list)
+    loans: list[dict[str, Any]] = field(default_factory=list)
+    auto_invest: list[dict[str, Any]] = field(default_factory=list)
     spot: dict[str, Decimal] = field(default_factory=dict)
     funding: dict[str, Decimal] = field(default_factory=dict)
     futures: dict[str, Decimal] = field(default_factory=dict)
+    coin_futures: dict[str, Decimal] = field(default_factory=dict)
     margin_used: bool = True
 
     @property
@@ -188,6 +225,8 @@ class _Generator:
         self.plan_margin()
         self.plan_futures()
         self.plan_withdrawals()
+        self.plan_documented()
+        self.plan_categories()
         for _, _, action in sorted(self.events, key=lambda e: (e[0], e[1])):
             action()
         self.finish()
@@ -216,7 +255,7 @@ class _Generator:
                     "walletType": wallet,
                 }
             )
-            if status == 1:
+            if status in (1, 6):  # 6: credited, not withdrawable yet
                 self.move(coin, amount, "funding" if wallet == 1 else "spot")
 
         self.at(when, apply)
@@ -316,13 +355,13 @@ class _Generator:
     def choose_pairs(self) -> list[Market]:
         sc, markets = self.sc, self.listing.markets
         chosen: list[str] = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "ETHBTC", "BNBBTC", "BTCEUR"]
-        quotes = (("USDT", 60), ("BTC", 25), ("BNB", 8), ("ETH", 4), ("BUSD", 3))
+        quotes = sc.quote_weights
         alts = [a for a in MAJORS if a not in ("XZC", "PEPE") and f"{a}USDT" in markets]
         self.rng.shuffle(alts)
         picked = alts[: sc.alts]
         for index, alt in enumerate(picked):
             options = [(q, w) for q, w in quotes if f"{alt}{q}" in markets]
-            count = 2 if index < sc.second_pairs else 1
+            count = sc.pairs_per_alt if index < sc.second_pairs else 1
             for _ in range(count):
                 left = [(q, w) for q, w in options if f"{alt}{q}" not in chosen]
                 if not left:
@@ -343,12 +382,65 @@ class _Generator:
                 6,
                 sell_only=True,
             )
+        self.plan_sold_out({m.base for m in pairs})
         for market in pairs:
             low, high = sc.trades_per_pair
             hub = market.base in ("BTC", "ETH", "BNB")
             count = self.rng.randrange(low, high + 1) * (3 if hub else 1)
             begin = self.moment(sc.start + timedelta(days=10), sc.start + (sc.now - sc.start) / 2)
             self.plan_pair_trades(market, begin, sc.now - timedelta(days=2), count)
+
+    def plan_sold_out(self, traded: set[str]) -> None:
+        """``sold_out`` alts (not otherwise traded) bought against ETH and sold back entirely later,
+        commissions in BNB: nothing of them is left, and no other stream mentions them. Times and
+        amounts come from a random stream of their own (the rest of the scenario is unchanged)."""
+        sc = self.sc
+        if not sc.sold_out:
+            return
+        rng = random.Random(sc.seed + 18)  # noqa: S311 - deterministic test data
+        markets = self.listing.markets
+        alts = sorted(
+            a for a in MAJORS if a not in traded and f"{a}ETH" in markets and a not in ("XZC", "PEPE")
+        )
+        for alt in alts[: sc.sold_out]:
+            market = markets[f"{alt}ETH"]
+            price = Decimal(rng.randrange(100, 900)) / 100000
+            qty = Decimal(rng.randrange(50, 500))
+            span = sc.now - sc.start
+            bought = sc.start + span * rng.randrange(20, 50) / 100
+            sold = bought + span * rng.randrange(5, 30) / 100
+            for when, buy in ((bought, True), (sold, False)):
+                self.at(when, lambda m=market, t=when, b=buy, p=price, q=qty: self.round_trip(m, t, b, p, q))
+
+    def round_trip(self, market: Market, when: datetime, buy: bool, price: Decimal, qty: Decimal) -> None:
+        """One fill of a sold-out alt: ``qty`` at ``price`` (the sell at 5% more), fee in BNB."""
+        price = price if buy else _q(price * Decimal("1.05"))
+        quote_qty = _q(qty * price)
+        fee = _q(quote_qty * self.price(market.quote) / self.price("BNB") / 1000)
+        self.order_id += 7
+        ident = self.trade_ids.get(market.symbol, 900) + 3
+        self.trade_ids[market.symbol] = ident
+        self.acc.trades.setdefault(market.symbol, []).append(
+            {
+                "symbol": market.symbol,
+                "id": ident,
+                "orderId": self.order_id,
+                "orderListId": -1,
+                "price": _s(price),
+                "qty": _s(qty),
+                "quoteQty": _s(quote_qty),
+                "commission": _s(fee),
+                "commissionAsset": "BNB",
+                "time": _ms(when),
+                "isBuyer": buy,
+                "isMaker": False,
+                "isBestMatch": True,
+            }
+        )
+        sign = 1 if buy else -1
+        self.move(market.base, sign * qty)
+        self.move(market.quote, -sign * quote_qty)
+        self.move("BNB", -fee)
 
     def plan_pair_trades(
         self, market: Market, begin: datetime, end: datetime, count: int, *, sell_only: bool = False
@@ -755,6 +847,389 @@ class _Generator:
                     self.move(c, -amount - fee)
 
             self.at(when, apply)
+
+    def plan_documented(self) -> None:
+        """Deposits and withdrawals shaped like Binance's documented examples (the withdraw-history
+        example: 8.91 USDT sent, 0.004 fee charged on top), a deposit credited but locked (status
+        6), internal (off-chain, ``transferType`` 1) transfers both ways, a memo, and a fiat
+        deposit still processing. Times are fixed offsets from ``now`` (no draw from the shared
+        random stream, so the rest of the scenario is unchanged)."""
+        now = self.sc.now
+
+        def deposit(when: datetime, row: dict[str, Any], credited: bool) -> None:
+            def apply() -> None:
+                self.acc.deposits.append(dict(row, insertTime=_ms(when), completeTime=_ms(when) + 60_000))
+                if credited:
+                    self.move(row["coin"], Decimal(row["amount"]))
+
+            self.at(when, apply)
+
+        def withdraw(when: datetime, row: dict[str, Any]) -> None:
+            def apply() -> None:
+                self.acc.withdrawals.append(
+                    dict(
+                        row,
+                        applyTime=when.strftime("%Y-%m-%d %H:%M:%S"),
+                        completeTime=(when + timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S"),
+                    )
+                )
+                self.move(row["coin"], -Decimal(row["amount"]) - Decimal(row["transactionFee"]))
+
+            self.at(when, apply)
+
+        memo = {
+            "id": "769800519366000001",
+            "amount": "0.00100000",
+            "coin": "BNB",
+            "network": "BNB",
+            "status": 1,
+            "address": "bnb136ns6lfw4zs5hg4n85vdthaad7hq5m4gtkgf23",
+            "addressTag": "101764890",
+            "txId": "98A3EA560C6B3336D348B6C83F0F95ECE4F1F5919E94BD006E5BF3BF264FACFC",
+            "transferType": 0,
+            "confirmTimes": "1/1",
+            "unlockConfirm": 0,
+            "walletType": 0,
+        }
+        deposit(now - timedelta(days=9, hours=5), memo, True)
+        internal_in = dict(
+            memo,
+            id="769800519366000002",
+            amount="25.00000000",
+            coin="USDT",
+            network="BSC",
+            address="0x94df8b352de7f46f64b01d3666bf6e936e44ce60",
+            addressTag="",
+            txId="Off-chain transfer 4b5c1f0e8d9a",
+            transferType=1,
+        )
+        deposit(now - timedelta(days=8, hours=2), internal_in, True)
+        locked = dict(
+            memo,
+            id="769800519366000003",
+            amount="0.25000000",
+            addressTag="",
+            txId="0x" + self.txid("locked"),
+            status=6,
+            confirmTimes="12/15",
+            unlockConfirm=15,
+        )
+        deposit(now - timedelta(hours=6), locked, True)
+        example = {
+            "id": "b6ae22b3aa844210a7041aee7589627c",
+            "amount": "8.91000000",
+            "transactionFee": "0.004",
+            "coin": "USDT",
+            "status": 6,
+            "address": "0x94df8b352de7f46f64b01d3666bf6e936e44ce60",
+            "txId": "0xb5ef8c13b968a406cc62a93a8bd80f9e9a906ef1b3fcf20a2e48573c17659268",
+            "network": "ETH",
+            "transferType": 0,
+            "withdrawOrderId": "WITHDRAWtest123",
+            "info": "The address is not valid. Please confirm with the recipient",
+            "confirmNo": 3,
+            "walletType": 0,
+            "txKey": "",
+        }
+        withdraw(now - timedelta(days=7, hours=1), example)
+        internal_out = dict(
+            example,
+            id="156ec387f49b41df8724fa744fa82719",
+            amount="5.00000000",
+            transactionFee="0",
+            txId="Internal transfer 4863214970",
+            transferType=1,
+            withdrawOrderId="",
+            info="",
+        )
+        withdraw(now - timedelta(days=6, hours=4), internal_out)
+        processing = now - timedelta(hours=30)
+
+        def order() -> None:
+            self.acc.fiat_orders.append(
+                {
+                    "orderNo": "7d76d611-0568-4f43-afb6-processing01",
+                    "fiatCurrency": "EUR",
+                    "indicatedAmount": "150.00000000",
+                    "amount": "150.00000000",
+                    "totalFee": "0.00000000",
+                    "method": "BankAccount",
+                    "status": "Processing",
+                    "createTime": _ms(processing),
+                    "updateTime": _ms(processing),
+                    "transactionType": "0",
+                }
+            )
+
+        self.at(processing, order)
+
+    def plan_categories(self) -> None:
+        """One small story per category read since issue 18, at fixed offsets from ``now`` (shaped
+        like each endpoint's documented example): COIN-M futures and options funded by a transfer
+        and emptied back, Binance Pay in and out, P2P buy and sell, an ETH stake, a redemption and a
+        BETH reward (and a WBETH reward row, no balance change), spot rebates, a crypto loan taken
+        and repaid, an auto-invest purchase (and a failed one)."""
+        now = self.sc.now
+
+        def ago(days: float) -> datetime:
+            return now - timedelta(days=days)
+
+        def later(when: datetime, action: Any) -> None:
+            self.at(when, action)
+
+        # COIN-M futures: BTC in, income, everything back out
+        coin = {"net": Decimal(0)}
+        tran = [9_689_400_000]
+
+        def coin_income(when: datetime, kind: str, amount: Decimal, symbol: str = "BTCUSD_PERP") -> None:
+            def apply() -> None:
+                value = -coin["net"] if kind == "TRANSFER" and amount == 0 else amount
+                tran[0] += 17
+                self.acc.coin_futures_income.append(
+                    {
+                        "symbol": "" if kind == "TRANSFER" else symbol,
+                        "incomeType": kind,
+                        "income": _s(value),
+                        "asset": "BTC",
+                        "info": "WITHDRAW" if kind == "TRANSFER" and value < 0 else "",
+                        "time": _ms(when),
+                        "tranId": str(tran[0]),
+                        "tradeId": "2059192" if kind == "COMMISSION" else "",
+                    }
+                )
+                coin["net"] += value
+                if kind == "TRANSFER":
+                    self.move("BTC", -value)
+
+            later(when, apply)
+
+        coin_income(ago(40), "TRANSFER", Decimal("0.05"))
+        coin_income(ago(39), "COMMISSION", Decimal("-0.0001"))
+        coin_income(ago(38), "FUNDING_FEE", Decimal("-0.00002"))
+        coin_income(ago(37), "REALIZED_PNL", Decimal("0.0012"))
+        coin_income(ago(36), "TRANSFER", Decimal(0))  # all of it back to spot
+
+        # European options: USDT in, a premium, a fee, back out
+        bills = [
+            (ago(35), "TRANSFER", Decimal(100)),
+            (ago(34.5), "CONTRACT", Decimal("3.5")),
+            (ago(34.5), "FEE", Decimal("-0.552")),
+            (ago(34), "TRANSFER", Decimal("-102.948")),
+        ]
+        for number, (when, kind, amount) in enumerate(bills):
+
+            def bill(n: int = number, t: datetime = when, k: str = kind, v: Decimal = amount) -> None:
+                self.acc.option_bills.append(
+                    {
+                        "id": 1125899906842624000 + n,
+                        "asset": "USDT",
+                        "amount": _s(v),
+                        "type": k,
+                        "createDate": _ms(t),
+                    }
+                )
+                if k == "TRANSFER":
+                    self.move("USDT", -v)
+
+            later(when, bill)
+
+        # Binance Pay (funding wallet)
+        for number, (when, amount, kind) in enumerate(
+            ((ago(12), Decimal(20), "C2C"), (ago(11), Decimal(-5), "PAY"))
+        ):
+
+            def pay(n: int = number, t: datetime = when, v: Decimal = amount, k: str = kind) -> None:
+                self.acc.pay.append(
+                    {
+                        "orderType": k,
+                        "transactionId": f"M_P_7126178000{n}",
+                        "transactionTime": _ms(t),
+                        "amount": _s(v),
+                        "currency": "USDT",
+                        "walletType": 1,
+                        "walletTypes": [1],
+                        "fundsDetail": [{"currency": "USDT", "amount": _s(abs(v))}],
+                        "payerInfo": {"name": "Someone", "type": "USER", "binanceId": "1234567"},
+                        "receiverInfo": {"name": "Me", "type": "USER", "binanceId": "7654321"},
+                    }
+                )
+                self.move("USDT", v, "funding")
+
+            later(when, pay)
+
+        # P2P (funding wallet): a buy, then a sell with a commission
+        trades = (
+            (ago(20), "BUY", Decimal(100), Decimal("92.5"), Decimal(0), "COMPLETED"),
+            (ago(19), "SELL", Decimal(30), Decimal("28.2"), Decimal("0.05"), "COMPLETED"),
+            (ago(18), "BUY", Decimal(50), Decimal("46"), Decimal(0), "CANCELLED"),
+        )
+        for number, (when, side, amount, total, fee, state) in enumerate(trades):
+
+            def p2p(
+                n: int = number,
+                t: datetime = when,
+                sd: str = side,
+                v: Decimal = amount,
+                tp: Decimal = total,
+                f: Decimal = fee,
+                st: str = state,
+            ) -> None:
+                self.acc.p2p.append(
+                    {
+                        "orderNumber": f"2021964464655477964{n}",
+                        "advNo": "11218246497340923904",
+                        "tradeType": sd,
+                        "asset": "USDT",
+                        "fiat": "EUR",
+                        "fiatSymbol": "€",
+                        "amount": _s(v),
+                        "totalPrice": _s(tp),
+                        "unitPrice": _s(tp / v),
+                        "orderStatus": st,
+                        "createTime": _ms(t),
+                        "commission": _s(f),
+                        "counterPartNickName": "ab***",
+                        "advertisementRole": "TAKER",
+                    }
+                )
+                if st == "COMPLETED":
+                    self.move("USDT", (v if sd == "BUY" else -v) - f, "funding")
+
+            later(when, p2p)
+
+        # ETH staking
+        def eth(when: datetime, row: dict[str, Any], moves: tuple[tuple[str, Decimal], ...]) -> None:
+            def apply() -> None:
+                self.acc.eth_staking.append(dict(row, time=_ms(when)))
+                for asset, value in moves:
+                    self.move(asset, value)
+
+            later(when, apply)
+
+        eth(
+            ago(30),
+            {
+                "product": "staking",
+                "asset": "ETH",
+                "amount": "0.50000000",
+                "distributeAsset": "WBETH",
+                "distributeAmount": "0.49939467",
+                "conversionRatio": "1.00121234",
+                "status": "SUCCESS",
+            },
+            (("ETH", Decimal("-0.5")), ("WBETH", Decimal("0.49939467"))),
+        )
+        eth(
+            ago(15),
+            {
+                "product": "redemption",
+                "asset": "WBETH",
+                "amount": "0.10000000",
+                "distributeAsset": "ETH",
+                "distributeAmount": "0.10012123",
+                "conversionRatio": "1.00121234",
+                "status": "SUCCESS",
+                "arrivalTime": _ms(ago(14)),
+            },
+            (("WBETH", Decimal("-0.1")), ("ETH", Decimal("0.10012123"))),
+        )
+        eth(
+            ago(25),
+            {
+                "product": "rewards",
+                "asset": "BETH",
+                "holding": "2.3223",
+                "amount": "0.00123223",
+                "annualPercentageRate": "0.035",
+                "status": "SUCCESS",
+            },
+            (("BETH", Decimal("0.00123223")),),
+        )
+        eth(
+            ago(24),
+            {
+                "product": "wbeth_rewards",
+                "amountInETH": "0.00023223",
+                "holding": "0.49939467",
+                "holdingInETH": "0.5",
+                "annualPercentageRate": "0.035",
+            },
+            (),
+        )
+
+        # spot commission rebates
+        for when, asset, rebate_type, amount in (
+            (ago(45), "BNB", 1, Decimal("0.0012")),
+            (ago(44), "USDT", 2, Decimal("0.35")),
+        ):
+
+            def rebate(t: datetime = when, a: str = asset, k: int = rebate_type, v: Decimal = amount) -> None:
+                self.acc.rebates.append({"asset": a, "type": k, "amount": _s(v), "updateTime": _ms(t)})
+                self.move(a, v)
+
+            later(when, rebate)
+
+        # a crypto loan: ETH collateral locked, USDT borrowed, repaid with interest, collateral back
+        flows = (
+            (ago(50), "collateralSpent", "ETH", Decimal(1), -1),
+            (ago(50) + timedelta(seconds=1), "borrowIn", "USDT", Decimal(1000), 1),
+            (ago(42), "repayAmount", "USDT", Decimal("1002.5"), -1),
+            (ago(42) + timedelta(seconds=1), "collateralReturn", "ETH", Decimal(1), 1),
+        )
+        for number, (when, kind, asset, amount, sign) in enumerate(flows):
+
+            def loan(
+                n: int = number,
+                t: datetime = when,
+                k: str = kind,
+                a: str = asset,
+                v: Decimal = amount,
+                sg: int = sign,
+            ) -> None:
+                self.acc.loans.append(
+                    {
+                        "asset": a,
+                        "type": k,
+                        "amount": _s(v),
+                        "timestamp": _ms(t),
+                        "tranId": str(80423589583 + n),
+                    }
+                )
+                self.move(a, sg * v)
+
+            later(when, loan)
+
+        # auto-invest
+        for number, (when, state) in enumerate(((ago(9), "SUCCESS"), (ago(8), "FAILED"))):
+
+            def invest(n: int = number, t: datetime = when, st: str = state) -> None:
+                self.acc.auto_invest.append(
+                    {
+                        "id": 1000000 + n,
+                        "targetAsset": "BTC",
+                        "planType": "SINGLE",
+                        "planName": "Plan BTC",
+                        "planId": 104,
+                        "transactionDateTime": _ms(t),
+                        "transactionStatus": st,
+                        "failedType": "" if st == "SUCCESS" else "INSUFFICIENT_BALANCE",
+                        "sourceAsset": "USDT",
+                        "sourceAssetAmount": "50.00000000",
+                        "targetAssetAmount": "0.00078000" if st == "SUCCESS" else "0",
+                        "sourceWallet": "SPOT_WALLET",
+                        "flexibleAllowedToUse": True,
+                        "transactionFee": "0.05000000" if st == "SUCCESS" else "0",
+                        "transactionFeeUnit": "USDT",
+                        "executionPrice": "64102.56",
+                        "executionType": "RECURRING",
+                        "subscriptionCycle": "DAILY",
+                    }
+                )
+                if st == "SUCCESS":
+                    self.move("USDT", Decimal("-50.05"))
+                    self.move("BTC", Decimal("0.00078"))
+
+            later(when, invest)
 
     def finish(self) -> None:
         spot = dict(self.wallets["spot"])

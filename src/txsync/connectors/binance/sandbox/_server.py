@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -75,17 +76,40 @@ _WEIGHTS: dict[str, tuple[str, int]] = {
     "/sapi/v1/margin/interestHistory": ("sapi_ip", 1),
     "/fapi/v1/income": ("fapi", 30),
     "/fapi/v2/balance": ("fapi", 5),
+    "/dapi/v1/income": ("dapi", 20),
+    "/dapi/v1/balance": ("dapi", 1),
+    "/eapi/v1/bill": ("eapi", 1),
+    "/sapi/v1/pay/transactions": ("sapi_uid", 3000),
+    "/sapi/v1/c2c/orderMatch/listUserOrderHistory": ("sapi_ip", 1),
+    "/sapi/v1/eth-staking/eth/history/stakingHistory": ("sapi_ip", 150),
+    "/sapi/v1/eth-staking/eth/history/redemptionHistory": ("sapi_ip", 150),
+    "/sapi/v1/eth-staking/eth/history/rewardsHistory": ("sapi_ip", 150),
+    "/sapi/v1/eth-staking/eth/history/wbethRewardsHistory": ("sapi_ip", 150),
+    "/sapi/v1/rebate/taxQuery": ("sapi_uid", 12000),
+    "/sapi/v1/loan/income": ("sapi_uid", 6000),
+    "/sapi/v1/lending/auto-invest/history/list": ("sapi_ip", 1),
 }
-_LIMITS = {"spot": 6000, "sapi_ip": 12000, "sapi_uid": 180000, "fapi": 2400}
+_LIMITS = {"spot": 6000, "sapi_ip": 12000, "sapi_uid": 180000, "fapi": 2400, "dapi": 2400, "eapi": 400}
 _HEADERS = {
     "spot": "X-MBX-USED-WEIGHT-1M",
     "sapi_ip": "X-SAPI-USED-IP-WEIGHT-1M",
     "sapi_uid": "X-SAPI-USED-UID-WEIGHT-1M",
     "fapi": "X-MBX-USED-WEIGHT-1M",
+    "dapi": "X-MBX-USED-WEIGHT-1M",
+    "eapi": "X-MBX-USED-WEIGHT-1M",
 }
 _PUBLIC = frozenset({"/api/v3/time", "/api/v3/exchangeInfo"})
 #: 429s a client may ignore within one minute before the IP is banned (spot and futures only).
 _BAN_AFTER = 3
+
+
+#: ETH staking product -> its history endpoint's last path part.
+_ETH_PRODUCTS = {
+    "staking": "stakingHistory",
+    "redemption": "redemptionHistory",
+    "rewards": "rewardsHistory",
+    "wbeth_rewards": "wbethRewardsHistory",
+}
 
 
 class _Reject(Exception):
@@ -111,8 +135,10 @@ def _need(params: dict[str, str], name: str) -> int:
     return value
 
 
-def _span(params: dict[str, str], limit_ms: int, *, start_name: str = "startTime") -> tuple[int, int]:
-    start, end = _int(params, start_name), _int(params, "endTime")
+def _span(
+    params: dict[str, str], limit_ms: int, *, start_name: str = "startTime", end_name: str = "endTime"
+) -> tuple[int, int]:
+    start, end = _int(params, start_name), _int(params, end_name)
     if start is None or end is None:
         raise _Reject(400, -1102, f"Mandatory parameter '{start_name}'/'endTime' was not sent.")
     if end < start or end - start >= limit_ms:
@@ -228,7 +254,7 @@ class BinanceSandbox:
             self.rejected_429 += 1
             self._ignored += 1
             wait = (window + 1) * _MINUTE - now
-            if self._ignored > _BAN_AFTER and bucket in ("spot", "fapi"):
+            if self._ignored > _BAN_AFTER and bucket in ("spot", "fapi", "dapi", "eapi"):
                 self._banned_until = now + 120
                 self.banned_418 += 1
                 return self._error(418, -1003, "Way too many requests; IP banned.", bucket, retry=120)
@@ -299,6 +325,18 @@ class BinanceSandbox:
             "/sapi/v1/margin/interestHistory": self._margin_interest,
             "/fapi/v1/income": self._income,
             "/fapi/v2/balance": self._futures_balance,
+            "/dapi/v1/income": self._coin_income,
+            "/dapi/v1/balance": self._coin_balance,
+            "/eapi/v1/bill": self._option_bills,
+            "/sapi/v1/pay/transactions": self._pay,
+            "/sapi/v1/c2c/orderMatch/listUserOrderHistory": self._p2p,
+            "/sapi/v1/rebate/taxQuery": self._rebates,
+            "/sapi/v1/loan/income": self._loans,
+            "/sapi/v1/lending/auto-invest/history/list": self._auto_invest,
+            **{
+                f"/sapi/v1/eth-staking/eth/history/{name}": partial(self._eth, product=product)
+                for product, name in _ETH_PRODUCTS.items()
+            },
         }
         if path == "/sapi/v1/asset/get-funding-asset" and request.method != "POST":
             raise _Reject(405, -1000, "Method not allowed.")
@@ -626,3 +664,129 @@ class BinanceSandbox:
             }
             for a, v in self.account.futures.items()
         ]
+
+    # -- categories read since issue 18 ----------------------------------------------------------------
+
+    def _limit(self, params: dict[str, str], default: int, maximum: int, name: str = "limit") -> int:
+        value = _int(params, name, default) or default
+        if not 1 <= value <= maximum:
+            raise _Reject(400, -1130, f"Invalid data sent for a parameter: {name}.")
+        return value
+
+    def _coin_income(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        limit = self._limit(params, 100, 1000)
+        page = _int(params, "page", 1) or 1
+        start, end = _span(params, 200 * _DAY_MS)
+        rows = sorted(
+            self._windowed(self.account.coin_futures_income, lambda r: r["time"], start, end),
+            key=lambda r: (r["time"], r["tranId"]),
+        )
+        return rows[(page - 1) * limit : page * limit]
+
+    def _coin_balance(self, _: dict[str, str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "accountAlias": "SgsR",
+                "asset": a,
+                "balance": f"{v:f}",
+                "withdrawAvailable": f"{v:f}",
+                "crossWalletBalance": f"{v:f}",
+                "crossUnPnl": "0.00000000",
+                "availableBalance": f"{v:f}",
+                "updateTime": self.server_ms(),
+            }
+            for a, v in self.account.coin_futures.items()
+        ]
+
+    def _option_bills(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        if params.get("currency") != "USDT":
+            raise _Reject(
+                400, -1102, "Mandatory parameter 'currency' was not sent, was empty/null, or malformed."
+            )
+        limit = self._limit(params, 100, 1000)
+        record = _int(params, "recordId")
+        rows = sorted(self.account.option_bills, key=lambda r: r["id"])
+        if record is None:
+            return rows[-limit:][::-1]  # the latest by default
+        return [r for r in rows if r["id"] >= record][:limit]
+
+    def _pay(self, params: dict[str, str]) -> dict[str, Any]:
+        start, end = _span(params, 90 * _DAY_MS + 1)
+        limit = self._limit(params, 100, 100)
+        kept = self.server_ms() - 548 * _DAY_MS
+        rows = [
+            r
+            for r in self._windowed(self.account.pay, lambda r: r["transactionTime"], start, end)
+            if r["transactionTime"] >= kept
+        ]
+        rows.sort(key=lambda r: -r["transactionTime"])
+        return {"code": "000000", "message": "success", "data": rows[:limit], "success": True}
+
+    def _p2p(self, params: dict[str, str]) -> dict[str, Any]:
+        side = params.get("tradeType")
+        if side not in ("BUY", "SELL"):
+            raise _Reject(
+                400, -1102, "Mandatory parameter 'tradeType' was not sent, was empty/null, or malformed."
+            )
+        start, end = _span(params, 30 * _DAY_MS + 1, start_name="startTimestamp", end_name="endTimestamp")
+        page, rows_per = _int(params, "page", 1) or 1, self._limit(params, 100, 100, "rows")
+        rows = [
+            r
+            for r in self._windowed(self.account.p2p, lambda r: r["createTime"], start, end)
+            if r["tradeType"] == side
+        ]
+        rows.sort(key=lambda r: -r["createTime"])
+        chunk = rows[(page - 1) * rows_per : page * rows_per]
+        return {"code": "000000", "message": "success", "data": chunk, "total": len(rows), "success": True}
+
+    def _eth(self, params: dict[str, str], product: str) -> dict[str, Any]:
+        start, end = _span(params, 90 * _DAY_MS + 1)
+        current, size = _int(params, "current", 1) or 1, self._limit(params, 10, 100, "size")
+        rows = [
+            {k: v for k, v in r.items() if k != "product"}
+            for r in self._windowed(self.account.eth_staking, lambda r: r["time"], start, end)
+            if r["product"] == product
+        ]
+        rows.sort(key=lambda r: -r["time"])
+        body: dict[str, Any] = {"rows": rows[(current - 1) * size : current * size], "total": len(rows)}
+        if product == "wbeth_rewards":
+            body["estRewardsInETH"] = "0"
+        return body
+
+    def _rebates(self, params: dict[str, str]) -> dict[str, Any]:
+        start, end = _span(params, 30 * _DAY_MS + 1)
+        page = _int(params, "page", 1) or 1
+        kept = self.server_ms() - 365 * _DAY_MS
+        rows = [
+            r
+            for r in self._windowed(self.account.rebates, lambda r: r["updateTime"], start, end)
+            if r["updateTime"] >= kept
+        ]
+        rows.sort(key=lambda r: -r["updateTime"])
+        size = 100
+        pages = max(1, -(-len(rows) // size))
+        return {
+            "status": "OK",
+            "type": "GENERAL",
+            "code": "000000000",
+            "data": {
+                "page": page,
+                "totalRecords": len(rows),
+                "totalPageNum": pages,
+                "data": rows[(page - 1) * size : page * size],
+            },
+        }
+
+    def _loans(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        start, end = _span(params, 30 * _DAY_MS + 1)
+        limit = self._limit(params, 20, 100)
+        rows = self._windowed(self.account.loans, lambda r: r["timestamp"], start, end)
+        rows.sort(key=lambda r: -r["timestamp"])
+        return rows[:limit]
+
+    def _auto_invest(self, params: dict[str, str]) -> dict[str, Any]:
+        start, end = _span(params, 30 * _DAY_MS + 1)
+        current, size = _int(params, "current", 1) or 1, self._limit(params, 10, 100, "size")
+        rows = self._windowed(self.account.auto_invest, lambda r: r["transactionDateTime"], start, end)
+        rows.sort(key=lambda r: -r["transactionDateTime"])
+        return {"total": len(rows), "list": rows[(current - 1) * size : current * size]}

@@ -50,6 +50,14 @@ _SELL_NAMES = {
 _DUST = "Small assets exchange BNB"
 _FUTURES = "USDT-Futures"
 _MARGIN = "Cross Margin"
+_COIN_FUTURES = "COIN-M Futures"
+_OPTIONS = "Options"
+_LOANS = {
+    "borrowIn": "Crypto Loans Borrow",
+    "repayAmount": "Crypto Loans Repayment",
+    "collateralSpent": "Crypto Loans Collateral",
+    "collateralReturn": "Crypto Loans Collateral Return",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,7 @@ def _events(acc: ScenarioAccount) -> Iterator[StatementRow]:
         for row in acc.margin_trades[symbol]:
             yield from _trade_rows(row, base, quote, _MARGIN)
     for row in acc.deposits:
-        if row["status"] == 1:
+        if row["status"] in (1, 6):  # 6: credited, only withdrawals are locked
             wallet = "Funding" if row.get("walletType") == 1 else "Spot"
             yield StatementRow(_at_ms(row["completeTime"]), wallet, "Deposit", row["coin"], _d(row["amount"]))
     for row in acc.withdrawals:
@@ -173,6 +181,65 @@ def _events(acc: ScenarioAccount) -> Iterator[StatementRow]:
     for row in acc.margin_interest:
         at = _at_ms(row["interestAccuredTime"])
         yield StatementRow(at, _MARGIN, "Margin Repayment", row["asset"], -_d(row["interest"]))
+    yield from _category_rows(acc)
+
+
+def _category_rows(acc: ScenarioAccount) -> Iterator[StatementRow]:
+    """The categories read since issue 18 (operation names as the reference file spells them where
+    it lists them; the crypto-loan names are not in it and are guessed)."""
+    for row in acc.coin_futures_income:
+        at, amount, asset = _at_ms(row["time"]), _d(row["income"]), row["asset"]
+        if row["incomeType"] == "TRANSFER":
+            name = "Transfer Between Spot Account and CM Futures Account"
+            yield StatementRow(at, "Spot", name, asset, -amount)
+            yield StatementRow(at, _COIN_FUTURES, name, asset, amount)
+        else:
+            yield StatementRow(at, _COIN_FUTURES, _INCOME[row["incomeType"]], asset, amount)
+    for row in acc.option_bills:
+        at, amount = _at_ms(row["createDate"]), _d(row["amount"])
+        if row["type"] == "TRANSFER":  # the generic wallet-move names of the reference file
+            yield StatementRow(
+                at, "Spot", "transfer_out" if amount > 0 else "transfer_in", row["asset"], -amount
+            )
+            yield StatementRow(
+                at, _OPTIONS, "transfer_in" if amount > 0 else "transfer_out", row["asset"], amount
+            )
+        else:
+            name = "Options Fee" if row["type"] == "FEE" else "Options Premium"
+            yield StatementRow(at, _OPTIONS, name, row["asset"], amount)
+    for row in acc.pay:
+        yield StatementRow(
+            _at_ms(row["transactionTime"]), "Funding", "Send", row["currency"], _d(row["amount"])
+        )
+    for row in acc.p2p:
+        if row["orderStatus"] == "COMPLETED":
+            sign = 1 if row["tradeType"] == "BUY" else -1
+            change = sign * _d(row["amount"]) - _d(row["commission"])
+            yield StatementRow(_at_ms(row["createTime"]), "Funding", "P2P Trading", row["asset"], change)
+    for row in acc.eth_staking:
+        at = _at_ms(row["time"])
+        if row["product"] in ("staking", "redemption"):
+            yield StatementRow(at, "Spot", "ETH 2.0 Staking", row["asset"], -_d(row["amount"]))
+            yield StatementRow(
+                at, "Spot", "ETH 2.0 Staking", row["distributeAsset"], _d(row["distributeAmount"])
+            )
+        elif row["product"] == "rewards":
+            yield StatementRow(at, "Spot", "ETH 2.0 Staking Rewards", row["asset"], _d(row["amount"]))
+    for row in acc.rebates:
+        name = "Commission Rebate" if row["type"] == 1 else "Referral Kickback"
+        yield StatementRow(_at_ms(row["updateTime"]), "Spot", name, row["asset"], _d(row["amount"]))
+    for row in acc.loans:
+        sign = 1 if row["type"] in ("borrowIn", "collateralReturn") else -1
+        name = _LOANS[row["type"]]
+        yield StatementRow(_at_ms(row["timestamp"]), "Spot", name, row["asset"], sign * _d(row["amount"]))
+    for row in acc.auto_invest:
+        if row["transactionStatus"] == "SUCCESS":
+            at = _at_ms(row["transactionDateTime"])
+            spent = _d(row["sourceAssetAmount"]) + _d(row["transactionFee"])
+            yield StatementRow(at, "Spot", "Auto-Invest Transaction", row["sourceAsset"], -spent)
+            yield StatementRow(
+                at, "Spot", "Auto-Invest Transaction", row["targetAsset"], _d(row["targetAssetAmount"])
+            )
 
 
 def statement_rows(account: ScenarioAccount) -> list[StatementRow]:
