@@ -128,3 +128,16 @@ def test_unknown_sandboxes_and_parameters_are_configuration_errors(capsys: pytes
     assert main(["sandbox", "list"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in SANDBOXES)
+
+
+def test_served_binance_options_point_every_binance_host_at_the_server() -> None:
+    from dataclasses import fields
+
+    from txsync.connectors.binance._options import Options
+
+    served = served_sandbox("binance", accounts=1)
+    url = "http://127.0.0.1:1234"
+    parsed = Options.parse(served.options(url))
+    hosts = {f.name: getattr(parsed, f.name) for f in fields(parsed) if f.name.endswith("base_url")}
+    assert len(hosts) >= 4  # spot/SAPI, USD-M futures, COIN-M futures, options
+    assert set(hosts.values()) == {url}, hosts  # none left on binance.com

@@ -193,7 +193,9 @@ def served(accounts: int = 1, window: float = 60.0, scenario: str = "") -> Serve
         connector="binance",
         handle=exchange.handle,
         accounts=shown,
-        options=lambda url: {"base_url": url, "futures_base_url": url},
+        options=lambda url: {
+            "base_url": url, "futures_base_url": url, "coin_futures_base_url": url, "options_base_url": url,
+        },
         stats=exchange.stats,
         note=(
             f"{accounts} {kind} account(s) behind one IP; windows of {window:g} s with Binance's limits "
