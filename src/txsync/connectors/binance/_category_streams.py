@@ -28,7 +28,7 @@ from txsync.pagination import (
 from ._categories import P2P_FINAL, auto_invest_id, eth_staking_id, loan_id, p2p_id, pay_id, rebate_id
 from ._normalize import futures_income_id, time_ms
 from ._paging import BisectingWindow, Partitioned, as_list
-from ._streams import BinanceStream, Row, _WindowedStream, income_pages
+from ._streams import BinanceStream, Row, _WindowedStream, counted_pages, income_pages, page_total
 
 if TYPE_CHECKING:
     from .connector import Binance
@@ -53,13 +53,6 @@ AUTO_INVEST_ORIGIN = datetime(2022, 1, 1, tzinfo=UTC)
 #: How far back these endpoints serve.
 PAY_KEPT = timedelta(days=548)  # 18 months
 REBATES_KEPT = timedelta(days=365)
-
-
-def _total(body: Any, key: str = "total") -> int | None:
-    value = body.get(key) if isinstance(body, dict) else None
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class _GuardedStream(_WindowedStream):
@@ -257,7 +250,7 @@ class P2PStream(_GuardedStream):
                 )
                 data = as_list(body, "data", self.path)
                 self.within(data, window.start_ms, window.end_ms_inclusive, "createTime")
-                return Counted(data, _total(body))
+                return Counted(data, page_total(body))
 
             return PageNumberPaginator(fetch, size=self.rows, key=self.source_id)
 
@@ -317,21 +310,7 @@ class EthStakingStream(_GuardedStream):
         """The paginator of one window of one product."""
 
         def inner(window: Window) -> Paginator[Row]:
-            async def fetch(current: int, size: int) -> Counted[Row]:
-                body = await self.api.signed(
-                    path,
-                    {
-                        "startTime": window.start_ms,
-                        "endTime": window.end_ms_inclusive,
-                        "current": current,
-                        "size": size,
-                    },
-                )
-                rows = [dict(row, product=product) for row in as_list(body, "rows", path)]
-                self.within(rows, window.start_ms, window.end_ms_inclusive, "time")
-                return Counted(rows, _total(body))
-
-            return PageNumberPaginator(fetch, size=self.size, key=self.source_id)
+            return counted_pages(self, window, path=path, tag={"product": product})
 
         return inner
 
@@ -370,7 +349,7 @@ class SpotRebatesStream(_GuardedStream):
             data = body.get("data") if isinstance(body, dict) else None
             rows = as_list(data if isinstance(data, dict) else {}, "data", self.path)
             self.within(rows, window.start_ms, window.end_ms_inclusive, "updateTime")
-            return Counted(rows, _total(data, "totalRecords"))
+            return Counted(rows, page_total(data, "totalRecords"))
 
         return PageNumberPaginator(fetch, size=self.page_size, key=self.source_id)
 
@@ -422,22 +401,7 @@ class AutoInvestStream(_GuardedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """Page numbers inside one window."""
-
-        async def fetch(current: int, size: int) -> Counted[Row]:
-            body = await self.api.signed(
-                self.path,
-                {
-                    "startTime": window.start_ms,
-                    "endTime": window.end_ms_inclusive,
-                    "current": current,
-                    "size": size,
-                },
-            )
-            rows = as_list(body, "list", self.path)
-            self.within(rows, window.start_ms, window.end_ms_inclusive, "transactionDateTime")
-            return Counted(rows, _total(body))
-
-        return PageNumberPaginator(fetch, size=self.size, key=self.source_id)
+        return counted_pages(self, window, list_key="list", time_field="transactionDateTime")
 
 
 class OptionBillsStream(BinanceStream):

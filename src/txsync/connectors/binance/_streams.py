@@ -580,24 +580,7 @@ class _EarnStream(_WindowedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """Page numbers inside one window."""
-
-        async def fetch(current: int, size: int) -> Counted[Row]:
-            body = await self.api.signed(
-                self.path,
-                {
-                    **self.extra,
-                    "startTime": window.start_ms,
-                    "endTime": window.end_ms_inclusive,
-                    "current": current,
-                    "size": size,
-                },
-            )
-            rows = as_list(body, "rows", self.path)
-            self.within(rows, window.start_ms, window.end_ms_inclusive, "time")
-            total = body.get("total") if isinstance(body, dict) else None
-            return Counted(rows, total if isinstance(total, int) and not isinstance(total, bool) else None)
-
-        return PageNumberPaginator(fetch, size=self.size, key=self.source_id)
+        return counted_pages(self, window, extra=self.extra)
 
 
 class EarnFlexibleStream(_EarnStream):
@@ -741,23 +724,9 @@ class MarginInterestStream(_WindowedStream):
     def inner(self, window: Window) -> Paginator[Row]:
         """Page numbers inside one window."""
         archived = window.end < self._now() - MARGIN_ARCHIVE_AFTER
-
-        async def fetch(current: int, size: int) -> Counted[Row]:
-            params: dict[str, Any] = {
-                "startTime": window.start_ms,
-                "endTime": window.end_ms_inclusive,
-                "current": current,
-                "size": size,
-            }
-            if archived:
-                params["archived"] = "true"
-            body = await self.api.signed(self.path, params)
-            rows = as_list(body, "rows", self.path)
-            self.within(rows, window.start_ms, window.end_ms_inclusive, "interestAccuredTime")
-            total = body.get("total") if isinstance(body, dict) else None
-            return Counted(rows, total if isinstance(total, int) and not isinstance(total, bool) else None)
-
-        return PageNumberPaginator(fetch, size=self.size, key=self.source_id)
+        return counted_pages(
+            self, window, time_field="interestAccuredTime", extra={"archived": "true"} if archived else None
+        )
 
 
 def as_step(items: Sequence[Row], cursor: Cursor, label: str = "") -> Step[Row]:
@@ -779,3 +748,46 @@ def income_pages(stream: Any, window: Window) -> Paginator[Row]:
         return rows
 
     return PageNumberPaginator(fetch, size=stream.limit, key=stream.source_id)
+
+
+def page_total(body: Any, key: str = "total") -> int | None:
+    """The record count a page-numbered answer states (a number, or digits), or None."""
+    value = body.get(key) if isinstance(body, dict) else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def counted_pages(
+    stream: Any,
+    window: Window,
+    *,
+    path: str | None = None,
+    list_key: str = "rows",
+    time_field: str = "time",
+    extra: Mapping[str, Any] | None = None,
+    tag: Mapping[str, Any] | None = None,
+) -> Paginator[Row]:
+    """Binance's ``current`` / ``size`` page numbers inside one time window (SAPI histories): the rows
+    under ``list_key``, each checked to lie in the window by ``time_field`` and given the ``tag`` fields,
+    the stated ``total`` telling when to stop; ``extra`` query parameters on every request."""
+    url = path or stream.path
+
+    async def fetch(current: int, size: int) -> Counted[Row]:
+        body = await stream.api.signed(
+            url,
+            {
+                **(extra or {}),
+                "startTime": window.start_ms,
+                "endTime": window.end_ms_inclusive,
+                "current": current,
+                "size": size,
+            },
+        )
+        rows = as_list(body, list_key, url)
+        if tag:
+            rows = [dict(row, **tag) for row in rows]
+        stream.within(rows, window.start_ms, window.end_ms_inclusive, time_field)
+        return Counted(rows, page_total(body))
+
+    return PageNumberPaginator(fetch, size=stream.size, key=stream.source_id)
