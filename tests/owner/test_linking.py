@@ -173,7 +173,7 @@ def test_pending_failed_and_internal_moves_are_no_halves(world: World) -> None:
 
 def test_internal_transfer_ids_link_two_exchange_accounts(world: World) -> None:
     world.account("binance2", "binance")
-    out = world.move("binance", "-50", "USDT", at=T0, external={"tx_hash": "Internal transfer 4242"})
+    out = world.move("binance", "-50", "USDT", at=T0, external={"internal_transfer_id": "4242"})
     into = world.move("binance2", "50", "USDT", at=T0 + hours(30), external={"internal_transfer_id": "4242"})
     world.linker().run("alice")
     [link] = only(world)

@@ -17,8 +17,8 @@ name                      meaning
                           was received
 ========================  =====================================================================
 
-Until a connector keeps an internal transfer id apart (issue 18), the text Binance writes in ``txId``
-for one (``"Internal transfer 123456789"``) is read as the internal id ``123456789``.
+Reading an exchange's own notation (Binance writes ``"Internal transfer 123456789"`` in ``txId``) is
+its connector's work: the linker reads only these keys.
 A wallet connector's network is implied by its id (:data:`CONNECTOR_NETWORKS`); legs of EVM wallets
 carry the receiving address as their ``wallet`` (CAIP-10 ``eip155:<chain>:<address>``).
 """
@@ -84,7 +84,6 @@ _NETWORK_ALIASES: Mapping[str, str] = {
 }
 
 _HEX = re.compile(r"^(?:0x)?([0-9a-fA-F]{16,128})$")
-_BINANCE_INTERNAL = re.compile(r"^\s*internal\s+transfer\s*[:#]?\s*(\S+)\s*$", re.IGNORECASE)
 _CAIP10 = re.compile(r"^eip155:[0-9]+:(0x[0-9a-fA-F]{40})$")
 
 
@@ -114,16 +113,8 @@ def output_index(external: Mapping[str, str]) -> str | None:
 
 
 def internal_id(external: Mapping[str, str]) -> str | None:
-    """An exchange's internal transfer id (``internal_transfer_id``, or Binance's text in ``txId``)."""
-    value = _first(external, INTERNAL_ID_KEYS)
-    if value is not None:
-        return value
-    text = _first(external, HASH_KEYS)
-    if text is not None:
-        match = _BINANCE_INTERNAL.match(text)
-        if match:
-            return match.group(1)
-    return None
+    """An exchange's internal transfer id (``internal_transfer_id``, which its connector sets)."""
+    return _first(external, INTERNAL_ID_KEYS)
 
 
 def _network(name: str) -> str:
