@@ -263,7 +263,7 @@ def test_a_key_refused_a_product_notes_its_gap_and_the_sync_stays_ok() -> None:
 def test_always_applicable_gaps_are_in_every_report() -> None:
     _, _, report = _sync(ScenarioAccount.generate(Scenario.small()))
     always = {gap.gap_id for gap in report.coverage_gaps if gap.always}
-    assert always == {"launchpad", "pos_savings", "card", "mining", "wallet_transfers"}
+    assert always == {"launchpad", "pos_savings", "card", "mining"}
     assert all(gap.remedy for gap in report.coverage_gaps)
 
 

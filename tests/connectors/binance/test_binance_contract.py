@@ -44,13 +44,15 @@ class TestBinanceContract(ConnectorContract):
             "liquidity_swaps": "swaps",
             "spot_rebates": "rebates",
             "option_bills": "option_bills",
+            "sub_account_transfers": "sub_transfers",
         }
         counts = {
             stream: len(getattr(account, lists.get(stream, stream)))
             for stream in ("deposits", "withdrawals", "fiat_orders", "fiat_payments", "convert", "dust",
                            "dividends", "earn_flexible", "earn_locked", "liquidity_swaps", "futures_income",
                            "margin_interest", "coin_futures_income", "pay", "p2p", "eth_staking",
-                           "spot_rebates", "loans", "auto_invest", "option_bills")
+                           "spot_rebates", "loans", "auto_invest", "option_bills", "universal_transfers",
+                           "sub_account_transfers")
         }
         counts["trades"] = sum(len(rows) for rows in account.trades.values())
         counts["margin_trades"] = sum(len(rows) for rows in account.margin_trades.values())

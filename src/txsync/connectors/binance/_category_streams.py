@@ -65,6 +65,8 @@ class _GuardedStream(_WindowedStream):
     """
 
     gap: ClassVar[str]
+    #: The gap a refused key notes (``None``: :attr:`gap`).
+    refused_gap: ClassVar[str | None] = None
     #: How far back the endpoint serves (``None``: from the product's origin).
     kept: ClassVar[timedelta | None] = None
     product_origin: ClassVar[datetime] = datetime(2017, 7, 14, tzinfo=UTC)
@@ -152,7 +154,9 @@ class _GuardedStream(_WindowedStream):
                 self.track(list(step.items))
                 yield self.records(step.items), step.cursor, step.label
         except (AuthError, PermissionDeniedError):
-            self.context.note_gap(self.gap, f"this key cannot read {self.name}", stream=self.name)
+            self.context.note_gap(
+                self.refused_gap or self.gap, f"this key cannot read {self.name}", stream=self.name
+            )
 
 
 class CoinFuturesIncomeStream(_GuardedStream):

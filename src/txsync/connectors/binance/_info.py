@@ -140,14 +140,34 @@ GAPS: tuple[CoverageGap, ...] = (
     ),
     CoverageGap(
         id="wallet_transfers",
-        title="Transfers between wallets, sub-accounts and isolated margin",
+        title="Universal transfers this key cannot read",
         description=(
-            "Universal transfers (/sapi/v1/asset/transfer, last 6 months), sub-account transfers and "
-            "isolated margin trades and interest are not synced yet: movements between the account's "
-            "own wallets, and isolated-margin results, show only through the statement."
+            "Universal transfers between the account's own wallets (/sapi/v1/asset/transfer) are "
+            "synced; noted when the key is refused them. They move value between wallets only: the "
+            "per-asset balances stay right without them, the per-wallet ones do not."
         ),
         remedy=STATEMENT_REMEDY,
-        always=True,
+    ),
+    CoverageGap(
+        id="transfers_beyond_6_months",
+        title="Universal transfers older than 6 months",
+        description=(
+            "/sapi/v1/asset/transfer serves the last 6 months only: older moves between the account's "
+            "wallets are missing (per-wallet balances of that time; every asset's total is unaffected)."
+        ),
+        remedy=STATEMENT_REMEDY,
+    ),
+    CoverageGap(
+        id="sub_account_transfers",
+        title="Sub-account transfers this key cannot read",
+        description=(
+            "Transfers between a sub-account and its master or other sub-accounts are synced with a "
+            "sub-account's key (/sapi/v1/sub-account/transfer/subUserHistory); noted when the key "
+            "is not a sub-account's. A master account's transfers to its sub-accounts are read "
+            "through each sub-account's own connection."
+        ),
+        remedy="Add each sub-account as its own Binance connection (a read-only key of the "
+        "sub-account): its transfers are then synced and linked to the master's side. " + STATEMENT_REMEDY,
     ),
 )
 
@@ -185,6 +205,14 @@ INFO = ConnectorInfo(
         StreamInfo(name="loans", description="Crypto loan flows (/sapi/v1/loan/income)"),
         StreamInfo(name="auto_invest", description="Auto-invest purchases"),
         StreamInfo(name="option_bills", description="European options funding flows (/eapi/v1/bill)"),
+        StreamInfo(
+            name="universal_transfers",
+            description="Transfers between the account's wallets (/sapi/v1/asset/transfer), 6 months",
+        ),
+        StreamInfo(
+            name="sub_account_transfers",
+            description="Transfers to/from the master and other sub-accounts (a sub-account's key)",
+        ),
         StreamInfo(
             name="margin_interest", description="Cross margin interest (when the account uses margin)"
         ),

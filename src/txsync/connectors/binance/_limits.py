@@ -94,6 +94,9 @@ WEIGHTS: dict[str, EndpointCost] = {
     "/sapi/v1/rebate/taxQuery": EndpointCost("sapi_uid", 12000),
     "/sapi/v1/loan/income": EndpointCost("sapi_uid", 6000),
     "/sapi/v1/lending/auto-invest/history/list": EndpointCost("sapi_ip", 1),
+    "/sapi/v1/asset/transfer": EndpointCost("sapi_ip", 1),
+    "/sapi/v1/sub-account/transfer/subUserHistory": EndpointCost("sapi_ip", 1),
+    "/sapi/v1/margin/isolated/account": EndpointCost("sapi_ip", 10),
 }
 
 

@@ -43,6 +43,7 @@ from ._streams import (
     WithdrawalsStream,
 )
 from ._trades import MarginTradesStream, TradesStream
+from ._transfer_streams import SubAccountTransfersStream, UniversalTransfersStream
 
 __all__ = ["Binance"]
 
@@ -59,6 +60,7 @@ TRADING_FLAGS = (
 )
 _ZERO = Decimal(0)
 MARGIN_ACCOUNT = "/sapi/v1/margin/account"
+ISOLATED_ACCOUNT = "/sapi/v1/margin/isolated/account"
 
 
 def _any_right(required: Sequence[bool | None], optional: Sequence[bool | None] = ()) -> bool | None:
@@ -118,6 +120,7 @@ class Binance(Connector):
         self._markets: dict[str, Symbol] | None = None
         self._margin: bool | None = self.options.margin
         self._margin_account: dict[str, Any] | None = None
+        self._isolated: list[Mapping[str, Any]] | None = None
 
     # -- key and balances -------------------------------------------------------------------------------
 
@@ -173,9 +176,7 @@ class Binance(Connector):
             amount = _amount(row, "free", "locked", "freeze", "withdrawing")
             if amount:
                 locked = _amount(row, "locked", "freeze", "withdrawing")
-                result.append(
-                    Balance(asset=_asset_of(row), amount=amount, locked=locked, wallet="funding")
-                )
+                result.append(Balance(asset=_asset_of(row), amount=amount, locked=locked, wallet="funding"))
         return result
 
     async def _margin_balances(self) -> list[Balance]:
@@ -264,6 +265,27 @@ class Binance(Connector):
         account = Fields(self._margin_account or {}, stream="margin_account", record=MARGIN_ACCOUNT)
         return [row.data for row in account.objects("userAssets", optional=True)]
 
+    async def isolated_accounts(self) -> list[Mapping[str, Any]]:
+        """The account's isolated margin pairs, as ``/sapi/v1/margin/isolated/account`` (IP 10)
+        lists them (``assets[]``: ``symbol``, ``baseAsset`` and ``quoteAsset`` holdings), read once
+        per sync; none when the ``margin`` option is off or the account has no margin account."""
+        if self._isolated is None:
+            self._isolated = []
+            if self.options.margin is not False:
+                try:
+                    body = await self.api.signed(ISOLATED_ACCOUNT)
+                except (MarginUnavailableError, AuthError, PermissionDeniedError):
+                    body = {}
+                fields = Fields(body if isinstance(body, dict) else {}, stream="isolated_account")
+                for row in fields.objects("assets", optional=True):
+                    row.asset("symbol")  # checked: a pair without a symbol is a bad response
+                    self._isolated.append(row.data)
+        return list(self._isolated)
+
+    async def isolated_pairs(self) -> set[str]:
+        """The symbols of the account's isolated margin pairs."""
+        return {str(row["symbol"]) for row in await self.isolated_accounts()}
+
     async def margin_assets(self) -> set[str]:
         """Assets the margin account holds or owes now."""
         await self.margin_enabled()
@@ -330,6 +352,8 @@ class Binance(Connector):
             LoansStream(self),
             AutoInvestStream(self),
             OptionBillsStream(self),
+            UniversalTransfersStream(self),
+            SubAccountTransfersStream(self),
             MarginInterestStream(self),
             MarginTradesStream(self),
             TradesStream(self),

@@ -148,11 +148,17 @@ class ScenarioAccount:
     rebates: list[dict[str, Any]] = field(default_factory=list)
     loans: list[dict[str, Any]] = field(default_factory=list)
     auto_invest: list[dict[str, Any]] = field(default_factory=list)
+    universal_transfers: list[dict[str, Any]] = field(default_factory=list)
+    sub_transfers: list[dict[str, Any]] = field(default_factory=list)
+    #: ``/sapi/v1/margin/isolated/account`` ``assets[]`` rows (one per isolated pair).
+    isolated: list[dict[str, Any]] = field(default_factory=list)
     spot: dict[str, Decimal] = field(default_factory=dict)
     funding: dict[str, Decimal] = field(default_factory=dict)
     futures: dict[str, Decimal] = field(default_factory=dict)
     coin_futures: dict[str, Decimal] = field(default_factory=dict)
     margin_used: bool = True
+    #: Whether the account is a sub-account (its sub-account transfer history is served).
+    sub_account: bool = True
 
     @property
     def traded_symbols(self) -> list[str]:
@@ -204,6 +210,21 @@ class _Generator:
         span = int((high - low).total_seconds())
         return low + timedelta(
             seconds=self.rng.randrange(max(span, 1)), milliseconds=self.rng.randrange(1000)
+        )
+
+    def universal(
+        self, when: datetime, kind: str, asset: str, amount: Decimal, status: str = "CONFIRMED"
+    ) -> None:
+        """Record a universal transfer row (``/sapi/v1/asset/transfer``); the caller moves the wallets."""
+        self.acc.universal_transfers.append(
+            {
+                "asset": asset,
+                "amount": _s(abs(amount)),
+                "type": kind,
+                "status": status,
+                "tranId": 13_526_853_623 + 7 * len(self.acc.universal_transfers),
+                "timestamp": _ms(when),
+            }
         )
 
     def txid(self, *parts: object) -> str:
@@ -791,6 +812,7 @@ class _Generator:
                 self.move("USDT", amount, "futures")
                 if kind == "TRANSFER":
                     self.move("USDT", -amount)
+                    self.universal(t, "MAIN_UMFUTURE" if amount > 0 else "UMFUTURE_MAIN", "USDT", amount)
 
             self.at(t, apply)
 
@@ -1000,6 +1022,7 @@ class _Generator:
                 coin["net"] += value
                 if kind == "TRANSFER":
                     self.move("BTC", -value)
+                    self.universal(when, "MAIN_CMFUTURE" if value > 0 else "CMFUTURE_MAIN", "BTC", value)
 
             later(when, apply)
 
@@ -1030,8 +1053,68 @@ class _Generator:
                 )
                 if k == "TRANSFER":
                     self.move("USDT", -v)
+                    self.universal(t, "MAIN_OPTION" if v > 0 else "OPTION_MAIN", "USDT", v)
 
             later(when, bill)
+
+        # universal transfers between spot, funding and cross margin (the last 6 months), a failed one
+        moves = (
+            (ago(150), "MAIN_MARGIN", "USDT", Decimal(300), "CONFIRMED"),
+            (ago(140), "MARGIN_MAIN", "USDT", Decimal(300), "CONFIRMED"),
+            (ago(60), "MAIN_FUNDING", "USDT", Decimal(50), "CONFIRMED"),
+            (ago(25), "FUNDING_MAIN", "USDT", Decimal(20), "CONFIRMED"),
+            (ago(24), "MAIN_FUNDING", "USDT", Decimal(10), "FAILED"),
+        )
+        wallets = {"MAIN": "spot", "FUNDING": "funding", "MARGIN": "margin"}
+        for when, kind, asset, amount, state in moves:
+
+            def move(
+                t: datetime = when, k: str = kind, a: str = asset, v: Decimal = amount, st: str = state
+            ) -> None:
+                self.universal(t, k, a, v, st)
+                if st == "CONFIRMED":
+                    source, target = k.split("_")
+                    self.move(a, -v, wallets[source])
+                    self.move(a, v, wallets[target])
+
+            later(when, move)
+
+        # sub-account transfers: in from the master, out to another sub-account, a failed one
+        subs = (
+            (ago(70), 1, "USDT", Decimal(200), "SUCCESS", "master", "master@example.com"),
+            (ago(15), 2, "USDT", Decimal(30), "SUCCESS", "subAccount", "sub2@example.com"),
+            (ago(14), 2, "USDT", Decimal(5), "FAILURE", "subAccount", "sub2@example.com"),
+        )
+        for number, (when, direction, asset, amount, state, party, email) in enumerate(subs):
+
+            def sub(
+                n: int = number,
+                t: datetime = when,
+                d: int = direction,
+                a: str = asset,
+                v: Decimal = amount,
+                st: str = state,
+                cp: str = party,
+                em: str = email,
+            ) -> None:
+                self.acc.sub_transfers.append(
+                    {
+                        "counterParty": cp,
+                        "email": em,
+                        "type": d,
+                        "asset": a,
+                        "qty": _s(v),
+                        "fromAccountType": "SPOT",
+                        "toAccountType": "SPOT",
+                        "status": st,
+                        "tranId": 11_798_835_829 + 13 * n,
+                        "time": _ms(t),
+                    }
+                )
+                if st == "SUCCESS":
+                    self.move(a, v if d == 1 else -v)
+
+            later(when, sub)
 
         # Binance Pay (funding wallet)
         for number, (when, amount, kind) in enumerate(

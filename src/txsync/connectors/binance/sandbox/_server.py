@@ -88,6 +88,9 @@ _WEIGHTS: dict[str, tuple[str, int]] = {
     "/sapi/v1/rebate/taxQuery": ("sapi_uid", 12000),
     "/sapi/v1/loan/income": ("sapi_uid", 6000),
     "/sapi/v1/lending/auto-invest/history/list": ("sapi_ip", 1),
+    "/sapi/v1/asset/transfer": ("sapi_ip", 1),
+    "/sapi/v1/sub-account/transfer/subUserHistory": ("sapi_ip", 1),
+    "/sapi/v1/margin/isolated/account": ("sapi_ip", 10),
 }
 _LIMITS = {"spot": 6000, "sapi_ip": 12000, "sapi_uid": 180000, "fapi": 2400, "dapi": 2400, "eapi": 400}
 _HEADERS = {
@@ -99,6 +102,22 @@ _HEADERS = {
     "eapi": "X-MBX-USED-WEIGHT-1M",
 }
 _PUBLIC = frozenset({"/api/v3/time", "/api/v3/exchangeInfo"})
+#: The ``type`` values ``/sapi/v1/asset/transfer`` knows.
+_UNIVERSAL_TYPES = frozenset(
+    {
+        *(
+            f"{a}_{b}"
+            for a in ("MAIN", "FUNDING", "MARGIN", "UMFUTURE", "CMFUTURE", "OPTION")
+            for b in ("MAIN", "FUNDING", "MARGIN", "UMFUTURE", "CMFUTURE", "OPTION")
+            if a != b and {a, b} != {"UMFUTURE", "CMFUTURE"}
+        ),
+        "ISOLATEDMARGIN_MARGIN",
+        "MARGIN_ISOLATEDMARGIN",
+        "ISOLATEDMARGIN_ISOLATEDMARGIN",
+        "MAIN_PORTFOLIO_MARGIN",
+        "PORTFOLIO_MARGIN_MAIN",
+    }
+)
 #: 429s a client may ignore within one minute before the IP is banned (spot and futures only).
 _BAN_AFTER = 3
 
@@ -333,6 +352,9 @@ class BinanceSandbox:
             "/sapi/v1/rebate/taxQuery": self._rebates,
             "/sapi/v1/loan/income": self._loans,
             "/sapi/v1/lending/auto-invest/history/list": self._auto_invest,
+            "/sapi/v1/asset/transfer": self._universal_transfers,
+            "/sapi/v1/sub-account/transfer/subUserHistory": self._sub_transfers,
+            "/sapi/v1/margin/isolated/account": self._isolated_account,
             **{
                 f"/sapi/v1/eth-staking/eth/history/{name}": partial(self._eth, product=product)
                 for product, name in _ETH_PRODUCTS.items()
@@ -790,3 +812,68 @@ class BinanceSandbox:
         rows = self._windowed(self.account.auto_invest, lambda r: r["transactionDateTime"], start, end)
         rows.sort(key=lambda r: -r["transactionDateTime"])
         return {"total": len(rows), "list": rows[(current - 1) * size : current * size]}
+
+    # -- transfers between wallets and accounts ----------------------------------------------------
+
+    def _universal_transfers(self, params: dict[str, str]) -> dict[str, Any]:
+        kind = params.get("type")
+        if not kind:
+            raise _Reject(
+                400, -1102, "Mandatory parameter 'type' was not sent, was empty/null, or malformed."
+            )
+        if kind not in _UNIVERSAL_TYPES:
+            raise _Reject(400, -1130, "Invalid data sent for a parameter: type.")
+        needs = {"ISOLATEDMARGIN_MARGIN": "fromSymbol", "MARGIN_ISOLATEDMARGIN": "toSymbol"}.get(kind)
+        if needs and not params.get(needs):
+            raise _Reject(
+                400, -1102, f"Mandatory parameter '{needs}' was not sent, was empty/null, or malformed."
+            )
+        current, size = _int(params, "current", 1) or 1, self._limit(params, 10, 100, "size")
+        now = self.server_ms()
+        start, end = _int(params, "startTime"), _int(params, "endTime")
+        if start is None and end is None:
+            start, end = now - 7 * _DAY_MS, now  # the last 7 days by default
+        start, end = start or 0, end if end is not None else now
+        kept = now - 180 * _DAY_MS  # the last 6 months only
+        rows = [
+            r
+            for r in self._windowed(self.account.universal_transfers, lambda r: r["timestamp"], start, end)
+            if r["timestamp"] >= kept
+            and r["type"] == kind
+            and (needs is None or r.get(needs) == params.get(needs))
+        ]
+        rows.sort(key=lambda r: -r["timestamp"])
+        page = [{k: v for k, v in r.items() if k not in ("fromSymbol", "toSymbol")} for r in rows]
+        body: dict[str, Any] = {"total": len(rows)}
+        if page[(current - 1) * size : current * size]:
+            body["rows"] = page[(current - 1) * size : current * size]
+        return body  # Binance leaves "rows" out when there are none
+
+    def _sub_transfers(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        if not self.account.sub_account:
+            raise _Reject(400, -12022, "This account is not a sub-account.")
+        direction = _int(params, "type", 2)
+        limit = self._limit(params, 500, 500)
+        now = self.server_ms()
+        start, end = _int(params, "startTime"), _int(params, "endTime")
+        if start is None and end is None:
+            start, end = now - 30 * _DAY_MS, now  # the last 30 days by default
+        start, end = start or 0, end if end is not None else now
+        failed = params.get("returnFailHistory", "false") == "true"
+        rows = [
+            r
+            for r in self._windowed(self.account.sub_transfers, lambda r: r["time"], start, end)
+            if r["type"] == direction and (failed or r["status"] != "FAILURE")
+        ]
+        rows.sort(key=lambda r: -r["time"])
+        return rows[:limit]
+
+    def _isolated_account(self, _: dict[str, str]) -> dict[str, Any]:
+        if not self.account.margin_used:
+            raise _Reject(400, -3003, "Margin account does not exist.")
+        return {
+            "assets": [dict(row) for row in self.account.isolated],
+            "totalAssetOfBtc": "0.00000000",
+            "totalLiabilityOfBtc": "0.00000000",
+            "totalNetAssetOfBtc": "0.00000000",
+        }

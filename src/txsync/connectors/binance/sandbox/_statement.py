@@ -232,6 +232,24 @@ def _category_rows(acc: ScenarioAccount) -> Iterator[StatementRow]:
         sign = 1 if row["type"] in ("borrowIn", "collateralReturn") else -1
         name = _LOANS[row["type"]]
         yield StatementRow(_at_ms(row["timestamp"]), "Spot", name, row["asset"], sign * _d(row["amount"]))
+    wallets = {"MAIN": "Spot", "FUNDING": "Funding", "MARGIN": _MARGIN}
+    names = {
+        "FUNDING": "Transfer Between Main and Funding Wallet",
+        "MARGIN": "Transfer Between Main Account/Futures and Margin Account",
+    }
+    for row in acc.universal_transfers:
+        source, _, target = row["type"].partition("_")
+        if row["status"] == "CONFIRMED" and {source, target} <= set(wallets):  # futures, options: above
+            at, amount = _at_ms(row["timestamp"]), _d(row["amount"])
+            name = names[target if source == "MAIN" else source]
+            yield StatementRow(at, wallets[source], name, row["asset"], -amount)
+            yield StatementRow(at, wallets[target], name, row["asset"], amount)
+    for row in acc.sub_transfers:
+        if row["status"] == "SUCCESS":
+            sign = 1 if row["type"] == 1 else -1
+            yield StatementRow(
+                _at_ms(row["time"]), "Spot", "Sub-account Transfer", row["asset"], sign * _d(row["qty"])
+            )
     for row in acc.auto_invest:
         if row["transactionStatus"] == "SUCCESS":
             at = _at_ms(row["transactionDateTime"])
