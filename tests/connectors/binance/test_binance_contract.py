@@ -45,6 +45,7 @@ class TestBinanceContract(ConnectorContract):
             "spot_rebates": "rebates",
             "option_bills": "option_bills",
             "sub_account_transfers": "sub_transfers",
+            "isolated_margin_interest": "isolated_interest",
         }
         counts = {
             stream: len(getattr(account, lists.get(stream, stream)))
@@ -52,8 +53,9 @@ class TestBinanceContract(ConnectorContract):
                            "dividends", "earn_flexible", "earn_locked", "liquidity_swaps", "futures_income",
                            "margin_interest", "coin_futures_income", "pay", "p2p", "eth_staking",
                            "spot_rebates", "loans", "auto_invest", "option_bills", "universal_transfers",
-                           "sub_account_transfers")
+                           "sub_account_transfers", "isolated_margin_interest")
         }
         counts["trades"] = sum(len(rows) for rows in account.trades.values())
         counts["margin_trades"] = sum(len(rows) for rows in account.margin_trades.values())
+        counts["isolated_margin_trades"] = sum(len(rows) for rows in account.isolated_trades.values())
         return counts

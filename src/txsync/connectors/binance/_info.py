@@ -217,6 +217,14 @@ INFO = ConnectorInfo(
             name="margin_interest", description="Cross margin interest (when the account uses margin)"
         ),
         StreamInfo(
+            name="isolated_margin_interest",
+            description="Isolated margin interest, per isolated pair (/sapi/v1/margin/interestHistory)",
+        ),
+        StreamInfo(
+            name="isolated_margin_trades",
+            description="Isolated margin trades, per isolated pair (/sapi/v1/margin/myTrades)",
+        ),
+        StreamInfo(
             name="trades", description="Spot trades (/api/v3/myTrades), pairs discovered from the rest"
         ),
         StreamInfo(name="margin_trades", description="Cross margin trades (when the account uses margin)"),

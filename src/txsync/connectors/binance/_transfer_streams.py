@@ -95,9 +95,13 @@ class UniversalTransfersStream(_GuardedStream):
         return Partitioned([(name, self.part(name)) for name in self.parts()])
 
     def cursor_from_time(self, since: datetime) -> Cursor:
-        """Every part from ``since``."""
+        """Every part from ``since`` (``"*"``: the position of the isolated pairs' parts, not known
+        before the sync reads them)."""
         start = to_ms(max(since, self.origin()))
-        return {"p": {name: {"start": start} for name in self.parts()}, "assets": []}
+        return {
+            "p": {"*": {"start": start}, **{name: {"start": start} for name in self.parts()}},
+            "assets": [],
+        }
 
     async def steps(self, inner: Cursor) -> AsyncIterator[tuple[list[RawRecord], Cursor, str]]:
         """The isolated pairs first; a part whose position fell out of the 6 months served (the
@@ -106,6 +110,9 @@ class UniversalTransfersStream(_GuardedStream):
         if isinstance(inner, dict):
             floor = to_ms(self.origin())
             inner = dict(inner)
+            if isinstance(inner.get("*"), dict):
+                for name in self.parts():
+                    inner.setdefault(name, dict(inner["*"]))
             for name, position in list(inner.items()):
                 if (
                     isinstance(position, dict)

@@ -27,6 +27,7 @@ from ._category_streams import (
 from ._discovery import KNOWN_DELISTED, AssetTally, Symbol
 from ._errors import MarginUnavailableError
 from ._info import INFO
+from ._isolated import IsolatedMarginInterestStream, IsolatedMarginTradesStream, isolated_side
 from ._options import Options
 from ._streams import (
     ConvertStream,
@@ -44,6 +45,7 @@ from ._streams import (
 )
 from ._trades import MarginTradesStream, TradesStream
 from ._transfer_streams import SubAccountTransfersStream, UniversalTransfersStream
+from ._transfers import isolated_wallet
 
 __all__ = ["Binance"]
 
@@ -189,6 +191,21 @@ class Binance(Connector):
                 result.append(Balance(asset=_asset_of(row), amount=net, wallet="margin"))
         return result
 
+    async def _isolated_balances(self) -> list[Balance]:
+        """Each isolated pair's two assets (``netAsset``), in the pair's own wallet."""
+        result = []
+        for row in await self.isolated_accounts():
+            fields = Fields(row, stream="isolated_account")
+            symbol = fields.asset("symbol")
+            for name in ("baseAsset", "quoteAsset"):
+                side = isolated_side(fields.named(symbol), name)
+                net = _amount(side.data, "netAsset")
+                if net:
+                    result.append(
+                        Balance(asset=side.asset("asset"), amount=net, wallet=isolated_wallet(symbol))
+                    )
+        return result
+
     async def _futures(self) -> list[Balance]:
         try:
             body = await self.api.signed("/fapi/v2/balance")
@@ -218,12 +235,14 @@ class Binance(Connector):
         return result
 
     async def balances(self) -> Sequence[Balance]:
-        """Spot, funding, cross margin (net), USD-M and COIN-M futures wallets."""
+        """Spot, funding, cross margin (net), each isolated margin pair (net), USD-M and COIN-M
+        futures wallets."""
         spot, funding = await self._spot(), await self._funding()
         return [
             *spot,
             *funding,
             *await self._margin_balances(),
+            *await self._isolated_balances(),
             *await self._futures(),
             *await self._coin_futures(),
         ]
@@ -233,7 +252,13 @@ class Binance(Connector):
         per connector instance (one sync)."""
         if self._residual is None:
             totals: dict[str, Decimal] = {}
-            for balance in [*await self._spot(), *await self._funding(), *await self._margin_balances()]:
+            wallets = [
+                *await self._spot(),
+                *await self._funding(),
+                *await self._margin_balances(),
+                *await self._isolated_balances(),
+            ]
+            for balance in wallets:
                 totals[balance.asset] = totals.get(balance.asset, _ZERO) + balance.amount
             self._residual = totals
         return dict(self._residual)
@@ -355,6 +380,8 @@ class Binance(Connector):
             UniversalTransfersStream(self),
             SubAccountTransfersStream(self),
             MarginInterestStream(self),
+            IsolatedMarginInterestStream(self),
+            IsolatedMarginTradesStream(self),
             MarginTradesStream(self),
             TradesStream(self),
         ]

@@ -3,9 +3,12 @@ deterministically from a seed by simulating the account's wallets (nothing goes 
 
 Simplifications, all consistent with the balances the sandbox reports: Simple Earn rewards,
 dividends, converts, dust, swaps and fiat land in the spot wallet; the cross margin account was
-emptied back to spot (its net result is in the spot balance, its transfers are not served, as on
-Binance where they are not in the streams synced); USD-M futures activity lies within the last 3
-months, funded by a transfer that ``/fapi/v1/income`` shows.
+emptied back to spot (its net result is in the spot balance; only the universal transfers of the
+last 6 months are served, as on Binance, so its older moves are not); USD-M futures activity lies
+within the last 3 months, funded by a transfer that ``/fapi/v1/income`` (and
+``/sapi/v1/asset/transfer``) shows; one isolated margin pair (BTCUSDT) is funded from cross
+margin, trades, pays interest and is emptied back; the account is a sub-account (its transfers
+from the master and to a sibling are served).
 """
 
 from __future__ import annotations
@@ -152,6 +155,8 @@ class ScenarioAccount:
     sub_transfers: list[dict[str, Any]] = field(default_factory=list)
     #: ``/sapi/v1/margin/isolated/account`` ``assets[]`` rows (one per isolated pair).
     isolated: list[dict[str, Any]] = field(default_factory=list)
+    isolated_trades: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    isolated_interest: list[dict[str, Any]] = field(default_factory=list)
     spot: dict[str, Decimal] = field(default_factory=dict)
     funding: dict[str, Decimal] = field(default_factory=dict)
     futures: dict[str, Decimal] = field(default_factory=dict)
@@ -181,7 +186,13 @@ class _Generator:
         }
         self.listing = generate_listing(scenario.seed, scenario.listed, fixed=fixed)
         self.acc = ScenarioAccount(scenario=scenario, listing=self.listing)
-        self.wallets: dict[str, dict[str, Decimal]] = {"spot": {}, "funding": {}, "margin": {}, "futures": {}}
+        self.wallets: dict[str, dict[str, Decimal]] = {
+            "spot": {},
+            "funding": {},
+            "margin": {},
+            "futures": {},
+            "isolated": {},
+        }
         self.events: list[tuple[int, int, Any]] = []
         self.seq = 0
         self.order_id = 5_000_000
@@ -213,9 +224,16 @@ class _Generator:
         )
 
     def universal(
-        self, when: datetime, kind: str, asset: str, amount: Decimal, status: str = "CONFIRMED"
+        self,
+        when: datetime,
+        kind: str,
+        asset: str,
+        amount: Decimal,
+        status: str = "CONFIRMED",
+        **symbols: str,
     ) -> None:
-        """Record a universal transfer row (``/sapi/v1/asset/transfer``); the caller moves the wallets."""
+        """Record a universal transfer row (``/sapi/v1/asset/transfer``); the caller moves the
+        wallets. ``fromSymbol``/``toSymbol`` (isolated pairs) are what the server filters on."""
         self.acc.universal_transfers.append(
             {
                 "asset": asset,
@@ -224,6 +242,7 @@ class _Generator:
                 "status": status,
                 "tranId": 13_526_853_623 + 7 * len(self.acc.universal_transfers),
                 "timestamp": _ms(when),
+                **symbols,
             }
         )
 
@@ -1079,6 +1098,9 @@ class _Generator:
 
             later(when, move)
 
+        # isolated margin BTCUSDT: USDT in from cross margin, a buy, interest, a sell, all back out
+        self.plan_isolated(ago)
+
         # sub-account transfers: in from the master, out to another sub-account, a failed one
         subs = (
             (ago(70), 1, "USDT", Decimal(200), "SUCCESS", "master", "master@example.com"),
@@ -1313,6 +1335,100 @@ class _Generator:
                     self.move("BTC", Decimal("0.00078"))
 
             later(when, invest)
+
+    def plan_isolated(self, ago: Any) -> None:
+        """One isolated pair, funded from cross margin and emptied back to it."""
+        symbol, wallet = "BTCUSDT", "isolated"
+
+        def fund() -> None:
+            self.universal(ago(100), "MARGIN_ISOLATEDMARGIN", "USDT", Decimal(500), toSymbol=symbol)
+            self.move("USDT", Decimal(-500), "margin")
+            self.move("USDT", Decimal(500), wallet)
+
+        def trade(n: int, when: datetime, buy: bool, qty: Decimal, price: Decimal) -> Any:
+            def apply() -> None:
+                quote_qty = _q(qty * price)
+                fee = _q(qty / 1000) if buy else _q(quote_qty / 1000)
+                self.acc.isolated_trades.setdefault(symbol, []).append(
+                    {
+                        "symbol": symbol,
+                        "id": 88_000 + 5 * n,
+                        "orderId": 9_100_000 + n,
+                        "price": _s(price),
+                        "qty": _s(qty),
+                        "quoteQty": _s(quote_qty),
+                        "commission": _s(fee),
+                        "commissionAsset": "BTC" if buy else "USDT",
+                        "time": _ms(when),
+                        "isBuyer": buy,
+                        "isMaker": False,
+                        "isBestMatch": True,
+                        "isIsolated": True,
+                    }
+                )
+                sign = 1 if buy else -1
+                self.move("BTC", sign * qty, wallet)
+                self.move("USDT", -sign * quote_qty, wallet)
+                self.move("BTC" if buy else "USDT", -fee, wallet)
+
+            return apply
+
+        def interest() -> None:
+            self.acc.isolated_interest.append(
+                {
+                    "txId": 1352286576452999001,
+                    "interestAccuredTime": _ms(ago(95)),
+                    "asset": "USDT",
+                    "rawAsset": "USDT",
+                    "principal": "200",
+                    "interest": "0.15",
+                    "interestRate": "0.00075",
+                    "type": "ON_BORROW",
+                    "isolatedSymbol": symbol,
+                }
+            )
+            self.move("USDT", Decimal("-0.15"), wallet)
+
+        def empty() -> None:
+            for asset, amount in sorted(self.wallets[wallet].items()):
+                if amount:
+                    self.universal(ago(90), "ISOLATEDMARGIN_MARGIN", asset, amount, fromSymbol=symbol)
+                    self.move(asset, -amount, wallet)
+                    self.move(asset, amount, "margin")
+            zero = "0.00000000"
+            side = {
+                "borrowEnabled": True,
+                "borrowed": zero,
+                "free": zero,
+                "interest": zero,
+                "locked": zero,
+                "netAsset": zero,
+                "netAssetOfBtc": zero,
+                "repayEnabled": True,
+                "totalAsset": zero,
+            }
+            self.acc.isolated = [
+                {
+                    "baseAsset": dict(side, asset="BTC"),
+                    "quoteAsset": dict(side, asset="USDT"),
+                    "symbol": symbol,
+                    "isolatedCreated": True,
+                    "enabled": True,
+                    "marginLevel": "999.00000000",
+                    "marginLevelStatus": "EXCESSIVE",
+                    "marginRatio": "5.00000000",
+                    "indexPrice": "30000.00000000",
+                    "liquidatePrice": zero,
+                    "liquidateRate": zero,
+                    "tradeEnabled": True,
+                }
+            ]
+
+        self.at(ago(100), fund)
+        self.at(ago(99), trade(0, ago(99), True, Decimal("0.01"), Decimal(30000)))
+        self.at(ago(95), interest)
+        self.at(ago(92), trade(1, ago(92), False, Decimal("0.00999"), Decimal(30500)))
+        self.at(ago(90), empty)
 
     def finish(self) -> None:
         spot = dict(self.wallets["spot"])

@@ -634,7 +634,12 @@ class BinanceSandbox:
 
     def _margin_trades(self, params: dict[str, str]) -> list[dict[str, Any]]:
         symbol, limit = self._symbol_and_limit(params)
-        rows = self.account.margin_trades.get(symbol, [])
+        if params.get("isIsolated", "FALSE") == "TRUE":
+            if symbol not in {row["symbol"] for row in self.account.isolated}:
+                raise _Reject(400, -11001, "Isolated margin account does not exist.")
+            rows = self.account.isolated_trades.get(symbol, [])
+        else:
+            rows = self.account.margin_trades.get(symbol, [])
         from_id = _int(params, "fromId")
         if from_id is not None:
             rows = [r for r in rows if r["id"] >= from_id]
@@ -647,12 +652,12 @@ class BinanceSandbox:
             raise _Reject(400, -1130, "Invalid data sent for a parameter: size.")
         archived = params.get("archived") == "true"
         cutoff = self.server_ms() - 180 * _DAY_MS
+        isolated = params.get("isolatedSymbol", "")
+        source = self.account.isolated_interest if isolated else self.account.margin_interest
         rows = [
             r
-            for r in self._windowed(
-                self.account.margin_interest, lambda r: r["interestAccuredTime"], start, end
-            )
-            if (r["interestAccuredTime"] < cutoff) == archived
+            for r in self._windowed(source, lambda r: r["interestAccuredTime"], start, end)
+            if (r["interestAccuredTime"] < cutoff) == archived and r["isolatedSymbol"] == isolated
         ]
         rows.sort(key=lambda r: -r["interestAccuredTime"])
         return {"rows": rows[(current - 1) * size : current * size], "total": len(rows)}

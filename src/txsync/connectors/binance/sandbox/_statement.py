@@ -50,6 +50,7 @@ _SELL_NAMES = {
 _DUST = "Small assets exchange BNB"
 _FUTURES = "USDT-Futures"
 _MARGIN = "Cross Margin"
+_ISOLATED = "Isolated Margin"
 _COIN_FUTURES = "COIN-M Futures"
 _OPTIONS = "Options"
 _LOANS = {
@@ -113,6 +114,13 @@ def _events(acc: ScenarioAccount) -> Iterator[StatementRow]:
         base, quote = _pair(acc, symbol)
         for row in acc.trades[symbol]:
             yield from _trade_rows(row, base, quote, "Spot")
+    for symbol in sorted(acc.isolated_trades):
+        base, quote = _pair(acc, symbol)
+        for row in acc.isolated_trades[symbol]:
+            yield from _trade_rows(row, base, quote, _ISOLATED)
+    for row in acc.isolated_interest:
+        at = _at_ms(row["interestAccuredTime"])
+        yield StatementRow(at, _ISOLATED, "Isolated Margin Repayment", row["asset"], -_d(row["interest"]))
     for symbol in sorted(acc.margin_trades):
         base, quote = _pair(acc, symbol)
         for row in acc.margin_trades[symbol]:
@@ -239,6 +247,12 @@ def _category_rows(acc: ScenarioAccount) -> Iterator[StatementRow]:
     }
     for row in acc.universal_transfers:
         source, _, target = row["type"].partition("_")
+        if row["status"] == "CONFIRMED" and "ISOLATEDMARGIN" in (source, target):
+            at, amount = _at_ms(row["timestamp"]), _d(row["amount"])
+            sign = 1 if target == "ISOLATEDMARGIN" else -1
+            yield StatementRow(at, _MARGIN, "Isolated Margin Transfer", row["asset"], -sign * amount)
+            yield StatementRow(at, _ISOLATED, "Isolated Margin Transfer", row["asset"], sign * amount)
+            continue
         if row["status"] == "CONFIRMED" and {source, target} <= set(wallets):  # futures, options: above
             at, amount = _at_ms(row["timestamp"]), _d(row["amount"])
             name = names[target if source == "MAIN" else source]
