@@ -263,7 +263,7 @@ def test_a_key_refused_a_product_notes_its_gap_and_the_sync_stays_ok() -> None:
 def test_always_applicable_gaps_are_in_every_report() -> None:
     _, _, report = _sync(ScenarioAccount.generate(Scenario.small()))
     always = {gap.gap_id for gap in report.coverage_gaps if gap.always}
-    assert always == {"launchpad", "pos_savings", "card", "mining"}
+    assert always == {"launchpad", "pos_savings", "card"}
     assert all(gap.remedy for gap in report.coverage_gaps)
 
 
@@ -328,3 +328,22 @@ def test_coin_m_wallet_is_reported_with_the_balances() -> None:
     ]
     refused = asyncio.run(balances(_Refusing(account=account, enforce_limits=False)))
     assert not [b for b in refused if b.wallet == "futures:coinm"]
+
+
+def test_options_wallet_is_reported_with_the_balances() -> None:
+    from connectors.binance.test_binance_auth import _context
+
+    account = ScenarioAccount.generate(Scenario.small())
+    account.options = {"USDT": Decimal("12.5")}
+
+    async def balances(sandbox: BinanceSandbox) -> list[Any]:
+        async with Binance(_context(sandbox.transport())) as connector:
+            return list(await connector.balances())
+
+    reported = asyncio.run(balances(BinanceSandbox(account=account, enforce_limits=False)))
+    assert [(b.asset, b.amount) for b in reported if b.wallet == "options"] == [("USDT", Decimal("12.5"))]
+    refused = asyncio.run(balances(_Refusing(account=account, enforce_limits=False)))  # -2015 on eapi
+    assert not [b for b in refused if b.wallet == "options"]
+    account.options = {}  # an emptied wallet: a zero row, nothing reported
+    emptied = asyncio.run(balances(BinanceSandbox(account=account, enforce_limits=False)))
+    assert not [b for b in emptied if b.wallet == "options"]

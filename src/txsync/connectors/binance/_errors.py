@@ -47,10 +47,12 @@ class MarginUnavailableError(BadRequestError):
 
 
 def _code(body: Any) -> int | None:
+    """The Binance error code of an answer: a negative integer (the mining endpoints answer
+    ``"code": 0`` on success, the fiat ones ``"code": "000000"``)."""
     if isinstance(body, dict):
         code = body.get("code")
         if isinstance(code, int) and not isinstance(code, bool):
-            return code
+            return code if code < 0 else None
         if isinstance(code, str) and code.lstrip("-").isdigit() and code.startswith("-"):
             return int(code)
     return None

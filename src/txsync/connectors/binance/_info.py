@@ -106,13 +106,15 @@ GAPS: tuple[CoverageGap, ...] = (
     ),
     CoverageGap(
         id="mining",
-        title="Pool mining",
+        title="Pool mining without the mining account names",
         description=(
-            "Binance Pool earnings (/sapi/v1/mining/payment/list) are served only for a mining account "
-            "name the key cannot list: they are not synced."
+            "Binance Pool earnings (/sapi/v1/mining/payment/list) are served only for a mining "
+            "account name and algorithm the key cannot list: noted when the connection's "
+            "mining_accounts option names none. Extra bonuses (/sapi/v1/mining/payment/other) are "
+            "not synced."
         ),
-        remedy=STATEMENT_REMEDY,
-        always=True,
+        remedy="Set the connection option mining_accounts to your Binance Pool account names "
+        '(["name"] or ["name/algo"], algo sha256 by default). ' + STATEMENT_REMEDY,
     ),
     CoverageGap(
         id="vanilla_options",
@@ -209,6 +211,7 @@ INFO = ConnectorInfo(
             name="universal_transfers",
             description="Transfers between the account's wallets (/sapi/v1/asset/transfer), 6 months",
         ),
+        StreamInfo(name="mining", description="Binance Pool earnings of the mining_accounts option"),
         StreamInfo(
             name="sub_account_transfers",
             description="Transfers to/from the master and other sub-accounts (a sub-account's key)",

@@ -85,6 +85,8 @@ WEIGHTS: dict[str, EndpointCost] = {
     "/dapi/v1/income": EndpointCost("dapi", 20),
     "/dapi/v1/balance": EndpointCost("dapi", 1),
     "/eapi/v1/bill": EndpointCost("eapi", 1),
+    "/eapi/v1/account": EndpointCost("eapi", 3),
+    "/sapi/v1/mining/payment/list": EndpointCost("sapi_ip", 5),
     "/sapi/v1/pay/transactions": EndpointCost("sapi_uid", 3000),
     "/sapi/v1/c2c/orderMatch/listUserOrderHistory": EndpointCost("sapi_ip", 1),
     "/sapi/v1/eth-staking/eth/history/stakingHistory": EndpointCost("sapi_ip", 150),

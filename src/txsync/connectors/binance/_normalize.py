@@ -829,9 +829,11 @@ def normalize_raws(stream: str, raws: Iterable[RawTransaction]) -> list[Normaliz
     if normalizer is None:  # the issue-18 categories build on this module's helpers
         from ._categories import CATEGORY_NORMALIZERS
         from ._isolated import ISOLATED_NORMALIZERS
+        from ._mining import MINING_NORMALIZERS
         from ._transfers import TRANSFER_NORMALIZERS
 
-        normalizer = {**CATEGORY_NORMALIZERS, **TRANSFER_NORMALIZERS, **ISOLATED_NORMALIZERS}[stream]
+        later = {**CATEGORY_NORMALIZERS, **TRANSFER_NORMALIZERS, **ISOLATED_NORMALIZERS, **MINING_NORMALIZERS}
+        normalizer = later[stream]
     out: list[NormalizedTransaction] = []
     for raw in raws:
         with record_errors(stream, raw.source_id):

@@ -47,6 +47,30 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     return number
 
 
+def _mining_accounts(value: Any) -> tuple[tuple[str, str], ...]:
+    """``mining_accounts`` as (name, algorithm) pairs."""
+    if value is None or value == "":
+        return ()
+    items = [value] if isinstance(value, (str, Mapping)) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigurationError("option mining_accounts must be a list of pool account names")
+    found: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            name, algo = str(item.get("name", "")), str(item.get("algo", "sha256"))
+        else:
+            name, _, algo = str(item).partition("/")
+            algo = algo or "sha256"
+        name, algo = name.strip(), algo.strip().lower()
+        if not name or len(name) > 64 or not name.isprintable() or "/" in name:
+            raise ConfigurationError(f"mining_accounts: {item!r} is not a pool account name")
+        if not algo.isalnum() or len(algo) > 20:
+            raise ConfigurationError(f"mining_accounts: {algo!r} is not a mining algorithm")
+        if (name, algo) not in found:
+            found.append((name, algo))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Options:
     """Parsed options (all optional):
@@ -63,6 +87,8 @@ class Options:
     * ``rate_limit`` - ``"on"`` (default): wait for Binance's budgets in real time; ``"simulated"``:
       the same accounting on a virtual clock that jumps instead of waiting (replaying recorded
       cassettes, where no server is there to protect); ``"off"``: no client-side limiting;
+    * ``mining_accounts`` - Binance Pool accounts whose earnings to read: ``["name", "name/algo",
+      {"name": ..., "algo": ...}]`` (``algo`` defaults to ``sha256``);
     * ``ip_label`` - names the egress IP whose budgets this connection shares (default ``"default"``);
     * ``base_url`` / ``futures_base_url`` / ``coin_futures_base_url`` / ``options_base_url`` - the
       API hosts (spot and SAPI, USD-M futures, COIN-M futures, European options).
@@ -78,6 +104,7 @@ class Options:
     trades_page_size: int = 1000
     rate_limit: str = "on"
     ip_label: str = "default"
+    mining_accounts: tuple[tuple[str, str], ...] = ()
     base_url: str = BINANCE_API
     futures_base_url: str = BINANCE_FAPI
     coin_futures_base_url: str = BINANCE_DAPI
@@ -110,6 +137,7 @@ class Options:
                 raise ConfigurationError(f"extra_pairs entries are BASE/QUOTE, not {item!r}")
             pairs.append((base, quote))
         return cls(
+            mining_accounts=_mining_accounts(options.get("mining_accounts")),
             origin=origin,
             earn_origin=max(earn, origin),
             recv_window=_int(options.get("recv_window", 5000), "recv_window", 1, 60000),

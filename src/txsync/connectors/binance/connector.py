@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from txsync.connector import Connector, ConnectorContext, Stream
-from txsync.errors import AuthError, BadResponseError, PermissionDeniedError
+from txsync.errors import AuthError, BadRequestError, BadResponseError, PermissionDeniedError
 from txsync.fields import Fields, clean_label
 from txsync.models import Balance, Permissions
 from txsync.models.values import exact
 
 from ._api import BinanceApi
+from ._categories import OPTIONS_WALLET
 from ._category_streams import (
     AutoInvestStream,
     CoinFuturesIncomeStream,
@@ -28,6 +29,7 @@ from ._discovery import KNOWN_DELISTED, AssetTally, Symbol
 from ._errors import MarginUnavailableError
 from ._info import INFO
 from ._isolated import IsolatedMarginInterestStream, IsolatedMarginTradesStream, isolated_side
+from ._mining import MiningStream
 from ._options import Options
 from ._streams import (
     ConvertStream,
@@ -63,6 +65,7 @@ TRADING_FLAGS = (
 _ZERO = Decimal(0)
 MARGIN_ACCOUNT = "/sapi/v1/margin/account"
 ISOLATED_ACCOUNT = "/sapi/v1/margin/isolated/account"
+OPTIONS_ACCOUNT = "/eapi/v1/account"
 
 
 def _any_right(required: Sequence[bool | None], optional: Sequence[bool | None] = ()) -> bool | None:
@@ -234,9 +237,26 @@ class Binance(Connector):
                 result.append(Balance(asset=_asset_of(row), amount=amount, wallet="futures:coinm"))
         return result
 
+    async def _options(self) -> list[Balance]:
+        """The options wallet (``/eapi/v1/account``, weight 3): ``marginBalance`` per asset (the
+        account balance ``option_bills`` moves; ``equity`` adds open positions' unrealized PnL)."""
+        try:
+            body = await self.api.signed(OPTIONS_ACCOUNT)
+        except (AuthError, PermissionDeniedError, BadRequestError):
+            return []  # a key (or an account) without options: no options wallet to report
+        rows = body.get("asset") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise BadResponseError("options account: expected asset[]", endpoint=OPTIONS_ACCOUNT)
+        result = []
+        for row in rows:
+            amount = _amount(row, "marginBalance")
+            if amount:
+                result.append(Balance(asset=_asset_of(row), amount=amount, wallet=OPTIONS_WALLET))
+        return result
+
     async def balances(self) -> Sequence[Balance]:
         """Spot, funding, cross margin (net), each isolated margin pair (net), USD-M and COIN-M
-        futures wallets."""
+        futures and options wallets."""
         spot, funding = await self._spot(), await self._funding()
         return [
             *spot,
@@ -245,6 +265,7 @@ class Binance(Connector):
             *await self._isolated_balances(),
             *await self._futures(),
             *await self._coin_futures(),
+            *await self._options(),
         ]
 
     async def residual_balances(self) -> dict[str, Decimal]:
@@ -379,6 +400,7 @@ class Binance(Connector):
             OptionBillsStream(self),
             UniversalTransfersStream(self),
             SubAccountTransfersStream(self),
+            MiningStream(self),
             MarginInterestStream(self),
             IsolatedMarginInterestStream(self),
             IsolatedMarginTradesStream(self),

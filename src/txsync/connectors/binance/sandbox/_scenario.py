@@ -161,6 +161,11 @@ class ScenarioAccount:
     funding: dict[str, Decimal] = field(default_factory=dict)
     futures: dict[str, Decimal] = field(default_factory=dict)
     coin_futures: dict[str, Decimal] = field(default_factory=dict)
+    #: Binance Pool earnings (``/sapi/v1/mining/payment/list`` rows with their ``userName`` and
+    #: ``algo``): none in the generated scenario (its connection names no mining account).
+    mining: list[dict[str, Any]] = field(default_factory=list)
+    #: The options wallet (``/eapi/v1/account``): emptied back to spot in the scenario.
+    options: dict[str, Decimal] = field(default_factory=dict)
     margin_used: bool = True
     #: Whether the account is a sub-account (its sub-account transfer history is served).
     sub_account: bool = True

@@ -79,6 +79,8 @@ _WEIGHTS: dict[str, tuple[str, int]] = {
     "/dapi/v1/income": ("dapi", 20),
     "/dapi/v1/balance": ("dapi", 1),
     "/eapi/v1/bill": ("eapi", 1),
+    "/eapi/v1/account": ("eapi", 3),
+    "/sapi/v1/mining/payment/list": ("sapi_ip", 5),
     "/sapi/v1/pay/transactions": ("sapi_uid", 3000),
     "/sapi/v1/c2c/orderMatch/listUserOrderHistory": ("sapi_ip", 1),
     "/sapi/v1/eth-staking/eth/history/stakingHistory": ("sapi_ip", 150),
@@ -347,6 +349,8 @@ class BinanceSandbox:
             "/dapi/v1/income": self._coin_income,
             "/dapi/v1/balance": self._coin_balance,
             "/eapi/v1/bill": self._option_bills,
+            "/eapi/v1/account": self._options_account,
+            "/sapi/v1/mining/payment/list": self._mining,
             "/sapi/v1/pay/transactions": self._pay,
             "/sapi/v1/c2c/orderMatch/listUserOrderHistory": self._p2p,
             "/sapi/v1/rebate/taxQuery": self._rebates,
@@ -736,6 +740,51 @@ class BinanceSandbox:
         if record is None:
             return rows[-limit:][::-1]  # the latest by default
         return [r for r in rows if r["id"] >= record][:limit]
+
+    def _options_account(self, _: dict[str, str]) -> dict[str, Any]:
+        held = self.account.options or {"USDT": Decimal(0)}
+        return {
+            "asset": [
+                {
+                    "asset": a,
+                    "marginBalance": f"{v:f}",
+                    "equity": f"{v:f}",
+                    "available": f"{v:f}",
+                    "locked": "0",
+                    "unrealizedPNL": "0",
+                }
+                for a, v in held.items()
+            ],
+            "greek": [],
+            "time": self.server_ms(),
+            "riskLevel": "NORMAL",
+        }
+
+    def _mining(self, params: dict[str, str]) -> dict[str, Any]:
+        for name in ("algo", "userName"):
+            if not params.get(name):
+                raise _Reject(
+                    400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+                )
+        page, size = _int(params, "pageIndex", 1) or 1, _int(params, "pageSize", 20) or 20
+        if not 10 <= size <= 200:
+            raise _Reject(400, -1130, "Invalid data sent for a parameter: pageSize.")
+        start, end = _int(params, "startDate"), _int(params, "endDate")
+        rows = [
+            {k: v for k, v in r.items() if k not in ("userName", "algo")}
+            for r in self.account.mining
+            if r["userName"] == params["userName"]
+            and r["algo"] == params["algo"]
+            and (start is None or r["time"] >= start)
+            and (end is None or r["time"] <= end)
+        ]
+        rows.sort(key=lambda r: (-r["time"], r["coinName"], r["type"]))
+        chunk = rows[(page - 1) * size : page * size]
+        return {
+            "code": 0,
+            "msg": "",
+            "data": {"accountProfits": chunk, "totalNum": len(rows), "pageSize": size},
+        }
 
     def _pay(self, params: dict[str, str]) -> dict[str, Any]:
         start, end = _span(params, 90 * _DAY_MS + 1)
