@@ -32,30 +32,30 @@ def test_the_main_job_syncs_the_account_and_its_statement_file(tmp_path: Path) -
     # what the API cannot return is named, with its remedy: the statement file
     assert "Trades in delisted pairs: BCCBNB, BCCBTC, BCCUSDT" in text and "statement" in text
     # the file fills it in the same account: 6 file-only events, the rest merged into the API's
-    assert _line(text, "statement") == ["statement", "3", "3495", "6", "1390", "0", "0", "0"]
+    assert _line(text, "statement") == ["statement", "3", "3516", "6", "1401", "0", "0", "0"]
     assert _line(text, "trades") == ["trades", "48", "1002", "1002", "0", "0", "60", "1200"]
-    assert "Transactions by kind (1404 in all)" in text
+    assert "Transactions by kind (1417 in all)" in text
     checks = [line.split()[-1] for line in text.splitlines() if line.split()[-1:] in (["ok"], ["MISMATCH"])]
     assert "MISMATCH" not in checks and checks.count("ok") >= 40
     # valued in EUR offline from the price cassette, which covers the whole account and its balances
     assert "Valuation in EUR (prices: price cassette binance_account.json.gz, offline)" in text
     # (BETH, an ETH staking reward, has no market in the price sandboxes: the one unpriceable)
-    assert "1404 transactions: 1403 valued, 0 pending, 1 unpriceable, 0 overridden" in text
+    assert "1417 transactions: 1416 valued, 0 pending, 1 unpriceable, 0 overridden" in text
     assert "were not in the cassette" not in text and "Balances' value at 2024-05-31 23:59 UTC" in text
     assert _value_line(text, "BTC")[-2:] == ["binance", "BTCEUR"]
     assert _value_line(text, "EUR")[1:3] == ["22835.77722129", "22,835.78"]
     assert _value_line(text, "BCC")[2] == "unpriceable"  # Binance's BCC means nothing after 2018: never 0
     again = run("demo", "--db", db)  # incremental: nothing new from either source
     assert again.code == 0, again.err
-    assert "Transactions by kind (1404 in all)" in again.out and "MISMATCH" not in again.out
+    assert "Transactions by kind (1417 in all)" in again.out and "MISMATCH" not in again.out
     assert _line(again.out, "trades")[3] == "0"
     assert "price requests: none (all in the cache)" in again.out  # the second pass fetches nothing
     full = run("--json", "demo", "--db", db, "--full")  # re-reads everything, changes nothing
     data = full.json()
-    assert full.code == 0 and data["ledger"]["transactions"] == 1404
+    assert full.code == 0 and data["ledger"]["transactions"] == 1417
     assert sum(s["new"] for r in data["reports"] for s in r["streams"]) == 0
     valuation = data["valuation"]
-    assert (valuation["valued"], valuation["pending"], valuation["unpriceable"]) == (1403, 0, 1)
+    assert (valuation["valued"], valuation["pending"], valuation["unpriceable"]) == (1416, 0, 1)
     assert valuation["report"]["requests"] == {} and valuation["not_in_cassette"] == 0
     assert valuation["balances_without_value"] == 3 and valuation["currency"] == "EUR"  # BCC, BETH, WBETH
     priced = [b for b in data["valuation"]["balances"] if b["value"] is not None]
@@ -66,7 +66,7 @@ def test_the_main_job_syncs_the_account_and_its_statement_file(tmp_path: Path) -
 def test_api_only_shows_what_the_api_misses(tmp_path: Path) -> None:
     result = run("demo", "--db", str(tmp_path / "api.sqlite3"), "--api-only", "--no-value")
     assert result.code == 1, result.err  # mismatched balances: the user has something to do
-    assert "Transactions by kind (1398 in all)" in result.out and "binance_statement" not in result.out
+    assert "Transactions by kind (1411 in all)" in result.out and "binance_statement" not in result.out
     assert {line.split()[0] for line in result.out.splitlines() if line.endswith("MISMATCH")} == {"BCC", "BNB",
                                                                                                   "BTC"}
 
@@ -118,7 +118,7 @@ def test_an_interrupted_demo_leaves_nothing_that_breaks_the_next_run(
     store.close()
     result = run("demo", "--db", str(db), "--no-value")
     assert result.code == 0, result.err
-    assert "Transactions by kind (1404 in all)" in result.out and "MISMATCH" not in result.out
+    assert "Transactions by kind (1417 in all)" in result.out and "MISMATCH" not in result.out
     store = SqliteStore(db)
     assert len(store.list_accounts()) == 1 and len(store.list_connections()) == 2
     store.close()
