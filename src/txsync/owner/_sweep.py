@@ -139,8 +139,9 @@ def sweep(
     """The dirty components of one asset's halves ``rows`` (read in time order from ``start``).
 
     ``ranges`` ``None``: everything is dirty. Reading stops once past ``end`` with no dirty component
-    open. ``edge(w, d)``: whether withdrawal half ``w`` and deposit half ``d`` are candidates (the
-    heuristic; hash groups join their members whatever the rule says: over-joining is harmless).
+    open. ``edge(w, d)``: whether withdrawal half ``w`` and deposit half ``d`` (at most ``pad`` apart)
+    are candidates; ``groups``: hashes shared by halves further apart, whose members are joined
+    whatever the rules say (over-joining is harmless: the solver splits what has no edge).
     ``stale_note``: called for a half that may not be linked but carries a note in a dirty range.
     Raises :class:`Truncated` when a dirty component may have edges before ``start``.
     """

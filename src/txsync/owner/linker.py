@@ -335,9 +335,12 @@ class Linker:
             return half.linkable and half.node not in manual_nodes
 
         def edge(w: Half, d: Half) -> bool:
-            return (w.tx_id, d.tx_id) not in forbidden and self._heuristic_ok(w, d)
+            if (w.tx_id, d.tx_id) in forbidden:
+                return False
+            return self._hash_match(w, d) is not None or self._heuristic_ok(w, d)
 
-        groups = store.hash_groups(owner_id, asset_key)
+        # Hash pairs within one window are edges the sweep finds; only those further apart are held.
+        groups = store.hash_groups(owner_id, asset_key, wider_than=pad)
         solved: dict[Node, int] = {}
         spans: list[tuple[int | None, int | None]] = (
             [(None, None)] if ranges is None else list(ranges.spans())

@@ -249,9 +249,10 @@ class OwnerTables:
                 return
             after = (int(rows[-1]["ts"]), str(rows[-1]["tx_id"]))
 
-    def hash_groups(self, owner_id: str, asset_key: str) -> dict[str, list[int]]:
+    def hash_groups(self, owner_id: str, asset_key: str, *, wider_than: int = 0) -> dict[str, list[int]]:
         """The on-chain hashes (``h:...``) and exchange transfer ids (``i:...``) that confirmed, not
-        deleted halves of one asset share in both directions, with the times of those halves."""
+        deleted halves of one asset share in both directions, with the times of those halves; only
+        those whose halves lie more than ``wider_than`` µs apart."""
         h = t.owner_halves
         found: dict[str, list[int]] = {}
         live = and_(
@@ -267,6 +268,7 @@ class OwnerTables:
                     .where(live, column.is_not(None))
                     .group_by(column)
                     .having(func.count(h.c.direction.distinct()) > 1)
+                    .having(func.max(h.c.ts) - func.min(h.c.ts) > wider_than)
                 )
                 rows = conn.execute(
                     select(column, h.c.ts).where(live, column.in_(shared)).order_by(column, h.c.ts)
