@@ -233,7 +233,6 @@ class Linker:
                 marks.count += 1
             self._mark_partners(owner_id, ids, marks)
 
-        links = {(x.withdrawal, x.asset_key): x for x in store.stored_links(owner_id)}
         decisions = store.link_decisions(owner_id)
         forbidden = {(d["withdrawal_id"], d["deposit_id"]) for d in decisions if d["decision"] == "unlink"}
 
@@ -241,12 +240,21 @@ class Linker:
             marks.add(x.asset_key, to_us(x.withdrawal_time))
             marks.add(x.asset_key, to_us(x.deposit_time))
 
-        # The user's links first: they take their halves out of automatic linking.
+        # The user's links first: they take their halves out of automatic linking. (Only the links of
+        # the user's decisions and the stored manual ones are read, never all the owner's links.)
         manual = self._manual_links(owner_id, decisions, None)
         manual_nodes: set[Node] = set()
         for link in manual:
             manual_nodes.update({(link.withdrawal, link.asset_key), (link.deposit, link.asset_key)})
         manual_keys = {(m.withdrawal, m.asset_key) for m in manual}
+        decided_ids = {str(d[k]) for d in decisions for k in ("withdrawal_id", "deposit_id")}
+        links = {
+            (x.withdrawal, x.asset_key): x
+            for x in [
+                *store.stored_links(owner_id, manual=True),
+                *store.stored_links(owner_id, tx_ids=decided_ids),
+            ]
+        }
         stale_manual = sorted(
             k for k, x in links.items() if x.method == LinkMethod.MANUAL and k not in manual_keys
         )
@@ -264,22 +272,12 @@ class Linker:
         if marks.ghost_keys:
             for h in store.halves_with_keys(owner_id, marks.ghost_keys):
                 marks.half(h)
-        per_asset: dict[str, list[TransferLink]] = defaultdict(list)
-        for x in links.values():
-            per_asset[x.asset_key].append(x)
 
         run.changed = marks.count
-        assets = (store.half_asset_keys(owner_id) | set(per_asset)) if full else set(marks.ranges)
+        assets = store.half_asset_keys(owner_id) if full else set(marks.ranges)
         for asset_key in sorted(assets):
             self._link_asset(
-                owner_id,
-                asset_key,
-                None if full else marks.of(asset_key),
-                pad,
-                forbidden,
-                manual_nodes,
-                per_asset.get(asset_key, []),
-                run,
+                owner_id, asset_key, None if full else marks.of(asset_key), pad, forbidden, manual_nodes, run
             )
         if stale_manual or changed_manual:
             store.write_links(stale_manual, changed_manual, to_us(self.clock()))
@@ -295,36 +293,45 @@ class Linker:
         pad: int,
         forbidden: set[tuple[str, str]],
         manual_nodes: set[Node],
-        links: Sequence[TransferLink],
         run: LinkRun,
     ) -> None:
         """Re-solve the components of one asset that hold a marked half (all of them with ``ranges``
-        ``None``), writing links and notes a batch at a time."""
+        ``None``), writing links and notes a batch at a time.
+
+        The automatic links with an end in a marked range go first (their ends may no longer be
+        linkable); then each batch of solved components drops the other links touching its halves and
+        writes its own. Only the links dropped are held (to count what really changed)."""
         store = self.store
-        old = {(x.withdrawal, x.asset_key): x for x in links if x.method != LinkMethod.MANUAL}
-        by_node: dict[Node, tuple[str, str]] = {}
-        for key, x in old.items():
-            by_node[key] = key
-            by_node[(x.deposit, x.asset_key)] = key
-        upfront = sorted(
-            key
-            for key, x in old.items()
-            if ranges is None or to_us(x.withdrawal_time) in ranges or to_us(x.deposit_time) in ranges
-        )
-        removed: set[tuple[str, str]] = set(upfront)
-        if upfront:
-            store.write_links(upfront, [], to_us(self.clock()))
-        added: dict[tuple[str, str], TransferLink] = {}
-        pending_remove: list[tuple[str, str]] = []
+        spans = None if ranges is None else ranges.spans()
+        previous: dict[tuple[str, str], TransferLink] = {}
+        for x in store.links_within(owner_id, asset_key, spans):
+            if x.method != LinkMethod.MANUAL:
+                previous[(x.withdrawal, x.asset_key)] = x
+        if previous:
+            store.write_links(sorted(previous), [], to_us(self.clock()))
+        kept = 0
+        batch: list[Component] = []
         pending_add: list[TransferLink] = []
         pending_notes: dict[Node, str | None] = {}
 
         def flush() -> None:
-            if pending_remove or pending_add:
-                store.write_links(pending_remove, pending_add, to_us(self.clock()))
+            nonlocal kept
+            tx_ids = {h.tx_id for comp in batch for h in comp.halves}
+            remove = []
+            for x in store.stored_links(owner_id, tx_ids=tx_ids, asset_key=asset_key) if tx_ids else []:
+                key = (x.withdrawal, x.asset_key)
+                if x.method != LinkMethod.MANUAL and key not in previous:
+                    previous[key] = x
+                    remove.append(key)
+            for x in pending_add:
+                if previous.get((x.withdrawal, x.asset_key)) == x:
+                    kept += 1
+            if remove or pending_add:
+                store.write_links(remove, pending_add, to_us(self.clock()))
             if pending_notes:
                 store.set_half_notes(pending_notes)
-            pending_remove.clear()
+            run.links_added += len(pending_add)
+            batch.clear()
             pending_add.clear()
             pending_notes.clear()
 
@@ -342,10 +349,7 @@ class Linker:
         # Hash pairs within one window are edges the sweep finds; only those further apart are held.
         groups = store.hash_groups(owner_id, asset_key, wider_than=pad)
         solved: dict[Node, int] = {}
-        spans: list[tuple[int | None, int | None]] = (
-            [(None, None)] if ranges is None else list(ranges.spans())
-        )
-        for lo, hi in spans:
+        for lo, hi in spans if spans is not None else [(None, None)]:
             start = None if lo is None else lo - pad
             back = pad
             while True:
@@ -369,19 +373,9 @@ class Linker:
                         if len(solved) > _PAGE * 4:  # forget what the sweep has left well behind
                             horizon = last - 4 * pad
                             solved = {k: v for k, v in solved.items() if v >= horizon}
-                        self._solve_component(
-                            owner_id,
-                            comp,
-                            forbidden,
-                            by_node,
-                            removed,
-                            added,
-                            pending_remove,
-                            pending_add,
-                            pending_notes,
-                            run,
-                        )
-                        if len(pending_add) + len(pending_notes) + len(pending_remove) >= _PAGE:
+                        self._solve_component(owner_id, comp, forbidden, pending_add, pending_notes, run)
+                        batch.append(comp)
+                        if len(pending_add) + len(pending_notes) + len(batch) >= _PAGE:
                             flush()
                     break
                 except Truncated as exc:
@@ -389,29 +383,20 @@ class Linker:
                     start = min(exc.start, start - back)
                     back *= 2
         flush()
-        run.links_added += sum(1 for k, x in added.items() if old.get(k) != x)
-        run.links_removed += sum(1 for k in removed if k in old and added.get(k) != old[k])
+        run.links_added -= kept
+        run.links_removed += len(previous) - kept
 
     def _solve_component(
         self,
         owner_id: str,
         comp: Component,
         forbidden: set[tuple[str, str]],
-        by_node: dict[Node, tuple[str, str]],
-        removed: set[tuple[str, str]],
-        added: dict[tuple[str, str], TransferLink],
-        pending_remove: list[tuple[str, str]],
         pending_add: list[TransferLink],
         pending_notes: dict[Node, str | None],
         run: LinkRun,
     ) -> None:
         current = {h.node: h for h in comp.halves}
         run.examined += len(current)
-        for node in current:
-            key = by_node.get(node)
-            if key is not None and key not in removed:
-                removed.add(key)
-                pending_remove.append(key)
         if len(current) == 1:
             run.components += 1
             ((node, note),) = comp.notes.items()
@@ -423,8 +408,6 @@ class Linker:
         run.components += self._count_components(affected, graph.adjacency)
         links, notes, ties = self._solve(owner_id, affected, graph, current)
         run.ties += ties
-        for x in links:
-            added[(x.withdrawal, x.asset_key)] = x
         pending_add.extend(links)
         for node, note in notes.items():
             if comp.notes.get(node) != note:

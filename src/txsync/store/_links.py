@@ -67,6 +67,32 @@ def _half_row(row: Any) -> tuple[Half, str | None]:
     return half, row["note"]
 
 
+def _link_row(row: Any) -> TransferLink:
+    from txsync.owner.models import LinkMethod, TransferLink
+
+    return TransferLink(
+        withdrawal=row["withdrawal_id"],
+        deposit=row["deposit_id"],
+        owner_id=row["owner_id"],
+        withdrawal_account=row["withdrawal_account"],
+        deposit_account=row["deposit_account"],
+        asset=row["asset"],
+        deposit_asset=row["deposit_asset"],
+        asset_key=row["asset_key"],
+        method=LinkMethod(row["method"]),
+        matched_on=row["matched_on"],
+        confidence=Decimal(row["confidence"]),
+        sent=Decimal(row["sent"]),
+        received=Decimal(row["received"]),
+        declared_fee=Decimal(row["declared_fee"]),
+        fee=Decimal(row["fee"]),
+        fee_leg=Decimal(row["fee_leg"]),
+        flags=tuple(jsonutil.loads(row["flags"])),
+        withdrawal_time=from_us(row["withdrawal_ts"]),
+        deposit_time=from_us(row["deposit_ts"]),
+    )
+
+
 class OwnerTables:
     """Owner-layer storage on the store's SQL engine (a mixin of :class:`~txsync.store.SqlStore`)."""
 
@@ -455,16 +481,18 @@ class OwnerTables:
         *,
         tx_ids: Iterable[str] | None = None,
         asset_key: str | None = None,
+        manual: bool = False,
     ) -> list[TransferLink]:
-        """Links of an owner (or touching some transactions, or of one asset), in withdrawal time order."""
-        from txsync.owner.models import LinkMethod, TransferLink
-
+        """Links of an owner (or touching some transactions, or of one asset, or the user's own), in
+        withdrawal time order."""
         lk = t.owner_links
         queries = [select(lk)]
         if owner_id is not None:
             queries = [q.where(lk.c.owner_id == owner_id) for q in queries]
         if asset_key is not None:
             queries = [q.where(lk.c.asset_key == asset_key) for q in queries]
+        if manual:
+            queries = [q.where(lk.c.method == "manual") for q in queries]
         if tx_ids is not None:
             ids = sorted(set(tx_ids))
             if not ids:
@@ -478,28 +506,32 @@ class OwnerTables:
         with self._read() as conn:
             for q in queries:
                 for row in conn.execute(q).mappings():
-                    found[(row["withdrawal_id"], row["asset_key"])] = TransferLink(
-                        withdrawal=row["withdrawal_id"],
-                        deposit=row["deposit_id"],
-                        owner_id=row["owner_id"],
-                        withdrawal_account=row["withdrawal_account"],
-                        deposit_account=row["deposit_account"],
-                        asset=row["asset"],
-                        deposit_asset=row["deposit_asset"],
-                        asset_key=row["asset_key"],
-                        method=LinkMethod(row["method"]),
-                        matched_on=row["matched_on"],
-                        confidence=Decimal(row["confidence"]),
-                        sent=Decimal(row["sent"]),
-                        received=Decimal(row["received"]),
-                        declared_fee=Decimal(row["declared_fee"]),
-                        fee=Decimal(row["fee"]),
-                        fee_leg=Decimal(row["fee_leg"]),
-                        flags=tuple(jsonutil.loads(row["flags"])),
-                        withdrawal_time=from_us(row["withdrawal_ts"]),
-                        deposit_time=from_us(row["deposit_ts"]),
-                    )
+                    found[(row["withdrawal_id"], row["asset_key"])] = _link_row(row)
         return sorted(found.values(), key=lambda x: (x.withdrawal_time, x.withdrawal, x.asset_key))
+
+    def links_within(
+        self, owner_id: str, asset_key: str, spans: Sequence[tuple[int, int]] | None
+    ) -> Iterator[TransferLink]:
+        """The links of one asset of an owner with an end (withdrawal or deposit time, µs) inside one
+        of ``spans`` (every link of the asset when ``None``)."""
+        lk = t.owner_links
+        base = select(lk).where(lk.c.owner_id == owner_id, lk.c.asset_key == asset_key)
+        if spans is None:
+            queries = [base]
+        else:
+            queries = [
+                base.where(lk.c.withdrawal_ts.between(lo, hi) | lk.c.deposit_ts.between(lo, hi))
+                for lo, hi in spans
+            ]
+        seen: set[tuple[str, str]] = set()
+        for query in queries:
+            with self._read() as conn:
+                rows = conn.execute(query).mappings().all()
+            for row in rows:
+                key = (row["withdrawal_id"], row["asset_key"])
+                if key not in seen:
+                    seen.add(key)
+                    yield _link_row(row)
 
     def write_links(
         self, remove: Sequence[tuple[str, str]], add: Sequence[TransferLink], now_us: int
