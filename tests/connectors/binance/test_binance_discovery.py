@@ -120,6 +120,39 @@ def test_a_sold_out_asset_is_found_in_default_mode() -> None:
     assert planner.next_round() == [] and planner.unexplained() == {}
 
 
+def test_unexplained_hubs_are_swept_one_at_a_time_the_smallest_first() -> None:
+    """Z bought and sold back against ETH with its commissions paid in BNB: ETH and BNB are both
+    unexplained. ETH (fewer markets) is swept alone first; once Z's trades are found they settle
+    BNB too (the commissions), and none of BNB's markets is asked."""
+    symbols = [*market(), *(Symbol(f"{a}ETH", a, "ETH") for a in "ABCDEFGHIJ"), Symbol("ZETH", "Z", "ETH")]
+    symbols += [Symbol(f"Z{q}", "Z", q) for q in ("USDT", "BTC", "BNB", "EUR", "TRY")]
+    symbols += [Symbol(f"{a}BNB", a, "BNB") for a in "KLMNOPQRSTUVW"]  # BNB: more markets than ETH
+    planner = PairPlanner(symbols, {"ETH", "BNB"}, {"ETH": Decimal("0.2"), "BNB": Decimal("-0.001")})
+    first = planner.next_round()
+    assert first and all("ETH" in (s.base, s.quote) for s in first)  # the old planner mixed in BNB's
+    assert "ZETH" in {s.symbol for s in first}
+    planner.found({"ETH": Decimal("0.2"), "Z": Decimal(0), "BNB": Decimal("-0.001")})
+    assert planner.next_round() == [] and planner.unexplained() == {}
+
+
+def test_a_hub_sweep_moves_to_the_next_hub_once_the_first_is_exhausted() -> None:
+    """A hub whose markets are all asked and still unexplained hands over to the next one (in
+    thorough mode every hub's markets go together, as before)."""
+    symbols = [*market(), *(Symbol(f"{a}ETH", a, "ETH") for a in "ABCDEFGH")]  # 8: a hub
+    planner = PairPlanner(symbols, {"ETH", "BNB"}, {"ETH": Decimal("0.2"), "BNB": Decimal("-1")})
+    rounds = []
+    while batch := planner.next_round():
+        rounds.append({s.symbol for s in batch})
+    eth = {f"{a}ETH" for a in "ABCDEFGH"}
+    assert rounds[0] == eth and set().union(*rounds[1:]) == {
+        s.symbol for s in market() if "BNB" in (s.base, s.quote)
+    }
+    thorough = PairPlanner(
+        symbols, {"ETH", "BNB"}, {"ETH": Decimal("0.2"), "BNB": Decimal("-1")}, thorough=True
+    )
+    assert eth <= {s.symbol for s in thorough.next_round()}
+
+
 def test_a_delisted_pair_makes_its_coin_unreadable_not_the_hub() -> None:
     symbols = [*market(), Symbol("BCCBTC", "BCC", "BTC", "DELISTED")]
     planner = PairPlanner(symbols, {"BCC", "BTC"}, {"BCC": Decimal(-2), "BTC": Decimal(1)})

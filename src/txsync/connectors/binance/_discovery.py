@@ -227,6 +227,11 @@ class PairPlanner:
     def _open(self, asset: str) -> list[Symbol]:
         return [s for s in self.by_asset.get(asset, ()) if s.symbol not in self.asked]
 
+    def _sweepable(self, hub: str) -> list[Symbol]:
+        """The markets of ``hub`` not asked yet, except pairs removed from Binance (unreadable,
+        and no sign of a trade in them)."""
+        return [s for s in self._open(hub) if not (s.status == "DELISTED" and (s.base, s.quote) in _REMOVED)]
+
     def _live(self, asset: str) -> bool:
         return asset in self.candidates and (self.unsettled(asset) or asset in self.unreadable)
 
@@ -277,12 +282,15 @@ class PairPlanner:
             # (the markets of every such hub together, the most widely listed coins first: a coin
             # traded against one hub usually is against another, and each find settles both)
             spread: list[tuple[tuple[int, int, str], Symbol]] = []
-            for asset in (a for a in movers if a in self.hubs):
-                if not self.thorough and self.gap_explained(asset):
-                    continue
-                for sym in self._open(asset):
-                    if sym.status == "DELISTED" and (sym.base, sym.quote) in _REMOVED:
-                        continue  # removed from Binance: unreadable, and no sign of a trade
+            hubs = [a for a in movers if a in self.hubs and (self.thorough or not self.gap_explained(a))]
+            if not self.thorough:
+                # one hub at a time, the one with the fewest markets first: it is the cheapest to
+                # exhaust, and what its hidden pairs bring (their commissions, paid in another hub)
+                # may settle the other hubs without asking theirs
+                hubs = [a for a in hubs if self._sweepable(a)]
+                hubs = sorted(hubs, key=lambda a: (len(self.by_asset[a]), a))[:1]
+            for asset in hubs:
+                for sym in self._sweepable(asset):
                     spread.append((self._spread(sym, asset), sym))
             limit = width if self.thorough else min(width, 2 * ROUND_WIDTH)
             for _, sym in sorted(spread, key=lambda item: item[0]):
