@@ -18,6 +18,10 @@ only where the account's own data says a trade must be missing:
   settled or out of pairs. A non-hub asset that still does not settle then tries its pairs with
   non-candidate assets (cheap: a few markets each). The rounds end when nothing is left to ask; the
   set of candidates grows with each trade found, so they iterate until it stops growing.
+* **Hub sweep**: a hub still unexplained after the rounds hides an asset bought and sold back
+  entirely in one of its markets: its markets are asked, 8 a round, one hub at a time (the hub with
+  the fewest markets first, whose finds may settle the others through their commissions), unless a
+  pair that cannot be read (delisted) may account for its residual.
 
 The ``thorough`` mode also expands hubs to every market they quote (the literal "base or quote is
 a candidate" rule), which finds trades of assets bought and sold back entirely in one pair, at the
@@ -277,10 +281,9 @@ class PairPlanner:
                     picks.setdefault(pick.symbol, pick)
         if not picks:
             # a hub still unexplained hides an asset traded in one of its markets and never seen
-            # anywhere else (bought and sold back entirely): ask its markets, unless a pair that
-            # cannot be read (delisted) already accounts for it; thorough mode asks in any case
-            # (the markets of every such hub together, the most widely listed coins first: a coin
-            # traded against one hub usually is against another, and each find settles both)
+            # anywhere else (bought and sold back entirely): ask its markets (the most widely listed
+            # coins first), unless a pair that cannot be read (delisted) already accounts for it;
+            # thorough mode asks in any case, the markets of every such hub together
             spread: list[tuple[tuple[int, int, str], Symbol]] = []
             hubs = [a for a in movers if a in self.hubs and (self.thorough or not self.gap_explained(a))]
             if not self.thorough:
