@@ -254,6 +254,21 @@ def test_a_quote_that_keeps_missing_is_guessed_later() -> None:
     assert planner.outcomes == {"USDT": [0, len(first)], "BTC": [1, 0]}
 
 
+def test_the_quote_this_account_trades_against_beats_the_listing_once_found() -> None:
+    """One alt found against BNB (8 markets) outweighs USDT's larger listing (12 markets, never
+    guessed yet): the next alt guesses its BNB pair first (the old rule, markets x hit rate, guessed
+    USDT: 12 x 1/2 against 8 x 2/3)."""
+    alts = "ABCDEFGH"
+    residual = {a: Decimal(1) for a in alts} | {"USDT": Decimal(-5), "BTC": Decimal(-5), "BNB": Decimal(-5)}
+    planner = PairPlanner(market(), {*alts, "USDT", "BTC", "BNB"}, residual)
+    planner.asked.add("ABNB")
+    planner.outcome("ABNB", True)
+    planner.found({"A": Decimal(1), "BNB": Decimal(-1)})
+    picks = planner.next_round()
+    assert len(picks) == 1  # one uncertain guess a round: its outcome informs the next
+    assert picks[0].quote == "BNB"
+
+
 def test_pairs_binance_removed_are_never_requested_but_their_gap_is_noted() -> None:
     account = ScenarioAccount.generate(Scenario.small())
     sandbox = BinanceSandbox(account=account, enforce_limits=False)

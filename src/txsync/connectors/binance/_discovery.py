@@ -11,13 +11,16 @@ only where the account's own data says a trade must be missing:
   minus the confirmed movements the other streams reported in this sync, minus the trades found so
   far. An asset whose residual is zero is *settled*: every movement of it is explained, so no
   further pair of it needs asking (a pair's trades would show in the residual of both its assets).
-* **Rounds**: each round asks, for every unsettled asset, its most likely pair not asked yet: a
-  pair whose other asset is also an unsettled candidate, pairs with trades in earlier syncs first,
-  then the most popular quote. Assets that are
-  quotes of many markets (``hubs``: USDT, BTC, BNB...) only pick pairs once the other assets are
-  settled or out of pairs. A non-hub asset that still does not settle then tries its pairs with
-  non-candidate assets (cheap: a few markets each). The rounds end when nothing is left to ask; the
-  set of candidates grows with each trade found, so they iterate until it stops growing.
+* **Rounds**: each round asks the sure guesses (an unsettled asset with a single live pair) or,
+  when there are none, one guess: an unsettled asset's most likely pair not asked yet, a pair
+  whose other asset is also an unsettled candidate, pairs with trades in earlier syncs first, then
+  the quote this account's assets most likely trade against (the pairs found so far against each
+  quote, with the quote's share of the exchange's markets as the prior, times how often guessing
+  that quote was right). One uncertain guess a round: its outcome informs the next. Assets that
+  are quotes of many markets (``hubs``: USDT, BTC, BNB...) only pick pairs once the other assets
+  are settled or out of pairs. A non-hub asset that still does not settle then tries its pairs
+  with non-candidate assets (cheap: a few markets each). The rounds end when nothing is left to
+  ask; the set of candidates grows with each trade found, so they iterate until it stops growing.
 * **Hub sweep**: a hub still unexplained after the rounds hides an asset bought and sold back
   entirely in one of its markets: its markets are asked, 8 a round, one hub at a time (the hub with
   the fewest markets first, whose finds may settle the others through their commissions), unless a
@@ -45,9 +48,14 @@ __all__ = [
     "confirmed_flows",
 ]
 
-#: Guesses of one round (more when that many are sure): narrow rounds let each round's finds
-#: settle hubs before the next guesses are made.
-ROUND_WIDTH = 4
+#: Uncertain guesses of one round (every sure one goes too): each guess's outcome teaches which
+#: quotes this account trades against, and its finds settle hubs, before the next guess is made.
+ROUND_WIDTH = 1
+#: Markets of an unexplained hub asked in one round of its sweep.
+SWEEP_WIDTH = 8
+#: Weight of the exchange's listing in the estimate of this account's quote mix, in pairs found:
+#: before any find the quotes rank by their share of the markets, after a few by this account's.
+LISTING_PRIOR = 2
 #: An asset quoting at least this many markets is a hub.
 HUB_MIN_MARKETS = 8
 
@@ -160,6 +168,7 @@ class PairPlanner:
             self.by_asset.setdefault(sym.quote, []).append(sym)
             quotes[sym.quote] = quotes.get(sym.quote, 0) + 1
         self.popularity = quotes
+        self.markets_quoted = sum(quotes.values()) or 1
         self.hubs = {asset for asset, count in quotes.items() if count >= HUB_MIN_MARKETS}
         self.candidates = set(candidates)
         self.residual: dict[str, Decimal] = {a: v for a, v in residual.items() if v != 0}
@@ -219,7 +228,10 @@ class PairPlanner:
         known = 0 if sym.symbol in self.known else 1
         listed = 0 if sym.status != "DELISTED" else 1
         hits, misses = self.outcomes.get(other, (0, 0))
-        likely = self.popularity.get(other, 0) * (hits + 1) / (hits + misses + 2)
+        # how many of this account's alts trade against ``other`` (pairs found, plus the listing's
+        # share as a prior), times how often guessing it was right for this account so far
+        share = self.popularity.get(other, 0) / self.markets_quoted
+        likely = (hits + LISTING_PRIOR * share) * (hits + 1) / (hits + misses + 2)
         return (known, listed, -likely, sym.symbol)
 
     def _spread(self, sym: Symbol, hub: str) -> tuple[int, int, str]:
@@ -295,7 +307,7 @@ class PairPlanner:
             for asset in hubs:
                 for sym in self._sweepable(asset):
                     spread.append((self._spread(sym, asset), sym))
-            limit = width if self.thorough else min(width, 2 * ROUND_WIDTH)
+            limit = width if self.thorough else min(width, SWEEP_WIDTH)
             for _, sym in sorted(spread, key=lambda item: item[0]):
                 if len(picks) >= limit:
                     break
