@@ -198,6 +198,22 @@ def test_full_sync_of_the_scenario_asks_few_pairs_and_finds_every_trade() -> Non
     assert again.ok and again.total("new") == 0 and asked == []
 
 
+def test_alts_traded_against_btc_bnb_eth_are_found_with_few_wrong_guesses() -> None:
+    """The hub-alts scenario (no alt against USDT): the planner learns this account's quotes from
+    its finds. 9 pairs asked without trades (the 4-wide rounds ranked by the number of markets
+    asked 15); every readable traded pair found, each asked once."""
+    account = ScenarioAccount.generate(Scenario.hub_alts())
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    asked, transport = _spy(sandbox)
+    rig = make_rig(transport, options={"rate_limit": "off"})
+    report = asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL))
+    assert report.ok, report.errors
+    traded = {s for s in account.traded_symbols if s in account.listing.markets}
+    assert traded <= set(asked) and len(asked) == len(set(asked))
+    wasted = set(asked) - traded
+    assert len(wasted) <= 10, sorted(wasted)
+
+
 def test_incremental_sync_asks_only_pairs_whose_assets_moved() -> None:
     account = ScenarioAccount.generate(Scenario.small())
     sandbox = BinanceSandbox(account=account, enforce_limits=False)
