@@ -145,7 +145,11 @@ def sweep(
     ``stale_note``: called for a half that may not be linked but carries a note in a dirty range.
     Raises :class:`Truncated` when a dirty component may have edges before ``start``.
     """
-    lanes: dict[tuple[str, str], deque[Half]] = {}
+    # recent eligible halves by (direction, account, has a hash, has a transfer id): two halves that
+    # both carry a hash (or both a transfer id) can only pair by that id, found through ``recent``
+    lanes: dict[tuple[str, str, bool, bool], deque[Half]] = {}
+    recent: dict[str, list[Half]] = {}
+    recent_order: deque[tuple[int, str]] = deque()
     root_of: dict[Node, int] = {}
     comps: dict[int, Component] = {}
     anchors: dict[str, int] = {}
@@ -224,19 +228,36 @@ def sweep(
         root_of[half.node] = me
         open_dirty += int(comp.dirty)
         heapq.heappush(heap, (comp.until, me))
-        # heuristic candidates: halves of the other direction in other accounts within pad before
+        # candidates: halves of the other direction in other accounts at most pad before
         other = IN if half.direction == OUT else OUT
-        for (direction, account), lane in lanes.items():
+        while recent_order and recent_order[0][0] < ts - pad:
+            _, key = recent_order.popleft()
+            kept = [h for h in recent.get(key, ()) if h.ts >= ts - pad]
+            if kept:
+                recent[key] = kept
+            else:
+                recent.pop(key, None)
+        candidates: dict[Node, Half] = {}
+        for key in half_keys(half):
+            for cand in recent.get(key, ()):
+                if cand.direction == other and cand.account_id != half.account_id and cand.ts >= ts - pad:
+                    candidates[cand.node] = cand
+        hashed, transfer = bool(half.tx_hash), bool(half.internal_id)
+        for (direction, account, lane_hashed, lane_transfer), lane in lanes.items():
             if direction != other or account == half.account_id:
                 continue
             while lane and lane[0].ts < ts - pad:
                 lane.popleft()
+            if (hashed and lane_hashed) or (transfer and lane_transfer):
+                continue  # only the same hash or transfer id could pair them: looked up above
             for cand in lane:
-                w, d = (half, cand) if half.direction == OUT else (cand, half)
-                if edge(w, d):
-                    root = root_of.get(cand.node)
-                    if root is not None:
-                        me = merge(me, root)
+                candidates[cand.node] = cand
+        for cand in candidates.values():
+            w, d = (half, cand) if half.direction == OUT else (cand, half)
+            if edge(w, d):
+                root = root_of.get(cand.node)
+                if root is not None:
+                    me = merge(me, root)
         for key in half_keys(half):
             members = groups.get(key)
             if members is None:
@@ -251,8 +272,11 @@ def sweep(
             if anchor is not None and anchor in comps:
                 me = merge(me, anchor)
             anchors[key] = me
-        lane = lanes.setdefault((half.direction, half.account_id), deque())
+        lane = lanes.setdefault((half.direction, half.account_id, hashed, transfer), deque())
         while lane and lane[0].ts < ts - pad:
             lane.popleft()
         lane.append(half)
+        for key in half_keys(half):
+            recent.setdefault(key, []).append(half)
+            recent_order.append((ts, key))
     yield from expire(None)

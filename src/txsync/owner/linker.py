@@ -349,6 +349,7 @@ class Linker:
         # Hash pairs within one window are edges the sweep finds; only those further apart are held.
         groups = store.hash_groups(owner_id, asset_key, wider_than=pad)
         solved: dict[Node, int] = {}
+        limit = _PAGE * 4
         for lo, hi in spans if spans is not None else [(None, None)]:
             start = None if lo is None else lo - pad
             back = pad
@@ -370,9 +371,10 @@ class Linker:
                             continue
                         last = max(h.ts for h in comp.halves)
                         solved[first] = last
-                        if len(solved) > _PAGE * 4:  # forget what the sweep has left well behind
+                        if len(solved) > limit:  # forget what the sweep has left well behind
                             horizon = last - 4 * pad
                             solved = {k: v for k, v in solved.items() if v >= horizon}
+                            limit = max(_PAGE * 4, 2 * len(solved))
                         self._solve_component(owner_id, comp, forbidden, pending_add, pending_notes, run)
                         batch.append(comp)
                         if len(pending_add) + len(pending_notes) + len(batch) >= _PAGE:
