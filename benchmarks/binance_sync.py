@@ -46,10 +46,11 @@ def main() -> None:
     parser.add_argument("--thorough", action="store_true", help="pair_discovery='thorough'")
     parser.add_argument(
         "--scenario",
-        choices=("main", "many-pairs", "hub-alts", "sold-out"),
+        choices=("main", "many-pairs", "hub-alts", "sold-out", "main-sold-out"),
         default="main",
         help="main (the sandbox's), many-pairs (alts in up to 4 pairs), hub-alts (alts only vs BTC/BNB/ETH), "
-        "sold-out (main plus 2 alts bought and sold back entirely against ETH)",
+        "sold-out (from 2019, 2 alts bought and sold back entirely against ETH), "
+        "main-sold-out (main, delisted BCC pairs included, plus those 2 sold-out alts)",
     )
     args = parser.parse_args()
     scenario = {
@@ -57,12 +58,14 @@ def main() -> None:
         "many-pairs": Scenario.many_pairs(),
         "hub-alts": Scenario.hub_alts(),
         "sold-out": Scenario.with_sold_out(),
+        "main-sold-out": Scenario(sold_out=2),
     }[args.scenario]
 
     clock = VirtualClock(NOW.timestamp())
     sandbox = BinanceSandbox(
         account=ScenarioAccount.generate(scenario),
-        wall=clock.time, clock=lambda: NOW + timedelta(seconds=clock.time() - NOW.timestamp())
+        wall=clock.time,
+        clock=lambda: NOW + timedelta(seconds=clock.time() - NOW.timestamp()),
     )
     asked: list[str] = []
     sandbox_cpu = [0.0]
@@ -147,8 +150,43 @@ def main() -> None:
     for gap in report.coverage_gaps:
         if gap.gap_id in ("unreconciled_assets", "delisted_pairs"):
             print(f"  unreconciled: {gap.detail}")
+    missed = sorted(s for s in traded if s not in set(asked))
+    print(f"  traded pairs never asked ({len(missed)}): {', '.join(missed)}")
+    floor_misses = no_signal_misses(account)
+    print(
+        f"  without a per-pair signal (the account's own quote mix known in advance, each alt's listed "
+        f"quotes asked in that order): {floor_misses} pairs asked without trades -> "
+        f"{(len(traded) + floor_misses) / len(traded):.2f}x"
+    )
     wasted = sorted(s for s in set(asked) if not counts.get(s))
     print(f"  pairs asked without trades ({len(wasted)}): {', '.join(wasted)}")
+
+
+def no_signal_misses(account: ScenarioAccount) -> int:
+    """Wrong guesses of an oracle that knows how often this account's alts trade against each quote
+    but nothing about any one alt: it asks each alt's listed quotes (among the quotes the account
+    uses) from the most to the least used, until the alt's traded pairs are all found. Hub-to-hub
+    pairs and the settling of hubs are left out: a reference for what ordering alone can reach."""
+    listed = account.listing.markets
+    traded = [listed[s] for s in account.traded_symbols if s in listed]
+    quotes = {m.quote for m in traded}
+    alts: dict[str, set[str]] = {}
+    for m in traded:
+        if m.base not in quotes:
+            alts.setdefault(m.base, set()).add(m.quote)
+    mix: dict[str, int] = {}
+    for used in alts.values():
+        for quote in used:
+            mix[quote] = mix.get(quote, 0) + 1
+    misses = 0
+    for alt, used in alts.items():
+        order = sorted(
+            (m.quote for m in listed.values() if m.base == alt and m.quote in quotes),
+            key=lambda q: (-mix.get(q, 0), q),
+        )
+        last = max(order.index(q) for q in used)
+        misses += sum(1 for q in order[:last] if q not in used)
+    return misses
 
 
 if __name__ == "__main__":

@@ -343,3 +343,81 @@ def test_deleting_one_side_of_a_tie_links_the_other(world: World) -> None:
     world.store.restore_transaction(a)
     owner.link()
     assert world.links() == set() and {i.kind for i in owner.issues()} == {"tie"}
+
+
+def _chain_element(world: World, i: int, start: float = 0) -> str:
+    """Withdrawals every 9 h, each deposit 10 h after one withdrawal and 1 h after the next."""
+    out = i % 2 == 0
+    account, amount = ("binance", "-1.0") if out else ("wallet", "0.99")
+    return world.move(account, amount, at=T0 + hours(start + 9 * (i // 2) + (0 if out else 10)), key=f"c{i}")
+
+
+def test_a_change_at_one_end_of_a_long_chain_relinks_the_whole_chain(world: World) -> None:
+    """The sweep starts one window before a change; a component reaching further back is swept again
+    from earlier, so the matching shifts along all of it, as a full re-link decides."""
+    linker = world.linker()
+    ids = [_chain_element(world, i) for i in range(24)]  # 12 withdrawals, 12 deposits, ~5 days
+    linker.run("alice")
+    assert world.links() == {(ids[i], ids[i + 1], "heuristic") for i in range(0, 24, 2)}
+    world.tick(60)
+    ids.append(_chain_element(world, 24))  # one more withdrawal, 1 h before the last deposit
+    run = linker.run("alice")
+    # now 13 withdrawals for 12 deposits: each deposit goes to the withdrawal 1 h before it
+    assert world.links() == {(ids[i + 2], ids[i + 1], "heuristic") for i in range(0, 24, 2)}
+    assert run.examined == 25 and run.components == 1
+    incremental = world.picture()
+    wipe(world.store)
+    linker.run("alice", full=True)
+    assert world.picture() == incremental
+
+
+def test_a_hash_pair_days_apart_is_relinked_when_one_side_changes(world: World) -> None:
+    linker = world.linker()
+    w = world.move("binance", "-1.0", at=T0, tx_hash=H1, key="w")
+    d = world.move("wallet", "0.999", at=T0 + hours(24 * 6), tx_hash=H1, key="d")
+    linker.run("alice")
+    assert world.links() == {(w, d, "hash")}
+    # the withdrawal is read again with another hash: the pair six days away is looked at again
+    world.tick(60)
+    world.move("binance", "-1.0", at=T0, tx_hash=H2, key="w")
+    run = linker.run("alice")
+    assert world.links() == set() and run.links_removed == 1
+    world.tick(60)
+    world.move("binance", "-1.0", at=T0, tx_hash=H1, key="w")
+    linker.run("alice")
+    assert world.links() == {(w, d, "hash")}
+
+
+def test_an_untouched_long_ledger_is_not_swept_again(world: World) -> None:
+    """An incremental run reads only around what changed: a new pair a month after a long history
+    examines that pair alone."""
+    linker = world.linker()
+    for day in range(30):
+        world.move("binance", "-1.0", at=T0 + hours(24 * day))
+        world.move("wallet", "0.999", at=T0 + hours(24 * day + 1))
+    first = linker.run("alice")
+    assert first.links_added == 30
+    world.tick(60)
+    world.move("binance", "-2.0", at=T0 + hours(24 * 40))
+    world.move("wallet", "1.999", at=T0 + hours(24 * 40 + 1))
+    run = linker.run("alice")
+    assert (run.examined, run.components, run.links_added, run.links_removed) == (2, 1, 1, 0)
+
+
+def test_halves_that_shared_a_hash_with_a_changed_half_are_looked_at_again(world: World) -> None:
+    world.account("wallet2", "bitcoin")
+    linker = world.linker()
+    world.move("binance", "-1.0", at=T0, tx_hash=H1, key="w")
+    world.move("wallet", "1.0", at=T0 + hours(24 * 6), tx_hash=H1)
+    world.move("wallet2", "1.0", at=T0 + hours(24 * 6), tx_hash=H1)
+    linker.run("alice")
+    assert world.links() == set()
+    assert len([n for _, n in world.store.stored_halves(owner_id="alice") if n]) == 3  # a tie, noted
+    world.tick(60)
+    world.move("binance", "-1.0", at=T0, tx_hash=H2, key="w")  # read again with another hash
+    linker.run("alice")
+    assert [n for _, n in world.store.stored_halves(owner_id="alice") if n] == []
+    incremental = world.picture()
+    wipe(world.store)
+    linker.run("alice", full=True)
+    assert world.picture() == incremental

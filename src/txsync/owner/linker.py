@@ -34,14 +34,17 @@ from txsync.merge import duration_us, from_us, to_us
 from txsync.models.values import exact
 from txsync.owner._assign import Assignment, Edge, assign
 from txsync.owner._halves import CANDIDATE_KINDS, IN, OUT, AssetKeyer, Half, halves_of
+from txsync.owner._sweep import Component, DirtyMarks, Ranges, Truncated, sweep
 from txsync.owner.models import LinkMethod, LinkRun, TransferLink
 from txsync.store._links import OwnerTables
+from txsync.store.records import LedgerTransaction
 
 __all__ = ["LinkRules", "Linker", "default_asset_keyer"]
 
 Node = tuple[str, str]
 _KINDS = tuple(sorted(k.value for k in CANDIDATE_KINDS))
 _SCALE = 1_000_000
+_PAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -87,40 +90,6 @@ class _Graph:
     matched_on: dict[tuple[Node, Node], str]
 
 
-class _Index:
-    """Eligible halves by (asset, direction) in time order, and by hash: a half's possible partners."""
-
-    def __init__(self, halves: Sequence[Half]) -> None:
-        self.lanes: dict[tuple[str, str], list[Half]] = defaultdict(list)
-        self.hashes: dict[str, list[Half]] = defaultdict(list)
-        for h in halves:
-            self.lanes[(h.asset_key, h.direction)].append(h)
-            for key in (h.tx_hash, h.internal_id):
-                if key:
-                    self.hashes[key].append(h)
-        for lane in self.lanes.values():
-            lane.sort(key=lambda h: (h.ts, h.tx_id))
-        self.times = {k: [h.ts for h in lane] for k, lane in self.lanes.items()}
-
-    def around(self, half: Half, rules: LinkRules) -> list[Half]:
-        """Halves of the other direction that may pair with ``half``."""
-        other = IN if half.direction == OUT else OUT
-        key = (half.asset_key, other)
-        lane, times = self.lanes.get(key, []), self.times.get(key, [])
-        skew, window = duration_us(rules.skew), duration_us(rules.window)
-        if half.direction == OUT:
-            lo, hi = half.ts - skew, half.ts + window
-        else:
-            lo, hi = half.ts - window, half.ts + skew
-        found = {h.node: h for h in lane[bisect.bisect_left(times, lo) : bisect.bisect_right(times, hi)]}
-        for key2 in (half.tx_hash, half.internal_id):
-            if key2:
-                for h in self.hashes.get(key2, []):
-                    if h.direction == other and h.asset_key == half.asset_key:
-                        found[h.node] = h
-        return list(found.values())
-
-
 class Linker:
     """Links the transfers of one owner's accounts in a store (see the module docstring)."""
 
@@ -151,39 +120,65 @@ class Linker:
         full: bool,
         since: int | None,
         run: LinkRun,
-        dirty: set[Node],
-        old: dict[Node, Half],
+        marks: DirtyMarks,
     ) -> None:
+        """Bring the account's stored halves up to date with its ledger, a page at a time, and mark
+        where they changed."""
         store = self.store
-        stored = {h.node: h for h, _ in store.stored_halves(account_id=account_id)}
         start = None if full else since
-        fresh: dict[Node, Half] = {}
-        seen: set[str] = set()
         newest: int | None = None
-        for updated, tx_id, tx in store.ledger_written_since(
-            account_id, start, _KINDS, also_ids={n[0] for n in stored}
-        ):
+        page: list[tuple[str, LedgerTransaction | None]] = []
+
+        def flush() -> None:
+            ids = [tx_id for tx_id, _ in page]
+            stored = {h.node: h for h, _ in store.stored_halves(account_id=account_id, tx_ids=ids)}
+            fresh: dict[Node, Half] = {}
+            for _, tx in page:
+                if tx is not None:
+                    for half in halves_of(tx, owner_id, connector_id, self.asset_key):
+                        fresh[half.node] = half
+            removed = [n for n in stored if n not in fresh]
+            upserts = [
+                h
+                for n, h in fresh.items()
+                if n not in stored or stored[n].digest() != h.digest() or stored[n].deleted != h.deleted
+            ]
+            for node in removed:
+                marks.half(stored[node], former=True)
+            for half in upserts:
+                marks.half(half)
+                if half.node in stored:
+                    marks.half(stored[half.node], former=True)
+            marks.count += len(removed) + len(upserts)
+            if upserts or removed:
+                replaced = [h.node for h in upserts if h.node in stored]
+                store.write_halves(upserts, [*removed, *replaced], replace=False)
+                self._mark_partners(owner_id, {n[0] for n in removed} | {h.tx_id for h in upserts}, marks)
+            page.clear()
+
+        for updated, tx_id, tx in store.ledger_written_since(account_id, start, _KINDS):
             run.read += 1
-            seen.add(tx_id)
             newest = updated if newest is None else max(newest, updated)
-            if tx is not None:
-                for half in halves_of(tx, owner_id, connector_id, self.asset_key):
-                    fresh[half.node] = half
-        removed = [n for n in stored if (full or n[0] in seen) and n not in fresh]
-        upserts = [
-            h
-            for n, h in fresh.items()
-            if n not in stored or stored[n].digest() != h.digest() or stored[n].deleted != h.deleted
-        ]
-        for node in [*removed, *(h.node for h in upserts)]:
-            dirty.add(node)
-            if node in stored:
-                old.setdefault(node, stored[node])
-        if upserts or removed:
-            store.write_halves(upserts, removed)
+            page.append((tx_id, tx))
+            if len(page) >= _PAGE:
+                flush()
+        # Transactions whose kind changed (a deposit merged into a trade...) or, on a full run, gone.
+        for ids in store.stale_half_txs(account_id, start, _KINDS, gone=full):
+            run.read += len(ids)
+            page.extend((tx_id, None) for tx_id in ids)
+            flush()
+        if page:
+            flush()
         keep = newest if newest is not None else start
         if keep is not None:
             store.set_link_since(account_id, owner_id, keep, to_us(self.clock()))
+
+    def _mark_partners(self, owner_id: str, tx_ids: set[str], marks: DirtyMarks) -> None:
+        """Mark both ends of the stored links of changed transactions (a link's partner must be
+        looked at again even where it was no candidate by the rules: a manual link)."""
+        for x in self.store.stored_links(owner_id, tx_ids=tx_ids):
+            marks.add(x.asset_key, to_us(x.withdrawal_time))
+            marks.add(x.asset_key, to_us(x.deposit_time))
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -203,11 +198,16 @@ class Linker:
         at the latest (the sync's start), even if the stored read position is later. ``full``: read
         everything and re-solve every component (the result is the same as incremental runs give).
         ``dirty_ids``: transactions whose halves must be re-examined (the user's decisions).
+
+        Memory does not grow with the ledger: transactions are read a page at a time, what changed is
+        kept as time ranges per asset, and each asset's halves are swept in time order
+        (:mod:`txsync.owner._sweep`); what is held at once is one window of halves, the components
+        still open, and the owner's links and decisions.
         """
         store = self.store
         run = LinkRun(owner_id=owner_id, full=full)
-        dirty: set[Node] = set()
-        old: dict[Node, Half] = {}
+        pad = max(duration_us(self.rules.window), duration_us(self.rules.skew))
+        marks = DirtyMarks(pad)
         owned = self._accounts(owner_id)
         wanted = None if accounts is None else set(accounts)
         for account_id, connector_id in owned:
@@ -216,108 +216,209 @@ class Linker:
             position = store.link_since(account_id)
             if since is not None and position is not None:
                 position = min(position, since)  # never read: everything is read
-            self._refresh(owner_id, account_id, connector_id, full, position, run, dirty, old)
+            self._refresh(owner_id, account_id, connector_id, full, position, run, marks)
 
         # Deleted and restored transactions (tombstones do not touch the ledger rows).
-        halves = [h for h, _ in store.stored_halves(owner_id=owner_id)]
-        tombs = store.tombstoned(h.tx_id for h in halves)
-        flipped = [h.with_deleted(h.tx_id in tombs) for h in halves if (h.tx_id in tombs) != h.deleted]
+        flipped = store.deletion_flips(owner_id)
         if flipped:
-            store.write_halves(flipped, [])
+            store.write_halves([h.with_deleted(not h.deleted) for h in flipped], [])
             for h in flipped:
-                dirty.add(h.node)
-                old.setdefault(h.node, h.with_deleted(not h.deleted))
+                marks.half(h, former=True)
+            marks.count += len(flipped)
+            self._mark_partners(owner_id, {h.tx_id for h in flipped}, marks)
         ids = set(dirty_ids)
         if ids:
-            dirty.update(h.node for h in halves if h.tx_id in ids)
+            for h, _ in store.stored_halves(owner_id=owner_id, tx_ids=ids):
+                marks.half(h, former=True)
+                marks.count += 1
+            self._mark_partners(owner_id, ids, marks)
 
-        stored = store.stored_halves(owner_id=owner_id)
-        current = {h.node: h for h, _ in stored}
-        notes = {h.node: note for h, note in stored}
-        links = {(x.withdrawal, x.asset_key): x for x in store.stored_links(owner_id)}
         decisions = store.link_decisions(owner_id)
         forbidden = {(d["withdrawal_id"], d["deposit_id"]) for d in decisions if d["decision"] == "unlink"}
 
-        # The user's links first: they take their halves out of automatic linking.
-        manual = self._manual_links(owner_id, decisions, current)
+        def mark_link(x: TransferLink) -> None:
+            marks.add(x.asset_key, to_us(x.withdrawal_time))
+            marks.add(x.asset_key, to_us(x.deposit_time))
+
+        # The user's links first: they take their halves out of automatic linking. (Only the links of
+        # the user's decisions and the stored manual ones are read, never all the owner's links.)
+        manual = self._manual_links(owner_id, decisions, None)
         manual_nodes: set[Node] = set()
         for link in manual:
             manual_nodes.update({(link.withdrawal, link.asset_key), (link.deposit, link.asset_key)})
-        stale_manual = [
-            k
-            for k, x in links.items()
-            if x.method == LinkMethod.MANUAL and (k not in {(m.withdrawal, m.asset_key) for m in manual})
-        ]
-        changed_manual = [m for m in manual if links.get((m.withdrawal, m.asset_key)) != m]
-        for key in stale_manual:
-            dirty.update({key, (links[key].deposit, key[1])})
-        for m in changed_manual:
-            dirty.update({(m.withdrawal, m.asset_key), (m.deposit, m.asset_key)})
-            old_link = links.get((m.withdrawal, m.asset_key))
-            if old_link is not None:
-                dirty.add((old_link.deposit, old_link.asset_key))
-        by_deposit = {(x.deposit, x.asset_key): x for x in links.values()}
-        for m in changed_manual:
-            taken = by_deposit.get((m.deposit, m.asset_key))
-            if taken is not None:
-                dirty.add((taken.withdrawal, taken.asset_key))
-
-        run.changed = len(dirty)
-        if full:
-            assets = {n[1] for n in current} | {k[1] for k in links}
-        else:
-            assets = {n[1] for n in dirty} | {h.asset_key for h in old.values()}
-        eligible = [
-            h for h in current.values() if h.asset_key in assets and h.linkable and h.node not in manual_nodes
-        ]
-        graph = self._graph(eligible, forbidden)
-
-        # Which halves to re-solve: the components of changed halves and of their former neighbours.
-        seeds: set[Node] = set(dirty)
-        if full:
-            seeds.update(h.node for h in eligible)
-            seeds.update(n for n in current if n[1] in assets)
-            for x in links.values():
-                seeds.update({(x.withdrawal, x.asset_key), (x.deposit, x.asset_key)})
-        ghosts = [*old.values(), *(current[n] for n in dirty if n in current)]
-        if ghosts:
-            index = _Index(eligible)
-            for ghost in ghosts:
-                seeds.update(self._neighbours(ghost, index, set()))
-        for node in list(seeds):
-            partner = links.get(node) or by_deposit.get(node)
-            if partner is not None:
-                seeds.update({(partner.withdrawal, partner.asset_key), (partner.deposit, partner.asset_key)})
-        affected = self._closure(seeds, graph.adjacency)
-        run.examined = len(affected)
-        run.components = self._count_components(affected, graph.adjacency)
-
-        remove = sorted(
-            k
-            for k, x in links.items()
-            if x.method != LinkMethod.MANUAL
-            and ((x.withdrawal, x.asset_key) in affected or (x.deposit, x.asset_key) in affected)
-        )
-        remove += sorted(stale_manual)
-        add, new_notes, ties = self._solve(owner_id, affected, graph, current)
-        add = [x for x in add if (x.withdrawal, x.asset_key) not in manual_nodes]
-        add += changed_manual
-        previous = [links[k] for k in remove if k in links]
-        run.links_added = sum(1 for x in add if x not in previous)
-        run.links_removed = sum(1 for x in previous if x not in add)
-        run.ties = ties
-        if remove or add:
-            store.write_links(remove, add, to_us(self.clock()))
-        note_updates = {
-            node: note for node, note in new_notes.items() if node in current and notes.get(node) != note
+        manual_keys = {(m.withdrawal, m.asset_key) for m in manual}
+        decided_ids = {str(d[k]) for d in decisions for k in ("withdrawal_id", "deposit_id")}
+        links = {
+            (x.withdrawal, x.asset_key): x
+            for x in [
+                *store.stored_links(owner_id, manual=True),
+                *store.stored_links(owner_id, tx_ids=decided_ids),
+            ]
         }
-        store.set_half_notes(note_updates)
+        stale_manual = sorted(
+            k for k, x in links.items() if x.method == LinkMethod.MANUAL and k not in manual_keys
+        )
+        changed_manual = [m for m in manual if links.get((m.withdrawal, m.asset_key)) != m]
+        by_deposit = {(x.deposit, x.asset_key): x for x in links.values()}
+        for key in stale_manual:
+            mark_link(links[key])
+        for m in changed_manual:
+            mark_link(m)
+            for other in (links.get((m.withdrawal, m.asset_key)), by_deposit.get((m.deposit, m.asset_key))):
+                if other is not None:
+                    mark_link(other)
+        marks.count += 2 * (len(stale_manual) + len(changed_manual))
+        # Halves sharing a hash with a changed half's former version were its candidates: look again.
+        if marks.ghost_keys:
+            for h in store.halves_with_keys(owner_id, marks.ghost_keys):
+                marks.half(h)
+
+        run.changed = marks.count
+        assets = store.half_asset_keys(owner_id) if full else set(marks.ranges)
+        for asset_key in sorted(assets):
+            self._link_asset(
+                owner_id, asset_key, None if full else marks.of(asset_key), pad, forbidden, manual_nodes, run
+            )
+        if stale_manual or changed_manual:
+            store.write_links(stale_manual, changed_manual, to_us(self.clock()))
+            run.links_added += len(changed_manual)
+            run.links_removed += sum(1 for k in stale_manual if links[k] not in changed_manual)
         return run
+
+    def _link_asset(
+        self,
+        owner_id: str,
+        asset_key: str,
+        ranges: Ranges | None,
+        pad: int,
+        forbidden: set[tuple[str, str]],
+        manual_nodes: set[Node],
+        run: LinkRun,
+    ) -> None:
+        """Re-solve the components of one asset that hold a marked half (all of them with ``ranges``
+        ``None``), writing links and notes a batch at a time.
+
+        The automatic links with an end in a marked range go first (their ends may no longer be
+        linkable); then each batch of solved components drops the other links touching its halves and
+        writes its own. Only the links dropped are held (to count what really changed)."""
+        store = self.store
+        spans = None if ranges is None else ranges.spans()
+        previous: dict[tuple[str, str], TransferLink] = {}
+        for x in store.links_within(owner_id, asset_key, spans):
+            if x.method != LinkMethod.MANUAL:
+                previous[(x.withdrawal, x.asset_key)] = x
+        if previous:
+            store.write_links(sorted(previous), [], to_us(self.clock()))
+        kept = 0
+        batch: list[Component] = []
+        pending_add: list[TransferLink] = []
+        pending_notes: dict[Node, str | None] = {}
+
+        def flush() -> None:
+            nonlocal kept
+            tx_ids = {h.tx_id for comp in batch for h in comp.halves}
+            remove = []
+            for x in store.stored_links(owner_id, tx_ids=tx_ids, asset_key=asset_key) if tx_ids else []:
+                key = (x.withdrawal, x.asset_key)
+                if x.method != LinkMethod.MANUAL and key not in previous:
+                    previous[key] = x
+                    remove.append(key)
+            for x in pending_add:
+                if previous.get((x.withdrawal, x.asset_key)) == x:
+                    kept += 1
+            if remove or pending_add:
+                store.write_links(remove, pending_add, to_us(self.clock()))
+            if pending_notes:
+                store.set_half_notes(pending_notes)
+            run.links_added += len(pending_add)
+            batch.clear()
+            pending_add.clear()
+            pending_notes.clear()
+
+        def stale_note(half: Half) -> None:
+            pending_notes[half.node] = None
+
+        def eligible(half: Half) -> bool:
+            return half.linkable and half.node not in manual_nodes
+
+        def edge(w: Half, d: Half) -> bool:
+            if (w.tx_id, d.tx_id) in forbidden:
+                return False
+            return self._hash_match(w, d) is not None or self._heuristic_ok(w, d)
+
+        # Hash pairs within one window are edges the sweep finds; only those further apart are held.
+        groups = store.hash_groups(owner_id, asset_key, wider_than=pad)
+        solved: dict[Node, int] = {}
+        limit = _PAGE * 4
+        for lo, hi in spans if spans is not None else [(None, None)]:
+            start = None if lo is None else lo - pad
+            back = pad
+            while True:
+                try:
+                    for comp in sweep(
+                        store.halves_from(owner_id, asset_key, start),
+                        pad=pad,
+                        start=start,
+                        end=hi,
+                        ranges=ranges,
+                        groups=groups,
+                        eligible=eligible,
+                        edge=edge,
+                        stale_note=stale_note,
+                    ):
+                        first = min(comp.halves, key=lambda h: (h.ts, h.tx_id)).node
+                        if first in solved:
+                            continue
+                        last = max(h.ts for h in comp.halves)
+                        solved[first] = last
+                        if len(solved) > limit:  # forget what the sweep has left well behind
+                            horizon = last - 4 * pad
+                            solved = {k: v for k, v in solved.items() if v >= horizon}
+                            limit = max(_PAGE * 4, 2 * len(solved))
+                        self._solve_component(owner_id, comp, forbidden, pending_add, pending_notes, run)
+                        batch.append(comp)
+                        if len(pending_add) + len(pending_notes) + len(batch) >= _PAGE:
+                            flush()
+                    break
+                except Truncated as exc:
+                    assert start is not None
+                    start = min(exc.start, start - back)
+                    back *= 2
+        flush()
+        run.links_added -= kept
+        run.links_removed += len(previous) - kept
+
+    def _solve_component(
+        self,
+        owner_id: str,
+        comp: Component,
+        forbidden: set[tuple[str, str]],
+        pending_add: list[TransferLink],
+        pending_notes: dict[Node, str | None],
+        run: LinkRun,
+    ) -> None:
+        current = {h.node: h for h in comp.halves}
+        run.examined += len(current)
+        if len(current) == 1:
+            run.components += 1
+            ((node, note),) = comp.notes.items()
+            if note is not None:
+                pending_notes[node] = None
+            return
+        graph = self._graph(comp.halves, forbidden)
+        affected = set(current)
+        run.components += self._count_components(affected, graph.adjacency)
+        links, notes, ties = self._solve(owner_id, affected, graph, current)
+        run.ties += ties
+        pending_add.extend(links)
+        for node, note in notes.items():
+            if comp.notes.get(node) != note:
+                pending_notes[node] = note
 
     # -- the user's links ----------------------------------------------------------------------------
 
     def _manual_links(
-        self, owner_id: str, decisions: Sequence[dict[str, object]], current: dict[Node, Half]
+        self, owner_id: str, decisions: Sequence[dict[str, object]], current: dict[Node, Half] | None
     ) -> list[TransferLink]:
         out: list[TransferLink] = []
         for decision in decisions:
@@ -468,31 +569,6 @@ class Linker:
                         graph.adjacency[w.node].add(d.node)
                         graph.adjacency[d.node].add(w.node)
         return graph
-
-    def _neighbours(self, ghost: Half, index: _Index, forbidden: set[tuple[str, str]]) -> set[Node]:
-        """The halves an older version of a half had candidate edges with (its former component)."""
-        if not ghost.linkable:
-            return set()
-        found: set[Node] = set()
-        for h in index.around(ghost, self.rules):
-            w, d = (ghost, h) if ghost.direction == OUT else (h, ghost)
-            if (w.tx_id, d.tx_id) in forbidden:
-                continue
-            if self._hash_match(w, d) is not None or self._heuristic_ok(w, d):
-                found.add(h.node)
-        return found
-
-    @staticmethod
-    def _closure(seeds: set[Node], adjacency: dict[Node, set[Node]]) -> set[Node]:
-        seen: set[Node] = set()
-        stack = list(seeds)
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            stack.extend(adjacency.get(node, ()))
-        return seen
 
     @staticmethod
     def _count_components(nodes: set[Node], adjacency: dict[Node, set[Node]]) -> int:

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
 
 from txsync import jsonutil
 from txsync.errors import UnknownConnectionError
@@ -41,6 +41,56 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 def _opt(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
+
+
+def _half_row(row: Any) -> tuple[Half, str | None]:
+    from txsync.owner._halves import Half
+
+    half = Half(
+        tx_id=row["tx_id"],
+        asset_key=row["asset_key"],
+        direction=row["direction"],
+        owner_id=row["owner_id"],
+        account_id=row["account_id"],
+        asset=row["asset"],
+        ts=int(row["ts"]),
+        status=row["status"],
+        amount=Decimal(row["amount"]),
+        fee=Decimal(row["fee"]),
+        tx_hash=row["tx_hash"],
+        out_index=row["out_index"],
+        internal_id=row["internal_id"],
+        network=row["network"],
+        addresses=frozenset(a for a in (row["address"] or "").split(",") if a),
+        deleted=bool(row["deleted"]),
+    )
+    return half, row["note"]
+
+
+def _link_row(row: Any) -> TransferLink:
+    from txsync.owner.models import LinkMethod, TransferLink
+
+    return TransferLink(
+        withdrawal=row["withdrawal_id"],
+        deposit=row["deposit_id"],
+        owner_id=row["owner_id"],
+        withdrawal_account=row["withdrawal_account"],
+        deposit_account=row["deposit_account"],
+        asset=row["asset"],
+        deposit_asset=row["deposit_asset"],
+        asset_key=row["asset_key"],
+        method=LinkMethod(row["method"]),
+        matched_on=row["matched_on"],
+        confidence=Decimal(row["confidence"]),
+        sent=Decimal(row["sent"]),
+        received=Decimal(row["received"]),
+        declared_fee=Decimal(row["declared_fee"]),
+        fee=Decimal(row["fee"]),
+        fee_leg=Decimal(row["fee_leg"]),
+        flags=tuple(jsonutil.loads(row["flags"])),
+        withdrawal_time=from_us(row["withdrawal_ts"]),
+        deposit_time=from_us(row["deposit_ts"]),
+    )
 
 
 class OwnerTables:
@@ -175,8 +225,6 @@ class OwnerTables:
         tx_ids: Iterable[str] | None = None,
     ) -> list[tuple[Half, str | None]]:
         """Stored halves (with their notes) of an owner, an account, some assets or transactions."""
-        from txsync.owner._halves import Half
-
         h = t.owner_halves
         query = select(h)
         if owner_id is not None:
@@ -201,32 +249,188 @@ class OwnerTables:
                     if node in seen or (keep_ids is not None and node[0] not in keep_ids):
                         continue
                     seen.add(node)
-                    half = Half(
-                        tx_id=row["tx_id"],
-                        asset_key=row["asset_key"],
-                        direction=row["direction"],
-                        owner_id=row["owner_id"],
-                        account_id=row["account_id"],
-                        asset=row["asset"],
-                        ts=int(row["ts"]),
-                        status=row["status"],
-                        amount=Decimal(row["amount"]),
-                        fee=Decimal(row["fee"]),
-                        tx_hash=row["tx_hash"],
-                        out_index=row["out_index"],
-                        internal_id=row["internal_id"],
-                        network=row["network"],
-                        addresses=frozenset(a for a in (row["address"] or "").split(",") if a),
-                        deleted=bool(row["deleted"]),
-                    )
-                    out.append((half, row["note"]))
+                    out.append(_half_row(row))
         out.sort(key=lambda item: (item[0].ts, item[0].tx_id, item[0].asset_key))
         return out
 
-    def write_halves(self, upsert: Sequence[Half], remove: Sequence[Node]) -> None:
-        """Replace (or add) the halves ``upsert`` and drop the halves ``remove``."""
+    def halves_from(
+        self, owner_id: str, asset_key: str, start_us: int | None, *, batch: int = 2000
+    ) -> Iterator[tuple[Half, str | None]]:
+        """The stored halves of one asset of an owner from ``start_us`` on (all when ``None``), in time
+        order, read a page at a time (the linker's sweep: memory does not grow with the ledger)."""
         h = t.owner_halves
-        gone = list(remove) + [x.node for x in upsert]
+        after: tuple[int, str] | None = None
+        while True:
+            query = select(h).where(h.c.owner_id == owner_id, h.c.asset_key == asset_key)
+            if start_us is not None:
+                query = query.where(h.c.ts >= start_us)
+            if after is not None:
+                query = query.where(tuple_(h.c.ts, h.c.tx_id) > tuple_(*after))
+            query = query.order_by(h.c.ts, h.c.tx_id).limit(batch)
+            with self._read() as conn:
+                rows = conn.execute(query).mappings().all()
+            for row in rows:
+                yield _half_row(row)
+            if len(rows) < batch:
+                return
+            after = (int(rows[-1]["ts"]), str(rows[-1]["tx_id"]))
+
+    def hash_groups(self, owner_id: str, asset_key: str, *, wider_than: int = 0) -> dict[str, list[int]]:
+        """The on-chain hashes (``h:...``) and exchange transfer ids (``i:...``) that confirmed, not
+        deleted halves of one asset share in both directions, with the times of those halves; only
+        those whose halves lie more than ``wider_than`` µs apart."""
+        h = t.owner_halves
+        found: dict[str, list[int]] = {}
+        live = and_(
+            h.c.owner_id == owner_id,
+            h.c.asset_key == asset_key,
+            h.c.status == "confirmed",
+            h.c.deleted == 0,
+        )
+        with self._read() as conn:
+            for prefix, column in (("h:", h.c.tx_hash), ("i:", h.c.internal_id)):
+                shared = (
+                    select(column)
+                    .where(live, column.is_not(None))
+                    .group_by(column)
+                    .having(func.count(h.c.direction.distinct()) > 1)
+                    .having(func.max(h.c.ts) - func.min(h.c.ts) > wider_than)
+                )
+                rows = conn.execute(
+                    select(column, h.c.ts).where(live, column.in_(shared)).order_by(column, h.c.ts)
+                ).all()
+                for key, ts in rows:
+                    found.setdefault(prefix + str(key), []).append(int(ts))
+        return found
+
+    def halves_with_keys(self, owner_id: str, keys: Iterable[str]) -> list[Half]:
+        """An owner's halves whose on-chain hash (key ``h:...``) or transfer id (``i:...``) is one of
+        ``keys``."""
+        h = t.owner_halves
+        hashes = sorted({k[2:] for k in keys if k.startswith("h:")})
+        internal = sorted({k[2:] for k in keys if k.startswith("i:")})
+        found: dict[Node, Half] = {}
+        with self._read() as conn:
+            for column, values in ((h.c.tx_hash, hashes), (h.c.internal_id, internal)):
+                for chunk in _chunks(values):
+                    query = select(h).where(h.c.owner_id == owner_id, column.in_(chunk))
+                    for row in conn.execute(query).mappings():
+                        half = _half_row(row)[0]
+                        found[half.node] = half
+        return sorted(found.values(), key=lambda x: (x.ts, x.tx_id, x.asset_key))
+
+    def half_asset_keys(self, owner_id: str) -> set[str]:
+        """Every asset key of an owner's halves and links."""
+        h, lk = t.owner_halves, t.owner_links
+        with self._read() as conn:
+            keys = set(
+                conn.execute(select(h.c.asset_key).where(h.c.owner_id == owner_id).distinct()).scalars()
+            )
+            keys.update(
+                conn.execute(select(lk.c.asset_key).where(lk.c.owner_id == owner_id).distinct()).scalars()
+            )
+        return {str(k) for k in keys}
+
+    def deletion_flips(self, owner_id: str) -> list[Half]:
+        """Halves of an owner whose ``deleted`` flag no longer says whether the user deleted the
+        transaction (deleted or restored since the linker last looked)."""
+        h, tb = t.owner_halves, t.tombstones
+        query = (
+            select(h)
+            .select_from(h.outerjoin(tb, tb.c.transaction_id == h.c.tx_id))
+            .where(
+                h.c.owner_id == owner_id,
+                ((tb.c.transaction_id.is_not(None)) & (h.c.deleted == 0))
+                | ((tb.c.transaction_id.is_(None)) & (h.c.deleted != 0)),
+            )
+            .order_by(h.c.ts, h.c.tx_id, h.c.asset_key)
+        )
+        with self._read() as conn:
+            return [_half_row(row)[0] for row in conn.execute(query).mappings()]
+
+    def stale_half_txs(
+        self, account_id: str, since_us: int | None, kinds: Iterable[str], *, gone: bool = False
+    ) -> Iterator[list[str]]:
+        """Transactions of ``account_id`` that have stored halves but whose kind is no longer one of
+        ``kinds`` (written at or after ``since_us``), in chunks; with ``gone``, also those no longer in
+        the ledger at all (a full run)."""
+        h, tx = t.owner_halves, t.transactions
+        try:
+            account_seq = self._keys.seq_of(account_id)
+        except UnknownConnectionError:
+            account_seq = None
+        wanted = sorted(set(kinds))
+        if account_seq is not None:
+            after: tuple[int, int] | None = None
+            while True:
+                # keyset on (ts, seq): the account's time index, never a scan of the account per page
+                query = select(tx.c.ts, tx.c.seq, tx.c.id).where(
+                    tx.c.account_seq == account_seq, tx.c.kind.not_in(wanted)
+                )
+                if after is not None:
+                    query = query.where(tuple_(tx.c.ts, tx.c.seq) > tuple_(*after))
+                if since_us is not None:
+                    query = query.where(tx.c.updated_at >= since_us)
+                with self._read() as conn:
+                    rows = conn.execute(query.order_by(tx.c.ts, tx.c.seq).limit(_CHUNK)).all()
+                    ids = [str(r.id) for r in rows]
+                    held = sorted(
+                        {str(x) for x in conn.execute(select(h.c.tx_id).where(h.c.tx_id.in_(ids))).scalars()}
+                    )
+                if held:
+                    yield held
+                if len(rows) < _CHUNK:
+                    break
+                after = (int(rows[-1].ts), int(rows[-1].seq))
+        if not gone:
+            return
+        last = ""
+        while True:
+            with self._read() as conn:
+                ids = list(
+                    conn.execute(
+                        select(h.c.tx_id)
+                        .where(h.c.account_id == account_id, h.c.tx_id > last)
+                        .distinct()
+                        .order_by(h.c.tx_id)
+                        .limit(_CHUNK)
+                    ).scalars()
+                )
+                missing = set(ids) - self._existing_ids(conn, ids)
+            if missing:
+                yield sorted(missing)
+            if len(ids) < _CHUNK:
+                return
+            last = ids[-1]
+
+    def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are transactions of the ledger (the id index, then the rows written since
+        it was filled)."""
+        found = {
+            str(x)
+            for x in conn.execute(
+                select(t.transaction_ids.c.id).where(t.transaction_ids.c.id.in_(ids))
+            ).scalars()
+        }
+        missing = [x for x in ids if x not in found]
+        if missing:
+            upto = (
+                select(t.store_state.c.value)
+                .where(t.store_state.c.name == "ids_indexed_upto")
+                .scalar_subquery()
+            )
+            tx = t.transactions
+            found.update(
+                str(x)
+                for x in conn.execute(select(tx.c.id).where(tx.c.seq > upto, tx.c.id.in_(missing))).scalars()
+            )
+        return found
+
+    def write_halves(self, upsert: Sequence[Half], remove: Sequence[Node], *, replace: bool = True) -> None:
+        """Replace (or add) the halves ``upsert`` and drop the halves ``remove`` (``replace=False``: the
+        caller knows none of ``upsert`` is stored unless it is in ``remove``)."""
+        h = t.owner_halves
+        gone = list(remove) + ([x.node for x in upsert] if replace else [])
         with self._write() as conn:
             for chunk in _chunks(gone):
                 conn.execute(delete(h).where(tuple_(h.c.tx_id, h.c.asset_key).in_(list(chunk))))
@@ -272,15 +476,23 @@ class OwnerTables:
     # -- links ---------------------------------------------------------------------------------------
 
     def stored_links(
-        self, owner_id: str | None = None, *, tx_ids: Iterable[str] | None = None
+        self,
+        owner_id: str | None = None,
+        *,
+        tx_ids: Iterable[str] | None = None,
+        asset_key: str | None = None,
+        manual: bool = False,
     ) -> list[TransferLink]:
-        """Links of an owner (or touching some transactions), in withdrawal time order."""
-        from txsync.owner.models import LinkMethod, TransferLink
-
+        """Links of an owner (or touching some transactions, or of one asset, or the user's own), in
+        withdrawal time order."""
         lk = t.owner_links
         queries = [select(lk)]
         if owner_id is not None:
             queries = [q.where(lk.c.owner_id == owner_id) for q in queries]
+        if asset_key is not None:
+            queries = [q.where(lk.c.asset_key == asset_key) for q in queries]
+        if manual:
+            queries = [q.where(lk.c.method == "manual") for q in queries]
         if tx_ids is not None:
             ids = sorted(set(tx_ids))
             if not ids:
@@ -294,28 +506,32 @@ class OwnerTables:
         with self._read() as conn:
             for q in queries:
                 for row in conn.execute(q).mappings():
-                    found[(row["withdrawal_id"], row["asset_key"])] = TransferLink(
-                        withdrawal=row["withdrawal_id"],
-                        deposit=row["deposit_id"],
-                        owner_id=row["owner_id"],
-                        withdrawal_account=row["withdrawal_account"],
-                        deposit_account=row["deposit_account"],
-                        asset=row["asset"],
-                        deposit_asset=row["deposit_asset"],
-                        asset_key=row["asset_key"],
-                        method=LinkMethod(row["method"]),
-                        matched_on=row["matched_on"],
-                        confidence=Decimal(row["confidence"]),
-                        sent=Decimal(row["sent"]),
-                        received=Decimal(row["received"]),
-                        declared_fee=Decimal(row["declared_fee"]),
-                        fee=Decimal(row["fee"]),
-                        fee_leg=Decimal(row["fee_leg"]),
-                        flags=tuple(jsonutil.loads(row["flags"])),
-                        withdrawal_time=from_us(row["withdrawal_ts"]),
-                        deposit_time=from_us(row["deposit_ts"]),
-                    )
+                    found[(row["withdrawal_id"], row["asset_key"])] = _link_row(row)
         return sorted(found.values(), key=lambda x: (x.withdrawal_time, x.withdrawal, x.asset_key))
+
+    def links_within(
+        self, owner_id: str, asset_key: str, spans: Sequence[tuple[int, int]] | None
+    ) -> Iterator[TransferLink]:
+        """The links of one asset of an owner with an end (withdrawal or deposit time, µs) inside one
+        of ``spans`` (every link of the asset when ``None``)."""
+        lk = t.owner_links
+        base = select(lk).where(lk.c.owner_id == owner_id, lk.c.asset_key == asset_key)
+        if spans is None:
+            queries = [base]
+        else:
+            queries = [
+                base.where(lk.c.withdrawal_ts.between(lo, hi) | lk.c.deposit_ts.between(lo, hi))
+                for lo, hi in spans
+            ]
+        seen: set[tuple[str, str]] = set()
+        for query in queries:
+            with self._read() as conn:
+                rows = conn.execute(query).mappings().all()
+            for row in rows:
+                key = (row["withdrawal_id"], row["asset_key"])
+                if key not in seen:
+                    seen.add(key)
+                    yield _link_row(row)
 
     def write_links(
         self, remove: Sequence[tuple[str, str]], add: Sequence[TransferLink], now_us: int

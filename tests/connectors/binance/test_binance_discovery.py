@@ -120,6 +120,39 @@ def test_a_sold_out_asset_is_found_in_default_mode() -> None:
     assert planner.next_round() == [] and planner.unexplained() == {}
 
 
+def test_unexplained_hubs_are_swept_one_at_a_time_the_smallest_first() -> None:
+    """Z bought and sold back against ETH with its commissions paid in BNB: ETH and BNB are both
+    unexplained. ETH (fewer markets) is swept alone first; once Z's trades are found they settle
+    BNB too (the commissions), and none of BNB's markets is asked."""
+    symbols = [*market(), *(Symbol(f"{a}ETH", a, "ETH") for a in "ABCDEFGHIJ"), Symbol("ZETH", "Z", "ETH")]
+    symbols += [Symbol(f"Z{q}", "Z", q) for q in ("USDT", "BTC", "BNB", "EUR", "TRY")]
+    symbols += [Symbol(f"{a}BNB", a, "BNB") for a in "KLMNOPQRSTUVW"]  # BNB: more markets than ETH
+    planner = PairPlanner(symbols, {"ETH", "BNB"}, {"ETH": Decimal("0.2"), "BNB": Decimal("-0.001")})
+    first = planner.next_round()
+    assert first and all("ETH" in (s.base, s.quote) for s in first)  # the old planner mixed in BNB's
+    assert "ZETH" in {s.symbol for s in first}
+    planner.found({"ETH": Decimal("0.2"), "Z": Decimal(0), "BNB": Decimal("-0.001")})
+    assert planner.next_round() == [] and planner.unexplained() == {}
+
+
+def test_a_hub_sweep_moves_to_the_next_hub_once_the_first_is_exhausted() -> None:
+    """A hub whose markets are all asked and still unexplained hands over to the next one (in
+    thorough mode every hub's markets go together, as before)."""
+    symbols = [*market(), *(Symbol(f"{a}ETH", a, "ETH") for a in "ABCDEFGH")]  # 8: a hub
+    planner = PairPlanner(symbols, {"ETH", "BNB"}, {"ETH": Decimal("0.2"), "BNB": Decimal("-1")})
+    rounds = []
+    while batch := planner.next_round():
+        rounds.append({s.symbol for s in batch})
+    eth = {f"{a}ETH" for a in "ABCDEFGH"}
+    assert rounds[0] == eth and set().union(*rounds[1:]) == {
+        s.symbol for s in market() if "BNB" in (s.base, s.quote)
+    }
+    thorough = PairPlanner(
+        symbols, {"ETH", "BNB"}, {"ETH": Decimal("0.2"), "BNB": Decimal("-1")}, thorough=True
+    )
+    assert eth <= {s.symbol for s in thorough.next_round()}
+
+
 def test_a_delisted_pair_makes_its_coin_unreadable_not_the_hub() -> None:
     symbols = [*market(), Symbol("BCCBTC", "BCC", "BTC", "DELISTED")]
     planner = PairPlanner(symbols, {"BCC", "BTC"}, {"BCC": Decimal(-2), "BTC": Decimal(1)})
@@ -163,6 +196,22 @@ def test_full_sync_of_the_scenario_asks_few_pairs_and_finds_every_trade() -> Non
     asked.clear()
     again = asyncio.run(rig.engine.sync(rig.connection.id))
     assert again.ok and again.total("new") == 0 and asked == []
+
+
+def test_alts_traded_against_btc_bnb_eth_are_found_with_few_wrong_guesses() -> None:
+    """The hub-alts scenario (no alt against USDT): the planner learns this account's quotes from
+    its finds. 9 pairs asked without trades (the 4-wide rounds ranked by the number of markets
+    asked 15); every readable traded pair found, each asked once."""
+    account = ScenarioAccount.generate(Scenario.hub_alts())
+    sandbox = BinanceSandbox(account=account, enforce_limits=False)
+    asked, transport = _spy(sandbox)
+    rig = make_rig(transport, options={"rate_limit": "off"})
+    report = asyncio.run(rig.engine.sync(rig.connection.id, SyncMode.FULL))
+    assert report.ok, report.errors
+    traded = {s for s in account.traded_symbols if s in account.listing.markets}
+    assert traded <= set(asked) and len(asked) == len(set(asked))
+    wasted = set(asked) - traded
+    assert len(wasted) <= 10, sorted(wasted)
 
 
 def test_incremental_sync_asks_only_pairs_whose_assets_moved() -> None:
@@ -219,6 +268,21 @@ def test_a_quote_that_keeps_missing_is_guessed_later() -> None:
     assert {s.quote for s in second} == {"BTC"}  # BTC's markets are fewer, but USDT keeps missing
     planner.outcome(second[0].symbol, True)
     assert planner.outcomes == {"USDT": [0, len(first)], "BTC": [1, 0]}
+
+
+def test_the_quote_this_account_trades_against_beats_the_listing_once_found() -> None:
+    """One alt found against BNB (8 markets) outweighs USDT's larger listing (12 markets, never
+    guessed yet): the next alt guesses its BNB pair first (the old rule, markets x hit rate, guessed
+    USDT: 12 x 1/2 against 8 x 2/3)."""
+    alts = "ABCDEFGH"
+    residual = {a: Decimal(1) for a in alts} | {"USDT": Decimal(-5), "BTC": Decimal(-5), "BNB": Decimal(-5)}
+    planner = PairPlanner(market(), {*alts, "USDT", "BTC", "BNB"}, residual)
+    planner.asked.add("ABNB")
+    planner.outcome("ABNB", True)
+    planner.found({"A": Decimal(1), "BNB": Decimal(-1)})
+    picks = planner.next_round()
+    assert len(picks) == 1  # one uncertain guess a round: its outcome informs the next
+    assert picks[0].quote == "BNB"
 
 
 def test_pairs_binance_removed_are_never_requested_but_their_gap_is_noted() -> None:

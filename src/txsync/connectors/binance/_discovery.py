@@ -11,13 +11,20 @@ only where the account's own data says a trade must be missing:
   minus the confirmed movements the other streams reported in this sync, minus the trades found so
   far. An asset whose residual is zero is *settled*: every movement of it is explained, so no
   further pair of it needs asking (a pair's trades would show in the residual of both its assets).
-* **Rounds**: each round asks, for every unsettled asset, its most likely pair not asked yet: a
-  pair whose other asset is also an unsettled candidate, pairs with trades in earlier syncs first,
-  then the most popular quote. Assets that are
-  quotes of many markets (``hubs``: USDT, BTC, BNB...) only pick pairs once the other assets are
-  settled or out of pairs. A non-hub asset that still does not settle then tries its pairs with
-  non-candidate assets (cheap: a few markets each). The rounds end when nothing is left to ask; the
-  set of candidates grows with each trade found, so they iterate until it stops growing.
+* **Rounds**: each round asks the sure guesses (an unsettled asset with a single live pair) or,
+  when there are none, one guess: an unsettled asset's most likely pair not asked yet, a pair
+  whose other asset is also an unsettled candidate, pairs with trades in earlier syncs first, then
+  the quote this account's assets most likely trade against (the pairs found so far against each
+  quote, with the quote's share of the exchange's markets as the prior, times how often guessing
+  that quote was right). One uncertain guess a round: its outcome informs the next. Assets that
+  are quotes of many markets (``hubs``: USDT, BTC, BNB...) only pick pairs once the other assets
+  are settled or out of pairs. A non-hub asset that still does not settle then tries its pairs
+  with non-candidate assets (cheap: a few markets each). The rounds end when nothing is left to
+  ask; the set of candidates grows with each trade found, so they iterate until it stops growing.
+* **Hub sweep**: a hub still unexplained after the rounds hides an asset bought and sold back
+  entirely in one of its markets: its markets are asked, 8 a round, one hub at a time (the hub with
+  the fewest markets first, whose finds may settle the others through their commissions), unless a
+  pair that cannot be read (delisted) may account for its residual.
 
 The ``thorough`` mode also expands hubs to every market they quote (the literal "base or quote is
 a candidate" rule), which finds trades of assets bought and sold back entirely in one pair, at the
@@ -41,9 +48,14 @@ __all__ = [
     "confirmed_flows",
 ]
 
-#: Guesses of one round (more when that many are sure): narrow rounds let each round's finds
-#: settle hubs before the next guesses are made.
-ROUND_WIDTH = 4
+#: Uncertain guesses of one round (every sure one goes too): each guess's outcome teaches which
+#: quotes this account trades against, and its finds settle hubs, before the next guess is made.
+ROUND_WIDTH = 1
+#: Markets of an unexplained hub asked in one round of its sweep.
+SWEEP_WIDTH = 8
+#: Weight of the exchange's listing in the estimate of this account's quote mix, in pairs found:
+#: before any find the quotes rank by their share of the markets, after a few by this account's.
+LISTING_PRIOR = 2
 #: An asset quoting at least this many markets is a hub.
 HUB_MIN_MARKETS = 8
 
@@ -156,6 +168,7 @@ class PairPlanner:
             self.by_asset.setdefault(sym.quote, []).append(sym)
             quotes[sym.quote] = quotes.get(sym.quote, 0) + 1
         self.popularity = quotes
+        self.markets_quoted = sum(quotes.values()) or 1
         self.hubs = {asset for asset, count in quotes.items() if count >= HUB_MIN_MARKETS}
         self.candidates = set(candidates)
         self.residual: dict[str, Decimal] = {a: v for a, v in residual.items() if v != 0}
@@ -215,7 +228,10 @@ class PairPlanner:
         known = 0 if sym.symbol in self.known else 1
         listed = 0 if sym.status != "DELISTED" else 1
         hits, misses = self.outcomes.get(other, (0, 0))
-        likely = self.popularity.get(other, 0) * (hits + 1) / (hits + misses + 2)
+        # how many of this account's alts trade against ``other`` (pairs found, plus the listing's
+        # share as a prior), times how often guessing it was right for this account so far
+        share = self.popularity.get(other, 0) / self.markets_quoted
+        likely = (hits + LISTING_PRIOR * share) * (hits + 1) / (hits + misses + 2)
         return (known, listed, -likely, sym.symbol)
 
     def _spread(self, sym: Symbol, hub: str) -> tuple[int, int, str]:
@@ -226,6 +242,11 @@ class PairPlanner:
 
     def _open(self, asset: str) -> list[Symbol]:
         return [s for s in self.by_asset.get(asset, ()) if s.symbol not in self.asked]
+
+    def _sweepable(self, hub: str) -> list[Symbol]:
+        """The markets of ``hub`` not asked yet, except pairs removed from Binance (unreadable,
+        and no sign of a trade in them)."""
+        return [s for s in self._open(hub) if not (s.status == "DELISTED" and (s.base, s.quote) in _REMOVED)]
 
     def _live(self, asset: str) -> bool:
         return asset in self.candidates and (self.unsettled(asset) or asset in self.unreadable)
@@ -272,19 +293,21 @@ class PairPlanner:
                     picks.setdefault(pick.symbol, pick)
         if not picks:
             # a hub still unexplained hides an asset traded in one of its markets and never seen
-            # anywhere else (bought and sold back entirely): ask its markets, unless a pair that
-            # cannot be read (delisted) already accounts for it; thorough mode asks in any case
-            # (the markets of every such hub together, the most widely listed coins first: a coin
-            # traded against one hub usually is against another, and each find settles both)
+            # anywhere else (bought and sold back entirely): ask its markets (the most widely listed
+            # coins first), unless a pair that cannot be read (delisted) already accounts for it;
+            # thorough mode asks in any case, the markets of every such hub together
             spread: list[tuple[tuple[int, int, str], Symbol]] = []
-            for asset in (a for a in movers if a in self.hubs):
-                if not self.thorough and self.gap_explained(asset):
-                    continue
-                for sym in self._open(asset):
-                    if sym.status == "DELISTED" and (sym.base, sym.quote) in _REMOVED:
-                        continue  # removed from Binance: unreadable, and no sign of a trade
+            hubs = [a for a in movers if a in self.hubs and (self.thorough or not self.gap_explained(a))]
+            if not self.thorough:
+                # one hub at a time, the one with the fewest markets first: it is the cheapest to
+                # exhaust, and what its hidden pairs bring (their commissions, paid in another hub)
+                # may settle the other hubs without asking theirs
+                hubs = [a for a in hubs if self._sweepable(a)]
+                hubs = sorted(hubs, key=lambda a: (len(self.by_asset[a]), a))[:1]
+            for asset in hubs:
+                for sym in self._sweepable(asset):
                     spread.append((self._spread(sym, asset), sym))
-            limit = width if self.thorough else min(width, 2 * ROUND_WIDTH)
+            limit = width if self.thorough else min(width, SWEEP_WIDTH)
             for _, sym in sorted(spread, key=lambda item: item[0]):
                 if len(picks) >= limit:
                     break
