@@ -15,7 +15,7 @@ from txsync.models.values import exact
 from txsync.owner import ids
 from txsync.store.records import LedgerTransaction
 
-__all__ = ["CANDIDATE_KINDS", "AssetKeyer", "Half", "halves_of"]
+__all__ = ["CANDIDATE_KINDS", "REMOVED", "AssetKeyer", "Half", "halves_of"]
 
 #: Kinds of transactions that may be half of a transfer between two accounts.
 CANDIDATE_KINDS: frozenset[TransactionKind] = frozenset(
@@ -32,6 +32,10 @@ CANDIDATE_KINDS: frozenset[TransactionKind] = frozenset(
 AssetKeyer = Callable[[str, str, datetime], str]
 
 OUT, IN = "out", "in"
+
+#: The status of a stored half whose transaction was removed for good (a manual entry's removal): the
+#: next linking run looks again at what it was a candidate with, then drops it.
+REMOVED = "removed"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from txsync.errors import StoreError
 from txsync.merge import duration_us, from_us, to_us
 from txsync.models.values import exact
 from txsync.owner._assign import Assignment, Edge, assign
-from txsync.owner._halves import CANDIDATE_KINDS, IN, OUT, AssetKeyer, Half, halves_of
+from txsync.owner._halves import CANDIDATE_KINDS, IN, OUT, REMOVED, AssetKeyer, Half, halves_of
 from txsync.owner._sweep import Component, DirtyMarks, Ranges, Truncated, sweep
 from txsync.owner.models import LinkMethod, LinkRun, TransferLink
 from txsync.store._links import OwnerTables
@@ -211,15 +211,23 @@ class Linker:
         owned = self._accounts(owner_id)
         wanted = None if accounts is None else set(accounts)
         for account_id, connector_id in owned:
-            if wanted is not None and account_id not in wanted:
-                continue
             position = store.link_since(account_id)
+            if wanted is not None and account_id not in wanted and position is not None:
+                continue  # (an account never read, or whose reading was forgotten, is read now)
             if since is not None and position is not None:
                 position = min(position, since)  # never read: everything is read
             self._refresh(owner_id, account_id, connector_id, full, position, run, marks)
 
-        # Deleted and restored transactions (tombstones do not touch the ledger rows).
+        # Deleted and restored transactions (tombstones do not touch the ledger rows), and halves of
+        # transactions removed for good (a manual entry's removal leaves them marked REMOVED).
         flipped = store.deletion_flips(owner_id)
+        gone = [h for h in flipped if h.status == REMOVED]
+        flipped = [h for h in flipped if h.status != REMOVED]
+        if gone:
+            for h in gone:
+                marks.half(h, former=True)
+            marks.count += len(gone)
+            store.write_halves([], [h.node for h in gone])
         if flipped:
             store.write_halves([h.with_deleted(not h.deleted) for h in flipped], [])
             for h in flipped:
@@ -274,15 +282,27 @@ class Linker:
                 marks.half(h)
 
         run.changed = marks.count
+        # The user's links are written first: dropping a stale one deletes by withdrawal, which must not
+        # take the automatic link the same run gives that withdrawal afterwards.
+        if stale_manual or changed_manual:
+            store.write_links(stale_manual, changed_manual, to_us(self.clock()))
+            run.links_added += len(changed_manual)
+            run.links_removed += sum(1 for k in stale_manual if links[k] not in changed_manual)
+            displaced = {
+                (other.withdrawal, other.asset_key)
+                for m in changed_manual
+                for other in (
+                    links.get((m.withdrawal, m.asset_key)),
+                    by_deposit.get((m.deposit, m.asset_key)),
+                )
+                if other is not None and other.method != LinkMethod.MANUAL
+            }
+            run.links_removed += len(displaced)
         assets = store.half_asset_keys(owner_id) if full else set(marks.ranges)
         for asset_key in sorted(assets):
             self._link_asset(
                 owner_id, asset_key, None if full else marks.of(asset_key), pad, forbidden, manual_nodes, run
             )
-        if stale_manual or changed_manual:
-            store.write_links(stale_manual, changed_manual, to_us(self.clock()))
-            run.links_added += len(changed_manual)
-            run.links_removed += sum(1 for k in stale_manual if links[k] not in changed_manual)
         return run
 
     def _link_asset(
@@ -311,7 +331,8 @@ class Linker:
             store.write_links(sorted(previous), [], to_us(self.clock()))
         kept = 0
         batch: list[Component] = []
-        pending_add: list[TransferLink] = []
+        # keyed by withdrawal: a component the memo forgot and solves again gives the same links
+        pending_add: dict[tuple[str, str], TransferLink] = {}
         pending_notes: dict[Node, str | None] = {}
 
         def flush() -> None:
@@ -323,11 +344,11 @@ class Linker:
                 if x.method != LinkMethod.MANUAL and key not in previous:
                     previous[key] = x
                     remove.append(key)
-            for x in pending_add:
-                if previous.get((x.withdrawal, x.asset_key)) == x:
+            for key, x in pending_add.items():
+                if previous.get(key) == x:
                     kept += 1
             if remove or pending_add:
-                store.write_links(remove, pending_add, to_us(self.clock()))
+                store.write_links(remove, list(pending_add.values()), to_us(self.clock()))
             if pending_notes:
                 store.set_half_notes(pending_notes)
             run.links_added += len(pending_add)
@@ -393,7 +414,7 @@ class Linker:
         owner_id: str,
         comp: Component,
         forbidden: set[tuple[str, str]],
-        pending_add: list[TransferLink],
+        pending_add: dict[tuple[str, str], TransferLink],
         pending_notes: dict[Node, str | None],
         run: LinkRun,
     ) -> None:
@@ -407,10 +428,24 @@ class Linker:
             return
         graph = self._graph(comp.halves, forbidden)
         affected = set(current)
+        edges = [*graph.hash_edges, *graph.heuristic_edges]
+        if len(current) == 2 and len(edges) == 1 and not graph.conflicts:
+            # one withdrawal, one deposit, one candidate edge: the assignment can only choose it
+            run.components += 1
+            (e,) = edges
+            how = graph.matched_on.get((e.w, e.d))
+            method = LinkMethod.HASH if how is not None else LinkMethod.HEURISTIC
+            x = self._link(owner_id, current[e.w], current[e.d], method, how)
+            pending_add[(x.withdrawal, x.asset_key)] = x
+            for node, note in comp.notes.items():
+                if note is not None:
+                    pending_notes[node] = None
+            return
         run.components += self._count_components(affected, graph.adjacency)
         links, notes, ties = self._solve(owner_id, affected, graph, current)
         run.ties += ties
-        pending_add.extend(links)
+        for x in links:
+            pending_add[(x.withdrawal, x.asset_key)] = x
         for node, note in notes.items():
             if comp.notes.get(node) != note:
                 pending_notes[node] = note

@@ -333,7 +333,8 @@ class OwnerTables:
 
     def deletion_flips(self, owner_id: str) -> list[Half]:
         """Halves of an owner whose ``deleted`` flag no longer says whether the user deleted the
-        transaction (deleted or restored since the linker last looked)."""
+        transaction (deleted or restored since the linker last looked), and those whose transaction
+        was removed for good (status ``removed``)."""
         h, tb = t.owner_halves, t.tombstones
         query = (
             select(h)
@@ -341,7 +342,8 @@ class OwnerTables:
             .where(
                 h.c.owner_id == owner_id,
                 ((tb.c.transaction_id.is_not(None)) & (h.c.deleted == 0))
-                | ((tb.c.transaction_id.is_(None)) & (h.c.deleted != 0)),
+                | ((tb.c.transaction_id.is_(None)) & (h.c.deleted != 0))
+                | (h.c.status == "removed"),
             )
             .order_by(h.c.ts, h.c.tx_id, h.c.asset_key)
         )
@@ -487,25 +489,34 @@ class OwnerTables:
         withdrawal time order."""
         lk = t.owner_links
         queries = [select(lk)]
-        if owner_id is not None:
-            queries = [q.where(lk.c.owner_id == owner_id) for q in queries]
-        if asset_key is not None:
-            queries = [q.where(lk.c.asset_key == asset_key) for q in queries]
-        if manual:
-            queries = [q.where(lk.c.method == "manual") for q in queries]
         if tx_ids is not None:
+            # By the two id indexes only (the owner's index would scan all its links per chunk); the
+            # other conditions are applied to the few rows found.
             ids = sorted(set(tx_ids))
             if not ids:
                 return []
             queries = [
-                q.where((lk.c.withdrawal_id.in_(chunk)) | (lk.c.deposit_id.in_(chunk)))
-                for q in queries
+                select(lk).where(column.in_(chunk))
+                for column in (lk.c.withdrawal_id, lk.c.deposit_id)
                 for chunk in _chunks(ids)
             ]
+        else:
+            if owner_id is not None:
+                queries = [q.where(lk.c.owner_id == owner_id) for q in queries]
+            if asset_key is not None:
+                queries = [q.where(lk.c.asset_key == asset_key) for q in queries]
+            if manual:
+                queries = [q.where(lk.c.method == "manual") for q in queries]
         found: dict[tuple[str, str], TransferLink] = {}
         with self._read() as conn:
             for q in queries:
                 for row in conn.execute(q).mappings():
+                    if tx_ids is not None and (
+                        (owner_id is not None and row["owner_id"] != owner_id)
+                        or (asset_key is not None and row["asset_key"] != asset_key)
+                        or (manual and row["method"] != "manual")
+                    ):
+                        continue
                     found[(row["withdrawal_id"], row["asset_key"])] = _link_row(row)
         return sorted(found.values(), key=lambda x: (x.withdrawal_time, x.withdrawal, x.asset_key))
 

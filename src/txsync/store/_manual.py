@@ -212,7 +212,9 @@ def _delete_transaction(cur: Any, tx_seq: int, tx_id: str, *, forget_edits: bool
     cur.execute("DELETE FROM transaction_ids WHERE seq = ?", (tx_seq,))
     cur.execute("UPDATE raw_transactions SET tx_seq = NULL WHERE tx_seq = ?", (tx_seq,))
     cur.execute("DELETE FROM transactions WHERE seq = ?", (tx_seq,))
-    cur.execute("DELETE FROM owner_halves WHERE tx_id = ?", (tx_id,))
+    # The linker's halves stay, marked removed, until its next run has looked again at what they were
+    # candidates with (their former partners); their links go now.
+    cur.execute("UPDATE owner_halves SET status = 'removed', note = NULL WHERE tx_id = ?", (tx_id,))
     cur.execute("DELETE FROM owner_links WHERE withdrawal_id = ? OR deposit_id = ?", (tx_id, tx_id))
     if forget_edits:
         cur.execute("DELETE FROM overrides WHERE transaction_id = ?", (tx_id,))

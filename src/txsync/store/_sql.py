@@ -831,6 +831,21 @@ class SqlStore(OwnerTables, ValuationTables, ManualEntryTables, SyncLeases):
             conn.execute(delete(t.raw_transactions).where(t.raw_transactions.c.tx_seq.in_(seqs)))
             conn.execute(delete(tx).where(tx.c.account_seq == account_seq))
             conn.execute(delete(t.account_origins).where(t.account_origins.c.account_id == account_id))
+            # The owner layer: the account's halves, links, gaps and reported balances go; the owner's
+            # other halves are dropped too, so the next linking run reads every account again and
+            # re-links what was linked to this one.
+            links = t.owner_links
+            conn.execute(
+                delete(links).where(
+                    (links.c.withdrawal_account == account_id) | (links.c.deposit_account == account_id)
+                )
+            )
+            conn.execute(delete(t.owner_halves).where(t.owner_halves.c.owner_id == account.owner_id))
+            conn.execute(delete(t.owner_link_state).where(t.owner_link_state.c.owner_id == account.owner_id))
+            conn.execute(delete(t.owner_account_gaps).where(t.owner_account_gaps.c.account_id == account_id))
+            conn.execute(
+                delete(t.owner_balance_snapshots).where(t.owner_balance_snapshots.c.account_id == account_id)
+            )
             conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
             left = conn.execute(
                 select(func.count()).select_from(t.accounts).where(t.accounts.c.owner_id == account.owner_id)
