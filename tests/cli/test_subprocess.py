@@ -77,4 +77,4 @@ def test_ctrl_c_during_a_demo_then_a_full_run(tmp_path: Path) -> None:
     done = subprocess.run([TXSYNC, "demo"], env=_env(home), capture_output=True, text=True, check=False,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "Transactions by kind (1404 in all)" in done.stdout and "MISMATCH" not in done.stdout
+    assert "Transactions by kind (1417 in all)" in done.stdout and "MISMATCH" not in done.stdout

@@ -50,10 +50,10 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_directory(tmp_path: Pat
     env["TXSYNC_HOME"] = str(tmp_path / "home")
     done = _run([str(txsync), "demo"], cwd=empty, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Transactions by kind (1404 in all)" in done.stdout and "MISMATCH" not in done.stdout
+    assert "Transactions by kind (1417 in all)" in done.stdout and "MISMATCH" not in done.stdout
     # no cassette in a wheel: the demo's prices come from the price sandboxes it ships (the same answers)
     assert "Valuation in EUR (prices: the built-in price sandboxes, offline)" in done.stdout
-    assert "1404 transactions: 1403 valued, 0 pending, 1 unpriceable, 0 overridden" in done.stdout
+    assert "1417 transactions: 1416 valued, 0 pending, 1 unpriceable, 0 overridden" in done.stdout
     again = _run([str(txsync), "--json", "ledger", "--limit", "1"], cwd=empty, env=env, timeout=120)
     assert again.returncode == 0 and '"legs"' in again.stdout
     assert list(empty.iterdir()) == []  # nothing written where it ran
