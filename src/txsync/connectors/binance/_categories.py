@@ -22,7 +22,7 @@ from txsync.models import (
     TransactionStatus,
 )
 
-from ._normalize import _composed, _fiat_meta, _tx, income, reader, time_of
+from ._normalize import _composed, _fiat_meta, _tx, _unknown, income, reader, time_of
 
 __all__ = [
     "CATEGORY_NORMALIZERS",
@@ -311,17 +311,7 @@ def normalize_loan(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     key = f"loan:{loan_id(row.data, raw.stream)}"
     at = time_of(row, "timestamp")
     if known is None:
-        return [
-            _tx(
-                raw,
-                key,
-                TransactionKind.OTHER,
-                at,
-                [Leg(asset=asset, amount=0)],
-                flags={"unknown_type"},
-                meta={"loan_type": flow, "amount": str(amount)},
-            )
-        ]
+        return _unknown(raw, key, at, asset, meta={"loan_type": flow, "amount": str(amount)})
     sign, category = known
     return [
         _tx(

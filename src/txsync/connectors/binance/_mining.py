@@ -38,7 +38,7 @@ from txsync.models import (
 from txsync.pagination import Counted, PageNumberPaginator, Paginator, Window, to_ms
 
 from ._category_streams import _GuardedStream
-from ._normalize import _composed, _tx, reader, time_ms, time_of
+from ._normalize import _composed, _tx, _unknown, reader, time_ms, time_of
 from ._paging import Partitioned, as_list
 from ._streams import Row, page_total
 
@@ -85,18 +85,7 @@ def normalize_mining(raw: RawTransaction) -> Iterable[NormalizedTransaction]:
     flags = set() if state in _STATUS else {"unknown_status"}
     meta = {"mining_account": row.text("userName", max_length=64), "earning_type": kind}
     if kind not in _CREDITED:
-        return [
-            _tx(
-                raw,
-                key,
-                TransactionKind.OTHER,
-                at,
-                [Leg(asset=coin, amount=0)],
-                status=status,
-                flags=flags | {"unknown_type"},
-                meta={**meta, "amount": str(amount)},
-            )
-        ]
+        return _unknown(raw, key, at, coin, status=status, flags=flags, meta={**meta, "amount": str(amount)})
     wallet = _CREDITED[kind]
     if wallet is None:
         return []  # the income of transferred hashrate went to another account

@@ -180,6 +180,34 @@ def _tx(
     )
 
 
+def _unknown(
+    raw: RawTransaction,
+    key: str,
+    at: datetime,
+    asset: str,
+    *,
+    status: TransactionStatus = TransactionStatus.CONFIRMED,
+    flags: Iterable[str] = (),
+    external: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> list[NormalizedTransaction]:
+    """A record of a type this connector does not know: kept (kind ``other``, flag ``unknown_type``)
+    with no balance effect, its amount and fields in ``meta``, for the report to name."""
+    return [
+        _tx(
+            raw,
+            key,
+            TransactionKind.OTHER,
+            at,
+            [Leg(asset=asset, amount=0)],
+            status=status,
+            flags={*flags, "unknown_type"},
+            external=external,
+            meta=meta,
+        )
+    ]
+
+
 # -- spot and margin trades ----------------------------------------------------------------------------
 
 

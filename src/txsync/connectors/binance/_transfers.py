@@ -38,7 +38,7 @@ from txsync.fields import Fields
 from txsync.models import Leg, NormalizedTransaction, RawTransaction, TransactionKind, TransactionStatus
 
 from ._categories import COIN_FUTURES_WALLET, OPTIONS_WALLET
-from ._normalize import FUTURES_WALLET, INTERNAL_TRANSFER, _tx, reader, time_of
+from ._normalize import FUTURES_WALLET, INTERNAL_TRANSFER, _tx, _unknown, reader, time_of
 
 __all__ = [
     "ACCOUNT_WALLETS",
@@ -156,19 +156,7 @@ def normalize_universal_transfer(raw: RawTransaction) -> Iterable[NormalizedTran
     sides = transfer_sides(transfer_type)
     meta: dict[str, Any] = {"transfer_type": transfer_type, "amount": str(amount)}
     if sides is None:
-        return [
-            _tx(
-                raw,
-                key,
-                TransactionKind.OTHER,
-                at,
-                [Leg(asset=asset, amount=0)],
-                status=status,
-                flags={"unknown_type"},
-                external={"tran_id": ident},
-                meta=meta,
-            )
-        ]
+        return _unknown(raw, key, at, asset, status=status, external={"tran_id": ident}, meta=meta)
     (source, source_by), (target, target_by) = (
         _side(row, sides[0], "fromSymbol"),
         _side(row, sides[1], "toSymbol"),
@@ -243,19 +231,9 @@ def normalize_sub_transfer(raw: RawTransaction) -> Iterable[NormalizedTransactio
     at = time_of(row, "time")
     key = f"sub_transfer:{ident}"
     if direction not in (1, 2):
-        return [
-            _tx(
-                raw,
-                key,
-                TransactionKind.OTHER,
-                at,
-                [Leg(asset=asset, amount=0)],
-                status=status,
-                flags=flags | {"unknown_type"},
-                external=external,
-                meta={"amount": str(amount)},
-            )
-        ]
+        return _unknown(
+            raw, key, at, asset, status=status, flags=flags, external=external, meta={"amount": str(amount)}
+        )
     incoming = direction == 1
     side = row.optional_text("toAccountType" if incoming else "fromAccountType", max_length=40) or "SPOT"
     wallet, booked_by = ACCOUNT_WALLETS[SUB_ACCOUNT_WALLETS.get(side, "MAIN")]
