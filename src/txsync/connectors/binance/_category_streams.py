@@ -27,7 +27,7 @@ from txsync.pagination import (
 
 from ._categories import P2P_FINAL, auto_invest_id, eth_staking_id, loan_id, p2p_id, pay_id, rebate_id
 from ._normalize import futures_income_id, time_ms
-from ._paging import BisectingWindow, Partitioned, as_list
+from ._paging import Partitioned, as_list
 from ._streams import BinanceStream, Row, _WindowedStream, counted_pages, income_pages, page_total
 
 if TYPE_CHECKING:
@@ -196,14 +196,7 @@ class PayStream(_GuardedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """One window, halved while the answer is full."""
-
-        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
-            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
-            rows = as_list(body, "data", self.path)
-            self.within(rows, start, end, "transactionTime")
-            return rows, len(rows) >= self.limit
-
-        return BisectingWindow(fetch, window)
+        return self.halved_while_full(window, "data", "transactionTime")
 
 
 class P2PStream(_GuardedStream):
@@ -375,14 +368,7 @@ class LoansStream(_GuardedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """One window, halved while the answer is full."""
-
-        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
-            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
-            rows = as_list(body, None, self.path)
-            self.within(rows, start, end, "timestamp")
-            return rows, len(rows) >= self.limit
-
-        return BisectingWindow(fetch, window)
+        return self.halved_while_full(window, None, "timestamp")
 
 
 class AutoInvestStream(_GuardedStream):

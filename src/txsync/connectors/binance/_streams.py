@@ -214,6 +214,9 @@ class _WindowedStream(BinanceStream):
     """A stream read in consecutive time windows from an origin."""
 
     span: ClassVar[timedelta]
+    #: The endpoint and its page size (streams that read one range endpoint).
+    path: ClassVar[str]
+    limit: ClassVar[int]
 
     def origin(self) -> datetime:
         """Where this stream's history starts."""
@@ -222,6 +225,23 @@ class _WindowedStream(BinanceStream):
     def inner(self, window: Window) -> Paginator[Row]:
         """The paginator of one window."""
         raise NotImplementedError
+
+    def halved_while_full(
+        self, window: Window, key: str | None, time_field: str, more_flag: str | None = None
+    ) -> Paginator[Row]:
+        """One window of a range endpoint (``startTime``, ``endTime``, ``limit`` = :attr:`limit`,
+        rows under ``key``), halved while the answer is full (or says ``more_flag``); every row must
+        lie in the range by ``time_field``."""
+        path, limit = self.path, self.limit
+
+        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
+            body = await self.api.signed(path, {"startTime": start, "endTime": end, "limit": limit})
+            rows = as_list(body, key, path)
+            self.within(rows, start, end, time_field)
+            more = more_flag is not None and isinstance(body, dict) and body.get(more_flag) is True
+            return rows, more or len(rows) >= limit
+
+        return BisectingWindow(fetch, window)
 
     def paginator(self) -> Paginator[Row]:
         """Windows of :attr:`span` from :meth:`origin`."""
@@ -504,15 +524,7 @@ class ConvertStream(_WindowedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """One window, halved while the answer says ``moreData``."""
-
-        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
-            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
-            rows = as_list(body, "list", self.path)
-            self.within(rows, start, end, "createTime")
-            more = isinstance(body, dict) and body.get("moreData") is True
-            return rows, more or len(rows) >= self.limit
-
-        return BisectingWindow(fetch, window)
+        return self.halved_while_full(window, "list", "createTime", "moreData")
 
 
 class DividendsStream(_WindowedStream):
@@ -525,14 +537,7 @@ class DividendsStream(_WindowedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """One window, halved while the answer is full."""
-
-        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
-            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
-            rows = as_list(body, "rows", self.path)
-            self.within(rows, start, end, "divTime")
-            return rows, len(rows) >= self.limit
-
-        return BisectingWindow(fetch, window)
+        return self.halved_while_full(window, "rows", "divTime")
 
 
 class LiquiditySwapsStream(_WindowedStream):
@@ -553,14 +558,7 @@ class LiquiditySwapsStream(_WindowedStream):
 
     def inner(self, window: Window) -> Paginator[Row]:
         """One window, halved while the answer is full."""
-
-        async def fetch(start: int, end: int) -> tuple[list[Row], bool]:
-            body = await self.api.signed(self.path, {"startTime": start, "endTime": end, "limit": self.limit})
-            rows = as_list(body, None, self.path)
-            self.within(rows, start, end, "swapTime")
-            return rows, len(rows) >= self.limit
-
-        return BisectingWindow(fetch, window)
+        return self.halved_while_full(window, None, "swapTime")
 
 
 # -- earn -----------------------------------------------------------------------------------------------
