@@ -6,15 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete
-from tests.owner.world import T0, World, hours
+from tests.owner.world import T0, World, hours, wipe
 
 from txsync.errors import LinkError
 from txsync.models import LegRole, TransactionKind
 from txsync.owner import LinkMethod, LinkRules
 from txsync.owner.ledger import OwnerLedger
 from txsync.store import SqliteStore
-from txsync.store import schema as t
 
 H1 = "a1" * 32
 H2 = "b2" * 32
@@ -320,12 +318,6 @@ def test_rules_are_settings() -> None:
     w.linker(rules=LinkRules(window=hours(24), max_fee_ratio=Decimal("0.35"))).run("alice", full=True)
     assert len(w.links()) == 1
 
-
-def wipe(store: SqliteStore) -> None:
-    """Forget everything the linker derived (not the user's decisions)."""
-    with store._write() as conn:
-        for table in (t.owner_links, t.owner_halves, t.owner_link_state):
-            conn.execute(delete(table))
 
 
 def test_deleting_one_side_of_a_tie_links_the_other(world: World) -> None:

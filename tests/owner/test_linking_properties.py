@@ -7,10 +7,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.owner.test_linking import wipe
-from tests.owner.world import T0, World, hours
+from tests.owner.world import T0, World, assert_incremental_equals_full, hours, user_step
 
-from txsync.errors import LinkError
 from txsync.owner.ledger import OwnerLedger
 from txsync.store import SqliteStore
 
@@ -127,29 +125,6 @@ def _incremental_equals_full(actions: list[Any]) -> None:
             world.move(account, step[2], asset, at=T0 + hours(step[3]), key=key)
         elif kind == "link_run":
             owner.link()
-        elif kind in ("delete", "restore") and ids:
-            tx = ids[step[1] % len(ids)]
-            (world.store.delete_transaction if kind == "delete" else world.store.restore_transaction)(tx)
-        elif kind == "unlink":
-            links = world.store.stored_links("alice")
-            if links:
-                x = links[step[1] % len(links)]
-                owner.unlink_transactions(x.withdrawal, x.deposit)
-                decided.append((x.withdrawal, x.deposit))
-        elif kind == "manual" and ids:
-            a, b = ids[step[1] % len(ids)], ids[step[2] % len(ids)]
-            try:
-                owner.link_transactions(a, b)
-                decided.append((a, b))
-            except LinkError:
-                pass
-        elif kind == "forget" and decided:
-            owner.forget_decision(*decided[step[1] % len(decided)])
-    owner.link()
-    incremental = world.picture()
-    wipe(world.store)
-    owner.link(full=True)
-    assert world.picture() == incremental
-    # and a second run finds nothing to do
-    again = owner.link()
-    assert (again.changed, again.links_added, again.links_removed) == (0, 0, 0)
+        else:
+            user_step(world, owner, step, ids, decided)
+    assert_incremental_equals_full(world, owner)

@@ -11,8 +11,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.owner.test_linking import wipe
-from tests.owner.world import T0, World, hours
+from tests.owner.world import T0, World, assert_incremental_equals_full, hours, user_step
 
 from txsync.errors import LinkError
 from txsync.models import TransactionKind
@@ -109,22 +108,6 @@ def run_actions(actions: list[Any], rules: LinkRules, *, counts: bool = False) -
             after = _links(world)
             if counts:
                 assert (done.links_added, done.links_removed) == (len(after - before), len(before - after))
-        elif kind in ("delete", "restore") and ids:
-            tx = ids[step[1] % len(ids)]
-            (world.store.delete_transaction if kind == "delete" else world.store.restore_transaction)(tx)
-        elif kind == "unlink":
-            links = world.store.stored_links("alice")
-            if links:
-                x = links[step[1] % len(links)]
-                owner.unlink_transactions(x.withdrawal, x.deposit)
-                decided.append((x.withdrawal, x.deposit))
-        elif kind == "manual" and ids:
-            a, b = ids[step[1] % len(ids)], ids[step[2] % len(ids)]
-            try:
-                owner.link_transactions(a, b)
-                decided.append((a, b))
-            except LinkError:
-                pass
         elif kind == "hand":
             # the user confirms an automatic link by linking the same pair by hand
             links = [x for x in world.store.stored_links("alice") if x.method.value != "manual"]
@@ -135,15 +118,9 @@ def run_actions(actions: list[Any], rules: LinkRules, *, counts: bool = False) -
                     decided.append((x.withdrawal, x.deposit))
                 except LinkError:
                     pass
-        elif kind == "forget" and decided:
-            owner.forget_decision(*decided[step[1] % len(decided)])
-    owner.link()
-    incremental = world.picture()
-    again = owner.link()
-    assert (again.changed, again.examined, again.links_added, again.links_removed) == (0, 0, 0, 0)
-    wipe(world.store)
-    owner.link(full=True)
-    assert world.picture() == incremental
+        else:
+            user_step(world, owner, step, ids, decided)
+    assert_incremental_equals_full(world, owner)
 
 
 def commit(world: World, spec: dict[str, Any]) -> str:

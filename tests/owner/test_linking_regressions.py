@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.owner.test_linking import wipe
-from tests.owner.world import T0, World, hours
+from tests.owner.world import T0, World, assert_incremental_equals_full, hours, wipe
 
 from txsync.owner.ledger import OwnerLedger
 from txsync.store import SqliteStore
@@ -21,17 +20,6 @@ def world() -> World:
     return w
 
 
-def check(world: World, owner: OwnerLedger) -> None:
-    """Incremental == full from scratch, and a second run does nothing."""
-    owner.link()
-    incremental = world.picture()
-    again = owner.link()
-    assert (again.changed, again.examined, again.links_added, again.links_removed) == (0, 0, 0, 0)
-    wipe(world.store)
-    owner.link(full=True)
-    assert world.picture() == incremental
-
-
 def test_forgetting_a_manual_link_of_a_natural_pair(world: World) -> None:
     owner = OwnerLedger(world.store)
     w = world.move("ex", "-1.0", at=T0)
@@ -40,7 +28,7 @@ def test_forgetting_a_manual_link_of_a_natural_pair(world: World) -> None:
     owner.link_transactions(w, d)
     owner.forget_decision(w, d)
     assert world.links() == {(w, d, "heuristic")}
-    check(world, owner)
+    assert_incremental_equals_full(world, owner)
 
 
 def test_unlinking_a_manual_link_lets_the_withdrawal_link_elsewhere(world: World) -> None:
@@ -54,7 +42,7 @@ def test_unlinking_a_manual_link_lets_the_withdrawal_link_elsewhere(world: World
     assert world.links() == {(w, d, "manual")}
     owner.unlink_transactions(w, d)
     assert world.links() == {(w, d2, "heuristic")}
-    check(world, owner)
+    assert_incremental_equals_full(world, owner)
 
 
 @pytest.mark.parametrize("page", [6])
@@ -86,7 +74,7 @@ def test_a_component_pruned_from_solved_is_solved_twice(
     run = owner.link()
     assert (pw, pd, "heuristic") in world.links()
     assert (run.links_added, run.links_removed) == (3, 1)  # Y-E replaced, the two pairs new
-    check(world, owner)
+    assert_incremental_equals_full(world, owner)
 
 
 # -- outside the reviewed diff (pre-existing): rows of the owner layer removed behind the linker's back --
@@ -109,7 +97,7 @@ def test_removing_a_manual_entry_frees_its_partner(world: World) -> None:
     world.tick(1)
     owner.link()
     assert world.links() == {(w2, d, "heuristic")}
-    check(world, owner)
+    assert_incremental_equals_full(world, owner)
 
 
 def test_removing_an_account_leaves_no_halves_or_links(world: World) -> None:
@@ -124,7 +112,7 @@ def test_removing_an_account_leaves_no_halves_or_links(world: World) -> None:
     owner.link()
     assert world.links() == set()
     assert [h.tx_id for h, _ in world.store.stored_halves(owner_id="alice")] == [w]
-    check(world, owner)
+    assert_incremental_equals_full(world, owner)
 
 
 

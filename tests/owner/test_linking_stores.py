@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.owner.test_linking import H1, H2, wipe
-from tests.owner.world import T0, World, hours
+from tests.owner.test_linking import H1, H2
+from tests.owner.world import T0, World, hours, wipe
 
 from txsync.models import TransactionKind
 

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from txsync.errors import LinkError
 from txsync.merge import PageBatch
 from txsync.models import Leg, LegRole, NormalizedTransaction, RawTransaction, SourceRef, TransactionKind
 from txsync.owner import Linker
+from txsync.owner.ledger import OwnerLedger
 from txsync.store import SqliteStore
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
@@ -123,3 +125,58 @@ class World:
 
 def hours(n: float) -> timedelta:
     return timedelta(hours=n)
+
+
+def wipe(store: Any) -> None:
+    """Forget everything the linker derived (not the user's decisions)."""
+    from sqlalchemy import delete
+
+    from txsync.store import schema as t
+
+    with store._write() as conn:
+        for table in (t.owner_links, t.owner_halves, t.owner_link_state):
+            conn.execute(delete(table))
+
+
+def assert_incremental_equals_full(world: World, owner: OwnerLedger) -> None:
+    """One more incremental run; a second one does nothing; one full re-link from scratch gives the
+    same links and notes."""
+    owner.link()
+    incremental = world.picture()
+    again = owner.link()
+    assert (again.changed, again.examined, again.links_added, again.links_removed) == (0, 0, 0, 0)
+    wipe(world.store)
+    owner.link(full=True)
+    assert world.picture() == incremental
+
+
+def user_step(
+    world: World, owner: OwnerLedger, step: tuple[Any, ...], ids: list[str], decided: list[tuple[str, str]]
+) -> bool:
+    """The user's side of the property tests (delete, restore, unlink, link by hand, forget a
+    decision); whether ``step`` was one of them."""
+    kind = step[0]
+    if kind in ("delete", "restore"):
+        if ids:
+            tx = ids[step[1] % len(ids)]
+            (world.store.delete_transaction if kind == "delete" else world.store.restore_transaction)(tx)
+    elif kind == "unlink":
+        links = world.store.stored_links(world.owner)
+        if links:
+            x = links[step[1] % len(links)]
+            owner.unlink_transactions(x.withdrawal, x.deposit)
+            decided.append((x.withdrawal, x.deposit))
+    elif kind == "manual":
+        if ids:
+            a, b = ids[step[1] % len(ids)], ids[step[2] % len(ids)]
+            try:
+                owner.link_transactions(a, b)
+                decided.append((a, b))
+            except LinkError:
+                pass
+    elif kind == "forget":
+        if decided:
+            owner.forget_decision(*decided[step[1] % len(decided)])
+    else:
+        return False
+    return True

@@ -4,7 +4,7 @@ a transfer between two accounts of the owner."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -153,7 +153,3 @@ def halves_of(
         )
     return found
 
-
-def by_node(halves: Iterable[Half]) -> dict[tuple[str, str], Half]:
-    """Index halves by (transaction id, asset key)."""
-    return {h.node: h for h in halves}

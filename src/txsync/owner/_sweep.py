@@ -69,9 +69,6 @@ class Ranges:
         """The intervals, in time order."""
         return list(zip(self.lo, self.hi, strict=True))
 
-    def __len__(self) -> int:
-        return len(self.lo)
-
 
 class DirtyMarks:
     """Where a linking run must re-solve: time ranges per asset key and hashes of former versions."""
@@ -118,7 +115,6 @@ class Component:
     halves: list[Half] = field(default_factory=list)
     notes: dict[Node, str | None] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)
-    first: int = 0
     until: int = 0
     reach: int = 0
     dirty: bool = False
@@ -175,7 +171,6 @@ def sweep(
         for k in cb.keys:
             anchors[k] = a
         ca.keys |= cb.keys
-        ca.first = min(ca.first, cb.first)
         ca.reach = min(ca.reach, cb.reach)
         ca.dirty = ca.dirty or cb.dirty
         open_dirty += int(ca.dirty)
@@ -221,7 +216,7 @@ def sweep(
             continue
         serial += 1
         comp = Component(
-            halves=[half], notes={half.node: note}, first=ts, until=ts + pad, reach=ts, dirty=dirty_at(half)
+            halves=[half], notes={half.node: note}, until=ts + pad, reach=ts, dirty=dirty_at(half)
         )
         me = serial
         comps[me] = comp

@@ -250,7 +250,7 @@ class Linker:
 
         # The user's links first: they take their halves out of automatic linking. (Only the links of
         # the user's decisions and the stored manual ones are read, never all the owner's links.)
-        manual = self._manual_links(owner_id, decisions, None)
+        manual = self._manual_links(owner_id, decisions)
         manual_nodes: set[Node] = set()
         for link in manual:
             manual_nodes.update({(link.withdrawal, link.asset_key), (link.deposit, link.asset_key)})
@@ -452,18 +452,14 @@ class Linker:
 
     # -- the user's links ----------------------------------------------------------------------------
 
-    def _manual_links(
-        self, owner_id: str, decisions: Sequence[dict[str, object]], current: dict[Node, Half] | None
-    ) -> list[TransferLink]:
+    def _manual_links(self, owner_id: str, decisions: Sequence[dict[str, object]]) -> list[TransferLink]:
         out: list[TransferLink] = []
         for decision in decisions:
             if decision["decision"] != "link":
                 continue
             w_id, d_id = str(decision["withdrawal_id"]), str(decision["deposit_id"])
             asset_key = decision.get("asset_key")
-            pair = self.manual_pair(
-                owner_id, w_id, d_id, None if asset_key is None else str(asset_key), current
-            )
+            pair = self.manual_pair(owner_id, w_id, d_id, None if asset_key is None else str(asset_key))
             if pair is not None:
                 w, d = pair
                 out.append(self._link(owner_id, w, d, LinkMethod.MANUAL, None))
@@ -475,12 +471,11 @@ class Linker:
         w_id: str,
         d_id: str,
         asset_key: str | None,
-        current: dict[Node, Half] | None = None,
     ) -> tuple[Half, Half] | None:
         """The halves a manual link of ``w_id`` (out) and ``d_id`` (in) joins, if both transactions are
         there, not deleted, and move a common asset out of one and into the other."""
-        w_halves = self._halves_any(owner_id, w_id, current)
-        d_halves = self._halves_any(owner_id, d_id, current)
+        w_halves = self._halves_of(owner_id, w_id)
+        d_halves = self._halves_of(owner_id, d_id)
         for w in w_halves:
             if w.direction != OUT or w.deleted or (asset_key is not None and w.asset_key != asset_key):
                 continue
@@ -489,11 +484,8 @@ class Linker:
                     return w, d
         return None
 
-    def _halves_any(self, owner_id: str, tx_id: str, current: dict[Node, Half] | None) -> list[Half]:
-        if current is not None:
-            found = [h for n, h in current.items() if n[0] == tx_id]
-            if found:
-                return found
+    def _halves_of(self, owner_id: str, tx_id: str) -> list[Half]:
+        """The halves of any kind of one of the owner's transactions (none if it is gone)."""
         get = getattr(self.store, "get_transaction")  # noqa: B009 - SqlStore's method
         try:
             tx = get(tx_id)
